@@ -1,0 +1,44 @@
+"""Pure batching: pack encoded messages into count- and byte-bounded request bodies."""
+
+from __future__ import annotations
+
+from typing import List, Sequence, Tuple
+
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "MAX_BATCH_BYTES",
+    "ENVELOPE_BYTES",
+    "fits",
+    "build_body",
+    "halves",
+]
+
+# Limits the Segment Tracking API enforces: 32 KB per message, 500 KB per request.
+MAX_MESSAGE_BYTES = 32 * 1024
+# Kept under both readings of "500 KB" (500,000 and 512,000 bytes).
+MAX_BATCH_BYTES = 500_000
+
+_HEAD = b'{"batch":['
+_TAIL = b'],"sentAt":"'
+_END = b'"}'
+# Room for the envelope and a sentAt of up to 40 characters.
+ENVELOPE_BYTES = len(_HEAD) + len(_TAIL) + len(_END) + 40
+
+
+def fits(count: int, body_bytes: int, next_size: int, max_count: int, max_bytes: int = MAX_BATCH_BYTES) -> bool:
+    """Whether one more message of ``next_size`` bytes fits in a batch holding
+    ``count`` messages of ``body_bytes`` bytes (separators and envelope included)."""
+    if count == 0:
+        return True  # a single message always goes, alone if need be
+    return count < max_count and ENVELOPE_BYTES + body_bytes + count + next_size <= max_bytes
+
+
+def build_body(messages: Sequence[bytes], sent_at: str) -> bytes:
+    """The request body ``{"batch": [...], "sentAt": ...}`` joined from encoded messages."""
+    return b"".join((_HEAD, b",".join(messages), _TAIL, sent_at.encode("ascii"), _END))
+
+
+def halves(messages: List[bytes]) -> Tuple[List[bytes], List[bytes]]:
+    """Split a batch in two for isolating a message the server rejects."""
+    middle = len(messages) // 2
+    return messages[:middle], messages[middle:]

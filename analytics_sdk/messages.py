@@ -1,0 +1,276 @@
+"""Pure builders and validators for the six Segment call types.
+
+Each ``build_*`` function checks its arguments, raising :class:`ValidationError`
+that names the bad argument, and returns the message as a dict in Segment's wire
+format. This is the only module that knows the camelCase field names.
+
+The dicts returned here still reference the caller's ``properties``/``traits``
+objects: the client encodes them to bytes immediately, and those bytes are the
+immutable snapshot that gets queued, so no deep copy is needed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import date, datetime, timezone
+from typing import Any, Dict, Optional, Union
+
+from dateutil import parser as date_parser
+
+from .errors import ValidationError
+from .version import VERSION
+
+__all__ = [
+    "LIBRARY",
+    "Id",
+    "Timestamp",
+    "build_identify",
+    "build_track",
+    "build_page",
+    "build_screen",
+    "build_group",
+    "build_alias",
+    "new_message_id",
+]
+
+Id = Union[str, int]
+Timestamp = Union[datetime, date, str, int, float]
+
+# Shared by every message; encoded at call time so one constant dict is enough.
+LIBRARY: Dict[str, str] = {"name": "analytics-sdk-python", "version": VERSION}
+_EMPTY_CONTEXT: Dict[str, Any] = {"library": LIBRARY}
+
+_uuid4 = uuid.uuid4
+_utc = timezone.utc
+_now = datetime.now
+
+
+def new_message_id() -> str:
+    """A fresh random messageId (uuid4 as a string)."""
+    return str(_uuid4())
+
+
+def _optional_id(name: str, value: Any) -> Optional[str]:
+    """Return the id as a string, None when absent; numbers are stringified."""
+    if value is None or value == "":
+        return None
+    if type(value) is str:
+        return value
+    if isinstance(value, (int, uuid.UUID)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):  # str subclasses
+        return str(value)
+    raise ValidationError(f"{name} must be a string or an integer, got {type(value).__name__}")
+
+
+def _required_id(name: str, value: Any) -> str:
+    result = _optional_id(name, value)
+    if result is None:
+        raise ValidationError(f"{name} is required (got {value!r})")
+    return result
+
+
+def _user_ids(user_id: Any, anonymous_id: Any) -> tuple:
+    uid = _optional_id("user_id", user_id)
+    aid = _optional_id("anonymous_id", anonymous_id)
+    if uid is None and aid is None:
+        raise ValidationError("user_id or anonymous_id is required (both are empty)")
+    return uid, aid
+
+
+def _mapping(name: str, value: Any) -> Dict[str, Any]:
+    if value is None:
+        return {}
+    if type(value) is dict:
+        return value
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise ValidationError(f"{name} must be a dict, got {type(value).__name__}")
+
+
+def _optional_str(name: str, value: Any) -> Optional[str]:
+    if value is None or type(value) is str:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    raise ValidationError(f"{name} must be a string, got {type(value).__name__}")
+
+
+def _timestamp(value: Any) -> str:
+    """ISO-8601 with an offset; naive datetimes are taken to be UTC."""
+    if value is None:
+        return _now(_utc).isoformat()
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            value = value.replace(tzinfo=_utc)
+        return value.isoformat()
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=_utc).isoformat()
+    if isinstance(value, str):
+        try:
+            return _timestamp(date_parser.isoparse(value))
+        except (ValueError, OverflowError) as exc:
+            raise ValidationError(f"timestamp is not an ISO-8601 date/time: {value!r}") from exc
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, _utc).isoformat()
+        except (ValueError, OverflowError, OSError) as exc:
+            raise ValidationError(f"timestamp is out of range: {value!r}") from exc
+    raise ValidationError(
+        f"timestamp must be a datetime, date, ISO-8601 string or Unix seconds, got {type(value).__name__}"
+    )
+
+
+def _context(value: Any) -> Dict[str, Any]:
+    # A shallow copy with our library entry: the caller's dict is never mutated.
+    if value is None:
+        return _EMPTY_CONTEXT
+    context = _mapping("context", value)
+    return {**context, "library": LIBRARY} if context else _EMPTY_CONTEXT
+
+
+def _message_id(value: Any) -> str:
+    if value is None:
+        return str(_uuid4())
+    return _required_id("message_id", value)
+
+
+def _common(
+    kind: str,
+    user_id: Optional[str],
+    anonymous_id: Optional[str],
+    context: Any,
+    timestamp: Any,
+    integrations: Any,
+    message_id: Any,
+) -> Dict[str, Any]:
+    return {
+        "type": kind,
+        "messageId": _message_id(message_id),
+        "timestamp": _timestamp(timestamp),
+        "userId": user_id,
+        "anonymousId": anonymous_id,
+        "context": _context(context),
+        "integrations": _mapping("integrations", integrations),
+    }
+
+
+def build_identify(
+    user_id: Any = None,
+    traits: Any = None,
+    context: Any = None,
+    timestamp: Any = None,
+    anonymous_id: Any = None,
+    integrations: Any = None,
+    message_id: Any = None,
+) -> Dict[str, Any]:
+    uid, aid = _user_ids(user_id, anonymous_id)
+    msg = _common("identify", uid, aid, context, timestamp, integrations, message_id)
+    msg["traits"] = _mapping("traits", traits)
+    return msg
+
+
+def build_track(
+    user_id: Any = None,
+    event: Any = None,
+    properties: Any = None,
+    context: Any = None,
+    timestamp: Any = None,
+    anonymous_id: Any = None,
+    integrations: Any = None,
+    message_id: Any = None,
+) -> Dict[str, Any]:
+    uid, aid = _user_ids(user_id, anonymous_id)
+    if not event or not isinstance(event, str):
+        raise ValidationError(f"event must be a non-empty string, got {event!r}")
+    msg = _common("track", uid, aid, context, timestamp, integrations, message_id)
+    msg["event"] = event
+    msg["properties"] = _mapping("properties", properties)
+    return msg
+
+
+def _build_view(
+    kind: str,
+    user_id: Any,
+    category: Any,
+    name: Any,
+    properties: Any,
+    context: Any,
+    timestamp: Any,
+    anonymous_id: Any,
+    integrations: Any,
+    message_id: Any,
+) -> Dict[str, Any]:
+    uid, aid = _user_ids(user_id, anonymous_id)
+    msg = _common(kind, uid, aid, context, timestamp, integrations, message_id)
+    msg["category"] = _optional_str("category", category)
+    msg["name"] = _optional_str("name", name)
+    msg["properties"] = _mapping("properties", properties)
+    return msg
+
+
+def build_page(
+    user_id: Any = None,
+    category: Any = None,
+    name: Any = None,
+    properties: Any = None,
+    context: Any = None,
+    timestamp: Any = None,
+    anonymous_id: Any = None,
+    integrations: Any = None,
+    message_id: Any = None,
+) -> Dict[str, Any]:
+    return _build_view(
+        "page", user_id, category, name, properties, context, timestamp, anonymous_id, integrations, message_id
+    )
+
+
+def build_screen(
+    user_id: Any = None,
+    category: Any = None,
+    name: Any = None,
+    properties: Any = None,
+    context: Any = None,
+    timestamp: Any = None,
+    anonymous_id: Any = None,
+    integrations: Any = None,
+    message_id: Any = None,
+) -> Dict[str, Any]:
+    return _build_view(
+        "screen", user_id, category, name, properties, context, timestamp, anonymous_id, integrations, message_id
+    )
+
+
+def build_group(
+    user_id: Any = None,
+    group_id: Any = None,
+    traits: Any = None,
+    context: Any = None,
+    timestamp: Any = None,
+    anonymous_id: Any = None,
+    integrations: Any = None,
+    message_id: Any = None,
+) -> Dict[str, Any]:
+    uid, aid = _user_ids(user_id, anonymous_id)
+    gid = _required_id("group_id", group_id)
+    msg = _common("group", uid, aid, context, timestamp, integrations, message_id)
+    msg["groupId"] = gid
+    msg["traits"] = _mapping("traits", traits)
+    return msg
+
+
+def build_alias(
+    previous_id: Any = None,
+    user_id: Any = None,
+    context: Any = None,
+    timestamp: Any = None,
+    integrations: Any = None,
+    message_id: Any = None,
+) -> Dict[str, Any]:
+    prev = _required_id("previous_id", previous_id)
+    uid = _required_id("user_id", user_id)
+    msg = _common("alias", uid, None, context, timestamp, integrations, message_id)
+    del msg["anonymousId"]
+    msg["previousId"] = prev
+    return msg

@@ -1,0 +1,191 @@
+"""The one JSON encoder, and the table that makes values JSON-safe.
+
+Conversion table (applied by ``to_json_value``; documented in README.rst):
+
+==========================  =================================================
+value                       becomes
+==========================  =================================================
+datetime (aware)            ISO-8601 string with its offset
+datetime (naive)            ISO-8601 string, taken to be UTC (``+00:00``)
+date / time                 ISO-8601 string
+timedelta                   total seconds (float)
+Decimal                     float (NaN/Infinity become null)
+UUID                        string
+Enum                        its ``.value`` (converted in turn)
+set, frozenset              list (tuple and list are native)
+bytes, bytearray            UTF-8 text; base64 text when not valid UTF-8
+dataclass instance          dict of its fields
+numpy scalar / array        ``.item()`` / ``.tolist()``
+other Mapping               dict
+float NaN / Infinity        null (JSON forbids them; the API rejects them)
+non-string dict key         ``str(key)`` (after the table above)
+anything else               ``str(value)``, with one warning per type
+==========================  =================================================
+
+The fast path is the C encoder with ``default=`` so only the values JSON cannot
+hold are touched. NaN, odd keys and lone surrogates make the C encoder raise; the
+slow path then rebuilds a clean copy and encodes that. Nothing here raises for a
+value, except for a circular reference, which is a caller bug and is reported
+at the call site as a :class:`ValidationError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import json
+import logging
+import math
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Callable, Dict, List, Set
+
+from .errors import ValidationError
+
+__all__ = ["encode", "to_json_value", "decode"]
+
+log = logging.getLogger("analytics_sdk")
+
+_warned_types: Set[type] = set()
+_utc = dt.timezone.utc
+
+
+def _convert_datetime(value: dt.datetime) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        value = value.replace(tzinfo=_utc)
+    return value.isoformat()
+
+
+def _convert_decimal(value: Decimal) -> Any:
+    return float(value) if value.is_finite() else None
+
+
+def _convert_bytes(value: Any) -> str:
+    raw = bytes(value)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode("ascii")
+
+
+# Exact-type lookups first (cheap), then the isinstance fallbacks in to_json_value.
+_BY_TYPE: Dict[type, Callable[[Any], Any]] = {
+    dt.datetime: _convert_datetime,
+    dt.date: dt.date.isoformat,
+    dt.time: dt.time.isoformat,
+    dt.timedelta: dt.timedelta.total_seconds,
+    Decimal: _convert_decimal,
+    uuid.UUID: str,
+    set: list,
+    frozenset: list,
+    bytes: _convert_bytes,
+    bytearray: _convert_bytes,
+    memoryview: _convert_bytes,
+}
+
+
+def to_json_value(value: Any) -> Any:
+    """Convert one value JSON cannot hold into one it can (one level deep)."""
+    convert = _BY_TYPE.get(type(value))
+    if convert is not None:
+        return convert(value)
+    if isinstance(value, dt.datetime):
+        return _convert_datetime(value)
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return _convert_decimal(value)
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _convert_bytes(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return dict(value)
+    tolist = getattr(value, "tolist", None)  # numpy arrays
+    if callable(tolist) and getattr(value, "ndim", 0):
+        return tolist()
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        try:
+            return item()
+        except Exception:  # noqa: BLE001 - a foreign .item() may do anything
+            pass
+    return _fallback_str(value)
+
+
+def _fallback_str(value: Any) -> str:
+    kind = type(value)
+    if kind not in _warned_types:
+        _warned_types.add(kind)
+        log.warning(
+            "analytics_sdk: values of type %s.%s are not JSON-serialisable; sending str(value)",
+            kind.__module__,
+            kind.__qualname__,
+        )
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not break the caller
+        return f"<unserialisable {kind.__qualname__}>"
+
+
+_fast_encoder = json.JSONEncoder(
+    default=to_json_value, allow_nan=False, ensure_ascii=False, separators=(",", ":")
+).encode
+_ascii_encoder = json.JSONEncoder(allow_nan=False, ensure_ascii=True, separators=(",", ":")).encode
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _clean(value: Any, active: List[int]) -> Any:
+    """Slow path: a fully JSON-safe deep copy (NaN -> None, keys -> str)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, _JSON_SCALARS):
+        return value
+    marker = id(value)
+    if marker in active:
+        raise ValidationError("the message contains a circular reference")
+    active.append(marker)
+    try:
+        if isinstance(value, dict):
+            return {_clean_key(k, active): _clean(v, active) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [_clean(v, active) for v in value]
+        return _clean(to_json_value(value), active)
+    finally:
+        active.pop()
+
+
+def _clean_key(key: Any, active: List[int]) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, float) and not math.isfinite(key):
+        return str(key)
+    if isinstance(key, _JSON_SCALARS):
+        return json.dumps(key)  # same text the encoder would give: 1 -> "1", True -> "true"
+    converted = _clean(to_json_value(key), active)
+    return converted if isinstance(converted, str) else json.dumps(converted)
+
+
+def encode(message: Any) -> bytes:
+    """Encode a message (or any JSON-able value) to compact UTF-8 JSON bytes."""
+    try:
+        return _fast_encoder(message).encode("utf-8")
+    except (ValueError, TypeError, UnicodeEncodeError, RecursionError):
+        pass
+    # NaN/Infinity, a key JSON cannot hold, a lone surrogate, or a cycle.
+    return _ascii_encoder(_clean(message, [])).encode("ascii")
+
+
+def decode(raw: bytes) -> Any:
+    """Inverse of :func:`encode`, used off the hot path (reports, tests)."""
+    return json.loads(raw)

@@ -1,0 +1,3 @@
+"""The package version, kept in one place (setup.cfg reads it from here)."""
+
+VERSION = "0.1.0"
