@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from . import messages
 from .batching import MAX_MESSAGE_BYTES
@@ -105,7 +105,9 @@ class Client:
             ("queue_full_timeout", queue_full_timeout),
         ):
             _require_non_negative_number(name, value)
-        if on_error is not None and not callable(on_error):
+        if not on_error:
+            on_error = None  # Segment code sometimes passes False
+        elif not callable(on_error):
             raise ValidationError("on_error must be callable as on_error(error, messages)")
 
         self.write_key = write_key

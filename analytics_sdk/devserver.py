@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 from urllib.parse import parse_qs, urlparse
 
 __all__ = ["Collector", "Faults", "EventStore", "validate_message", "main"]
@@ -170,9 +170,11 @@ class Faults:
 
 @dataclass
 class RequestLog:
+    """One POST as the collector saw it (for tests and debugging)."""
+
     status: Optional[int]
-    messages: int
-    gzip: bool
+    messages: int  # messages in the batch (0 when the body was not read as a batch)
+    body_bytes: int  # as received on the wire (compressed if gzip)
     headers: Dict[str, str]
 
 
@@ -187,6 +189,8 @@ class _Handler(BaseHTTPRequestHandler):
     # -- helpers ------------------------------------------------------------------
 
     def _reply(self, status: int, payload: Dict[str, Any], headers: Optional[Dict[str, str]] = None) -> None:
+        if self.command == "POST":  # logged before answering, so a client never sees a reply first
+            self._log(status)
         body = json.dumps(payload).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -234,8 +238,14 @@ class _Handler(BaseHTTPRequestHandler):
         faults = collector.faults
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        status = self._handle_post(collector, faults, raw)
-        collector._log_request(status, self.headers, raw)
+        self._batch_count = 0
+        self._body_bytes = len(raw)
+        if self._handle_post(collector, faults, raw) is None:
+            self._log(None)  # dropped or stalled: no reply was written
+
+    def _log(self, status: Optional[int]) -> None:
+        entry = RequestLog(status, self._batch_count, self._body_bytes, dict(self.headers.items()))
+        self.server.collector._log_request(entry)
 
     def _handle_post(self, collector: "Collector", faults: Faults, raw: bytes) -> Optional[int]:
         path = urlparse(self.path).path
@@ -290,6 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
             if isinstance(body, dict):
                 body.setdefault("type", path.rsplit("/", 1)[-1])
             batch = [body]
+        self._batch_count = len(batch)
         if faults.poison is not None and faults.poison.encode("utf-8") in raw:
             self._reply(400, {"error": "poison marker found"})
             return 400
@@ -363,13 +374,7 @@ class Collector:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    def _log_request(self, status: Optional[int], headers: Any, raw: bytes) -> None:
-        entry = RequestLog(
-            status,
-            0,
-            headers.get("Content-Encoding", "") == "gzip",
-            {k: v for k, v in headers.items()},
-        )
+    def _log_request(self, entry: RequestLog) -> None:
         with self._requests_lock:
             self.requests.append(entry)
 

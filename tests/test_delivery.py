@@ -1,0 +1,195 @@
+"""Delivery through a real collector on 127.0.0.1: every call type, wire format, batching."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from analytics_sdk import Client, ValidationError
+from analytics_sdk.batching import MAX_MESSAGE_BYTES
+from analytics_sdk.transport import USER_AGENT
+
+
+def all_six(client: Client) -> list:
+    return [
+        client.identify("u1", {"email": "a@example.com"}),
+        client.track("u1", "Order Completed", {"revenue": 42}),
+        client.page("u1", "Docs", "Intro", {"path": "/docs"}),
+        client.screen("u1", "App", "Home"),
+        client.group("u1", "g1", {"name": "Acme"}),
+        client.alias("anon-1", "u1"),
+    ]
+
+
+def test_every_call_type_arrives_in_segment_wire_format(collector, make_client):
+    client = make_client()
+    results = all_six(client)
+    assert all(ok for ok, _ in results)
+    assert client.flush(timeout=5)
+    stored = {e["messageId"]: e for e in collector.events()}
+    assert len(stored) == 6
+    for _, sent in results:
+        got = stored[sent["messageId"]]
+        got.pop("_received")
+        assert got == json.loads(json.dumps(sent))  # what the call returned is what arrived
+    track = next(e for e in stored.values() if e["type"] == "track")
+    assert track["event"] == "Order Completed" and track["properties"] == {"revenue": 42}
+    assert track["context"]["library"]["name"] == "analytics-sdk-python"
+
+
+def test_request_headers_auth_and_body_envelope(collector, make_client):
+    client = make_client(write_key="secret-key")
+    client.track("u", "E")
+    assert client.flush(timeout=5)
+    request = collector.requests[-1]
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    assert headers["authorization"] == "Basic " + base64.b64encode(b"secret-key:").decode()
+    assert headers["content-type"] == "application/json"
+    assert headers["user-agent"] == USER_AGENT
+    assert collector.events()[0]["_received"]["write_key"] == "secret-key"
+
+
+def test_gzip_bodies(collector, make_client):
+    client = make_client(gzip=True)
+    for i in range(50):
+        client.track("u", "E", {"i": i, "text": "compressible " * 20})
+    assert client.flush(timeout=5)
+    assert collector.summary()["stored"] == 50
+    gz = [r for r in collector.requests if r.headers.get("Content-Encoding") == "gzip"]
+    assert gz and all(r.status == 200 for r in gz)
+    assert sum(r.body_bytes for r in gz) < 50 * 260  # actually compressed
+
+
+def test_batches_are_bounded_by_upload_size(collector, make_client):
+    client = make_client(upload_size=10, upload_interval=5)
+    for i in range(25):
+        client.track("u", "E", {"i": i})
+    assert client.flush(timeout=5)  # flush does not wait out upload_interval
+    counts = sorted(r.messages for r in collector.requests)
+    assert counts == [5, 10, 10]
+
+
+def test_batches_are_bounded_by_bytes(collector, make_client):
+    client = make_client(upload_size=1000, upload_interval=5)
+    big = "x" * 30_000  # 20 of these make 600 KB: over one 500 KB request
+    for i in range(20):
+        assert client.track("u", "E", {"i": i, "blob": big})[0]
+    assert client.flush(timeout=10)
+    assert collector.summary()["stored"] == 20
+    assert len(collector.requests) >= 2
+    assert all(r.status == 200 and r.body_bytes <= 500_000 for r in collector.requests)
+
+
+def test_upload_interval_sends_without_flush(collector, make_client):
+    client = make_client(upload_interval=0.05)
+    client.track("u", "E")
+    assert collector.wait_for(1, timeout=5)
+
+
+def test_message_over_32kb_is_refused_at_the_call_and_reported(collector, make_client):
+    errors = []
+    client = make_client(on_error=lambda e, msgs: errors.append((e, msgs)))
+    ok, msg = client.track("u", "Huge", {"blob": "x" * MAX_MESSAGE_BYTES})
+    assert ok is False and msg["event"] == "Huge"
+    assert client.stats()["dropped"] == {"too_large": 1}
+    assert len(errors) == 1 and errors[0][0].reason == "too_large"
+    assert errors[0][1][0]["messageId"] == msg["messageId"]
+    assert client.track("u", "Small")[0]
+    assert client.flush(timeout=5)
+    assert [e["event"] for e in collector.events()] == ["Small"]
+
+
+def test_queue_full_returns_false_and_counts(collector, make_client):
+    gate = threading.Event()
+    errors = []
+
+    class BlockedTransport:
+        timeout = 1
+
+        def send(self, body, timeout=None):
+            gate.wait(5)
+            from analytics_sdk.transport import Attempt
+
+            return Attempt(200)
+
+        def reset(self):
+            pass
+
+    client = make_client(max_queue_size=3, transport=BlockedTransport(), on_error=lambda e, m: errors.append(e))
+    results = [client.track("u", "E", {"i": i})[0] for i in range(10)]
+    # the uploader holds at most one batch; the queue holds 3; the rest are refused
+    assert results[:3] == [True] * 3
+    assert results.count(False) >= 5
+    refused = results.count(False)
+    assert client.stats()["dropped"] == {"queue_full": refused}
+    assert len(errors) == refused and {e.reason for e in errors} == {"queue_full"}
+    gate.set()
+    assert client.flush(timeout=5)
+    assert client.stats()["delivered"] == 10 - refused
+
+
+def test_send_false_builds_but_sends_nothing(collector, make_client):
+    client = make_client(send=False)
+    ok, msg = client.track("u", "E")
+    assert ok and msg["event"] == "E"
+    assert client.flush(timeout=1)
+    assert collector.requests == []
+
+
+def test_sync_mode_sends_on_the_callers_thread(collector, make_client):
+    client = make_client(sync_mode=True)
+    ok, msg = client.track("u", "E")
+    assert ok
+    assert [e["messageId"] for e in collector.events()] == [msg["messageId"]]  # already stored, no flush
+    assert client.stats()["delivered"] == 1
+
+
+def test_mutating_the_callers_dict_after_the_call_does_not_change_the_event(collector, make_client):
+    client = make_client(upload_interval=5)
+    props = {"items": [1, 2], "meta": {"a": 1}}
+    _, msg = client.track("u", "E", props)
+    props["items"].append(3)
+    props["meta"]["a"] = "changed"
+    props["new"] = True
+    assert client.flush(timeout=5)
+    assert collector.events()[0]["properties"] == {"items": [1, 2], "meta": {"a": 1}}
+
+
+def test_values_json_cannot_hold_are_converted(collector, make_client):
+    client = make_client()
+    client.identify("u", {"birthday": date(1981, 2, 2), "balance": Decimal("10.5"), "seen": datetime(2024, 1, 1, tzinfo=timezone.utc)})
+    assert client.flush(timeout=5)
+    assert collector.events()[0]["traits"] == {"birthday": "1981-02-02", "balance": 10.5, "seen": "2024-01-01T00:00:00+00:00"}
+
+
+def test_failed_requests_reach_on_error(collector, make_client):
+    errors = []
+    client = make_client(host="http://127.0.0.1:9", max_retries=0, on_error=lambda e, m: errors.append((e, m)))
+    _, msg = client.track("u", "E")
+    client.flush(timeout=5)
+    assert len(errors) == 1
+    error, messages = errors[0]
+    assert error.reason == "retries_exhausted" and error.status is None and error.attempts == 1
+    assert messages[0]["messageId"] == msg["messageId"]
+
+
+def test_bad_arguments_raise_at_the_call_site(make_client):
+    client = make_client()
+    with pytest.raises(ValidationError, match="event"):
+        client.track("u")
+    with pytest.raises(ValidationError, match="write_key"):
+        Client()
+    with pytest.raises(ValidationError, match="upload_size"):
+        Client("k", upload_size=0)
+
+
+def test_client_exposes_settings_under_segments_names(make_client):
+    client = make_client(gzip=True, timeout=3, debug=False, sync_mode=False, max_queue_size=7)
+    assert (client.write_key, client.gzip, client.timeout, client.send, client.sync_mode) == ("test-key", True, 3, True, False)
+    assert client.queue.maxsize == 7 and client.queue.empty()
+    assert "test-key" not in repr(client)
