@@ -12,7 +12,7 @@ import pytest
 
 from analytics_sdk import Client, ValidationError
 from analytics_sdk.batching import MAX_MESSAGE_BYTES
-from analytics_sdk.transport import USER_AGENT
+from analytics_sdk.transport import USER_AGENT, Attempt
 
 
 def all_six(client: Client) -> list:
@@ -105,32 +105,33 @@ def test_message_over_32kb_is_refused_at_the_call_and_reported(collector, make_c
 
 
 def test_queue_full_returns_false_and_counts(collector, make_client):
-    gate = threading.Event()
+    gate, sending = threading.Event(), threading.Event()
     errors = []
 
     class BlockedTransport:
         timeout = 1
 
         def send(self, body, timeout=None):
+            sending.set()
             gate.wait(5)
-            from analytics_sdk.transport import Attempt
-
             return Attempt(200)
 
         def reset(self):
             pass
 
-    client = make_client(max_queue_size=3, transport=BlockedTransport(), on_error=lambda e, m: errors.append(e))
-    results = [client.track("u", "E", {"i": i})[0] for i in range(10)]
-    # the uploader holds at most one batch; the queue holds 3; the rest are refused
-    assert results[:3] == [True] * 3
-    assert results.count(False) >= 5
-    refused = results.count(False)
-    assert client.stats()["dropped"] == {"queue_full": refused}
-    assert len(errors) == refused and {e.reason for e in errors} == {"queue_full"}
+    client = make_client(
+        max_queue_size=3, upload_size=1, transport=BlockedTransport(), on_error=lambda e, m: errors.append(e)
+    )
+    assert client.track("u", "E", {"i": 0})[0]
+    assert sending.wait(5)  # the uploader now holds message 0 and is blocked
+    results = [client.track("u", "E", {"i": i})[0] for i in range(1, 10)]
+    assert results == [True] * 3 + [False] * 6
+    assert client.stats()["dropped"] == {"queue_full": 6}
+    assert client.stats()["queue_depth"] == 3
+    assert len(errors) == 6 and {e.reason for e in errors} == {"queue_full"}
     gate.set()
     assert client.flush(timeout=5)
-    assert client.stats()["delivered"] == 10 - refused
+    assert client.stats()["delivered"] == 4
 
 
 def test_send_false_builds_but_sends_nothing(collector, make_client):
