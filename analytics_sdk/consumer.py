@@ -19,6 +19,7 @@ import collections
 import itertools
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -378,6 +379,7 @@ _exit_timeouts: "weakref.WeakKeyDictionary[Consumer, float]" = weakref.WeakKeyDi
 def register_exit_timeout(consumer: Consumer, timeout: float) -> None:
     """Deliver what ``consumer`` still holds at interpreter exit, within ``timeout``."""
     _exit_timeouts[consumer] = timeout
+    _ensure_multiprocessing_exit_hook()
 
 
 def _shutdown_all_at_exit() -> None:
@@ -397,6 +399,28 @@ def _shutdown_all_at_exit() -> None:
 def _reinit_after_fork() -> None:
     for consumer in list(_live_consumers):
         consumer._after_fork_in_child()
+    # A multiprocessing child clears multiprocessing's finalizers right after the
+    # fork; re-register ours from its own after-fork hook (see below).
+    mp_util = sys.modules.get("multiprocessing.util")
+    anchor = next(iter(_exit_timeouts.keys()), None)
+    if mp_util is not None and anchor is not None:
+        mp_util.register_after_fork(anchor, lambda _anchor: _ensure_multiprocessing_exit_hook())
+
+
+_mp_hook_pid: Optional[int] = None
+
+
+def _ensure_multiprocessing_exit_hook() -> None:
+    """multiprocessing children end with os._exit(), which skips atexit; they do run
+    multiprocessing's exit finalizers, so deliver from one of those too."""
+    global _mp_hook_pid
+    mp = sys.modules.get("multiprocessing")
+    if _mp_hook_pid == os.getpid() or mp is None or mp.parent_process() is None:
+        return
+    _mp_hook_pid = os.getpid()
+    import multiprocessing.util
+
+    multiprocessing.util.Finalize(None, _shutdown_all_at_exit, exitpriority=10)
 
 
 atexit.register(_shutdown_all_at_exit)

@@ -355,7 +355,9 @@ class Collector:
         return f"http://{self._server.server_address[0]}:{self.port}"
 
     def start(self) -> "Collector":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="analytics_sdk-collector", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="analytics_sdk-collector", daemon=True
+        )
         self._thread.start()
         return self
 
