@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+import weakref
 from typing import Any, Dict, Optional, Tuple
 
 from . import messages
@@ -105,6 +107,8 @@ class Client:
             ("queue_full_timeout", queue_full_timeout),
         ):
             _require_non_negative_number(name, value)
+        if host is not None and not (isinstance(host, str) and host.startswith(("http://", "https://"))):
+            raise ValidationError(f"host must be an http:// or https:// URL, got {host!r}")
         if not on_error:
             on_error = None  # Segment code sometimes passes False
         elif not callable(on_error):
@@ -147,6 +151,9 @@ class Client:
         self.queue = _QueueView(self._consumer)
         if send and not sync_mode:
             register_exit_timeout(self._consumer, flush_timeout)
+        # A client dropped without shutdown(): let its uploader drain and exit
+        # (without blocking the thread that dropped it). Exit has its own hook.
+        weakref.finalize(self, _release_consumer, self._consumer, flush_timeout).atexit = False
 
     def __repr__(self) -> str:  # the write key stays out of reprs and logs
         return f"<analytics_sdk.Client host={self.host!r} send={self.send} sync_mode={self.sync_mode}>"
@@ -305,6 +312,10 @@ class Client:
         snapshot["enqueued"] = self._consumer.enqueued
         snapshot["queue_depth"] = self._consumer.depth
         return snapshot
+
+
+def _release_consumer(consumer: Consumer, timeout: float) -> None:
+    consumer.begin_shutdown(time.monotonic() + timeout)
 
 
 _REFUSAL_DETAIL = {

@@ -123,11 +123,14 @@ class Consumer:
             if len(self._queue) >= self.max_queue_size:
                 if wait <= 0 or not self._wait_for_room(wait):
                     return "queue_full" if not self._closed else "client_closed"
-            self._queue.append(item)
+            queue = self._queue
+            queue.append(item)
             self._enqueued += 1
             if not self._threads:
                 self._start_threads()
-            self._not_empty.notify()
+            depth = len(queue)
+            if depth == 1 or depth >= self.upload_size:  # an idle uploader, or a full batch
+                self._not_empty.notify()
         return None
 
     def _wait_for_room(self, wait: float) -> bool:
@@ -158,11 +161,13 @@ class Consumer:
     # -- uploader side ----------------------------------------------------------
 
     def _run(self) -> None:
-        self._uploader_idents.add(threading.get_ident())
+        ident = threading.get_ident()
+        self._uploader_idents.add(ident)
         while True:
             token = next(self._tokens)
             record = self._take_batch(token, linger=True)
             if record is None:
+                self._uploader_idents.discard(ident)
                 return
             try:
                 self._deliver(record.parts[0], record)
@@ -173,35 +178,36 @@ class Consumer:
                 self._release(token)
 
     def _take_batch(self, token: int, linger: bool) -> Optional[_InFlight]:
-        """Block for messages; take up to one batch. None when stopping and empty."""
+        """Block for messages; take up to one batch. None when stopping and empty.
+
+        Lingers up to ``upload_interval`` for a full batch, unless a flush or a
+        shutdown wants the messages now. Lingering messages stay in the queue, so
+        callers are not woken per message and ``flush`` sees them as pending.
+        """
         with self._lock:
-            while not self._queue:
+            queue = self._queue
+            while not queue:
                 if self._stopping or not linger:
                     return None
                 self._not_empty.wait()
+            if linger:
+                linger_until = _monotonic() + self.upload_interval
+                while len(queue) < self.upload_size and not self._stopping and self._flush_target <= self._dequeued:
+                    remaining = linger_until - _monotonic()
+                    if remaining <= 0:
+                        break
+                    self._not_empty.wait(remaining)
             batch: List[bytes] = []
             size = 0
+            while queue and fits(len(batch), size, len(queue[0]), self.upload_size, self.max_batch_bytes):
+                item = queue.popleft()
+                batch.append(item)
+                size += len(item)
             record = _InFlight(first_seq=self._dequeued, parts=[batch])
             self._in_flight[token] = record
-            linger_until = _monotonic() + self.upload_interval
-            while True:
-                queue = self._queue
-                taken = 0
-                while queue and fits(len(batch), size, len(queue[0]), self.upload_size, self.max_batch_bytes):
-                    item = queue.popleft()
-                    batch.append(item)
-                    size += len(item)
-                    taken += 1
-                if taken:
-                    self._dequeued += taken
-                    self._not_full.notify(taken)
-                full = len(batch) >= self.upload_size or bool(queue)
-                if full or not linger or self._stopping or self._flush_target > record.first_seq:
-                    return record
-                remaining = linger_until - _monotonic()
-                if remaining <= 0:
-                    return record
-                self._not_empty.wait(remaining)
+            self._dequeued += len(batch)
+            self._not_full.notify(len(batch))
+            return record
 
     def _release(self, token: int) -> None:
         with self._lock:

@@ -194,3 +194,21 @@ def test_client_exposes_settings_under_segments_names(make_client):
     assert (client.write_key, client.gzip, client.timeout, client.send, client.sync_mode) == ("test-key", True, 3, True, False)
     assert client.queue.maxsize == 7 and client.queue.empty()
     assert "test-key" not in repr(client)
+
+
+def test_host_must_be_a_url():
+    with pytest.raises(ValidationError, match="host"):
+        Client("k", host="api.segment.io")
+
+
+def test_a_dropped_client_still_delivers_and_its_uploader_exits(collector):
+    import gc
+
+    client = Client("k", host=collector.url, upload_interval=5)
+    client.track("u", "E")
+    thread = client._consumer._threads[0]
+    del client
+    gc.collect()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert collector.summary()["stored"] == 1
