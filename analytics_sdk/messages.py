@@ -11,6 +11,8 @@ immutable snapshot that gets queued, so no deep copy is needed.
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
@@ -32,6 +34,7 @@ __all__ = [
     "build_group",
     "build_alias",
     "new_message_id",
+    "utc_now_iso",
 ]
 
 Id = Union[str, int]
@@ -41,14 +44,36 @@ Timestamp = Union[datetime, date, str, int, float]
 LIBRARY: Dict[str, str] = {"name": "analytics-sdk-python", "version": VERSION}
 _EMPTY_CONTEXT: Dict[str, Any] = {"library": LIBRARY}
 
-_uuid4 = uuid.uuid4
 _utc = timezone.utc
-_now = datetime.now
+_urandom = os.urandom
+_time = time.time
+_VARIANT = "89ab"
 
 
 def new_message_id() -> str:
-    """A fresh random messageId (uuid4 as a string)."""
-    return str(_uuid4())
+    """A fresh random messageId: a version-4 UUID string from os.urandom.
+
+    Same format and randomness as ``str(uuid.uuid4())`` at about a third of the cost.
+    """
+    h = _urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+# (second, "YYYY-MM-DDTHH:MM:SS") of the last call; one tuple so threads never see a mix.
+_second_prefix = (-1, "")
+
+
+def utc_now_iso() -> str:
+    """The current time as ISO-8601 UTC with microseconds, like
+    ``datetime.now(timezone.utc).isoformat()`` but reusing the formatted second."""
+    global _second_prefix
+    now = _time()
+    second = int(now)
+    cached_second, prefix = _second_prefix
+    if second != cached_second:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _second_prefix = (second, prefix)
+    return f"{prefix}.{int((now - second) * 1_000_000):06d}+00:00"
 
 
 def _optional_id(name: str, value: Any) -> Optional[str]:
@@ -100,7 +125,7 @@ def _optional_str(name: str, value: Any) -> Optional[str]:
 def _timestamp(value: Any) -> str:
     """ISO-8601 with an offset; naive datetimes are taken to be UTC."""
     if value is None:
-        return _now(_utc).isoformat()
+        return utc_now_iso()
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             value = value.replace(tzinfo=_utc)
@@ -132,7 +157,7 @@ def _context(value: Any) -> Dict[str, Any]:
 
 def _message_id(value: Any) -> str:
     if value is None:
-        return str(_uuid4())
+        return new_message_id()
     return _required_id("message_id", value)
 
 

@@ -104,3 +104,20 @@ def test_caller_context_is_not_mutated():
     msg = m.build_track("u", "E", context=context)
     assert context == {"ip": "10.0.0.1"}
     assert msg["context"] == {"ip": "10.0.0.1", "library": m.LIBRARY}
+
+
+def test_message_ids_are_uuid4_strings():
+    ids = {m.new_message_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for value in list(ids)[:200]:
+        parsed = uuid.UUID(value)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == value
+
+
+def test_utc_now_iso_matches_datetime_isoformat():
+    before = datetime.now(timezone.utc)
+    stamp = datetime.fromisoformat(m.utc_now_iso())
+    after = datetime.now(timezone.utc)
+    assert before - timedelta(milliseconds=1) <= stamp <= after + timedelta(milliseconds=1)
+    assert stamp.utcoffset() == timedelta(0)
+    assert len(m.utc_now_iso()) == len("2024-01-01T00:00:00.000000+00:00")

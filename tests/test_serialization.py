@@ -12,8 +12,12 @@ from decimal import Decimal
 
 import pytest
 
-from analytics_sdk import ValidationError
-from analytics_sdk.serialization import encode
+from analytics_sdk import ValidationError, serialization
+from analytics_sdk.serialization import encode_stdlib
+
+ENCODERS = [pytest.param(encode_stdlib, id="stdlib")]
+if hasattr(serialization, "encode_orjson"):
+    ENCODERS.append(pytest.param(serialization.encode_orjson, id="orjson"))
 
 
 class Color(enum.Enum):
@@ -43,7 +47,12 @@ class Opaque:
         return "opaque!"
 
 
-def roundtrip(value):
+@pytest.fixture(params=ENCODERS)
+def encode(request):
+    return request.param
+
+
+def roundtrip(encode, value):
     return json.loads(encode({"v": value}))["v"]
 
 
@@ -75,21 +84,37 @@ def roundtrip(value):
         ("\ud800 lone surrogate", "\ud800 lone surrogate"),
     ],
 )
-def test_conversion_table(value, expected):
-    assert roundtrip(value) == expected
+def test_conversion_table(encode, value, expected):
+    assert roundtrip(encode, value) == expected
 
 
-def test_output_is_strict_json():
+def test_output_is_strict_json(encode):
     raw = encode({"a": float("nan"), "b": [math.inf]})
     json.loads(raw, parse_constant=lambda name: pytest.fail(f"non-standard constant {name}"))
 
 
-def test_non_ascii_text_is_utf8():
+def test_non_ascii_text_is_utf8(encode):
     assert encode({"name": "Zoë"}) == '{"name":"Zoë"}'.encode("utf-8")
 
 
-def test_circular_reference_is_a_clear_error():
+def test_circular_reference_is_a_clear_error(encode):
     loop: dict = {}
     loop["self"] = loop
     with pytest.raises(ValidationError, match="circular"):
         encode(loop)
+
+
+def test_both_encoders_give_the_same_content():
+    if not hasattr(serialization, "encode_orjson"):
+        pytest.skip("orjson is not installed")
+    from analytics_sdk.messages import build_track
+
+    message = build_track(
+        "u", "E", {"n": 1.5, "big": 10**30, "d": Decimal("2.50"), "when": datetime(2024, 1, 1, 12, 30, 0, 5),
+                   "tags": ("a", "b"), "nested": {"x": [None, True, {"y": "ü"}]}, 3: "int key"},
+    )
+    assert json.loads(serialization.encode_orjson(message)) == json.loads(encode_stdlib(message))
+
+
+def test_the_default_encoder_is_reported():
+    assert serialization.ENCODER in ("orjson", "json")
