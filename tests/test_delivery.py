@@ -212,3 +212,24 @@ def test_a_dropped_client_still_delivers_and_its_uploader_exits(collector):
     thread.join(5)
     assert not thread.is_alive()
     assert collector.summary()["stored"] == 1
+
+
+def test_proxy_environment_is_read_once_at_construction(monkeypatch):
+    from analytics_sdk.transport import HttpTransport
+
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    transport = HttpTransport("k", host="http://collector.invalid")
+    assert transport.proxies == {"http": "http://127.0.0.1:3128"}
+    explicit = HttpTransport("k", host="http://collector.invalid", proxies={"http": "http://127.0.0.1:9999"})
+    assert explicit.proxies == {"http": "http://127.0.0.1:9999"}
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/tmp/ca.pem")
+    assert HttpTransport("k", host="https://collector.invalid").verify == "/tmp/ca.pem"
+
+
+def test_requests_go_through_the_configured_proxy(collector, make_client):
+    # The collector doubles as an HTTP proxy target: a proxied request arrives with an absolute URL.
+    client = make_client(host="http://collector.invalid", proxies={"http": collector.url})
+    client.track("u", "Via Proxy")
+    assert client.flush(timeout=5)
+    assert [e["event"] for e in collector.events()] == ["Via Proxy"]

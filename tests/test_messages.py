@@ -121,3 +121,26 @@ def test_utc_now_iso_matches_datetime_isoformat():
     assert before - timedelta(milliseconds=1) <= stamp <= after + timedelta(milliseconds=1)
     assert stamp.utcoffset() == timedelta(0)
     assert len(m.utc_now_iso()) == len("2024-01-01T00:00:00.000000+00:00")
+
+
+def test_message_ids_ignore_the_apps_random_seed():
+    import random
+
+    random.seed(42)
+    first = m.new_message_id()
+    random.seed(42)
+    assert m.new_message_id() != first
+
+
+def test_fork_children_get_different_message_ids():
+    import os
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write_end, m.new_message_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child_id = os.read(read_end, 100).decode()
+    assert child_id != m.new_message_id()
+    uuid.UUID(child_id)

@@ -93,8 +93,9 @@ def test_output_is_strict_json(encode):
     json.loads(raw, parse_constant=lambda name: pytest.fail(f"non-standard constant {name}"))
 
 
-def test_non_ascii_text_is_utf8(encode):
-    assert encode({"name": "Zoë"}) == '{"name":"Zoë"}'.encode("utf-8")
+def test_non_ascii_text_survives(encode):
+    raw = encode({"name": "Zoë 東京"})
+    assert json.loads(raw.decode("utf-8")) == {"name": "Zoë 東京"}
 
 
 def test_circular_reference_is_a_clear_error(encode):
