@@ -14,7 +14,7 @@ from .errors import ValidationError
 from .outcomes import ErrorCallback, Outcomes
 from .retry import RetryPolicy
 from .serialization import encode
-from .transport import HttpTransport
+from .transport import make_transport
 
 __all__ = ["Client", "Result"]
 
@@ -135,7 +135,7 @@ class Client:
         _configure_logging(debug, log_handler)
 
         self._outcomes = Outcomes(on_error)
-        self._transport = transport or HttpTransport(
+        self._transport = transport or make_transport(
             write_key, host=host, gzip=gzip, timeout=timeout, proxies=proxies, verify=verify
         )
         policy = RetryPolicy(max_retries=max_retries, max_elapsed=max_total_backoff_duration)

@@ -1,27 +1,50 @@
-"""One HTTP attempt to ``POST {host}/v1/batch``: auth, gzip, timeout, proxies.
+"""One HTTP attempt to ``POST {host}/v1/batch``: auth, gzip, timeout, proxies, TLS.
 
-The transport never raises for network trouble: it returns an :class:`Attempt`
+A transport never raises for network trouble: it returns an :class:`Attempt`
 with ``status=None`` and the error's class name, and the retry policy decides.
-It is a replaceable object (anything with ``send`` and ``reset``), so other
-sinks and users' test doubles slot in without touching the consumer.
+It is a replaceable object (anything with ``send``, ``reset``, ``close`` and a
+``timeout`` attribute), so other sinks and users' test doubles slot in without
+touching the consumer.
+
+Two implementations, chosen by :func:`make_transport`:
+
+* :class:`HttpTransport` (direct connections, the usual case): the standard
+  library's ``http.client`` with one keep-alive connection per uploader thread.
+  It spends about a third of the CPU per request that ``requests`` does
+  (measured: ~0.45 ms vs ~1.1-1.8 ms per 100-event POST), and that CPU is GIL
+  time taken from the application's threads: with it the benchmark's end-to-end
+  rate goes from ~37k to ~60k events/s and the caller's p99.9 from ~1.8 ms to
+  ~0.55 ms (``make bench``).
+* :class:`RequestsTransport` (when proxies apply, from ``proxies=`` or the
+  ``HTTP(S)_PROXY`` environment): a ``requests.Session``, for its proxy support.
 """
 
 from __future__ import annotations
 
 import base64
 import gzip as gzip_module
+import http.client
 import os
+import ssl
+import threading
+import time
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Union
+from urllib.parse import urlsplit
 
 import requests
 
 from .version import VERSION
 
-__all__ = ["Attempt", "HttpTransport", "DEFAULT_HOST", "USER_AGENT"]
+__all__ = ["Attempt", "HttpTransport", "RequestsTransport", "make_transport", "DEFAULT_HOST", "USER_AGENT"]
 
 DEFAULT_HOST = "https://api.segment.io"
 USER_AGENT = f"analytics-sdk-python/{VERSION}"
+
+# Reopen a keep-alive connection idle for longer than this: servers and load
+# balancers close idle connections (nginx after 75 s, some after 5 s), and a send
+# on a closed one would cost a failed attempt and a backoff.
+_MAX_IDLE_SECONDS = 4.0
 
 
 @dataclass(frozen=True)
@@ -33,8 +56,130 @@ class Attempt:
     error: str = ""
 
 
+def batch_url(host: Optional[str]) -> str:
+    return (host or DEFAULT_HOST).rstrip("/") + "/v1/batch"
+
+
+def request_headers(write_key: str, gzip: bool) -> Dict[str, str]:
+    token = base64.b64encode(f"{write_key}:".encode("utf-8")).decode("ascii")
+    headers = {
+        "Authorization": f"Basic {token}",
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+    if gzip:
+        headers["Content-Encoding"] = "gzip"
+    return headers
+
+
+def resolve_verify(verify: Any) -> Any:
+    """requests' meaning of ``verify``, with its CA-bundle environment variables."""
+    if verify is True:
+        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return verify
+
+
+def make_transport(
+    write_key: str,
+    host: Optional[str] = None,
+    gzip: bool = False,
+    timeout: float = 15,
+    proxies: Optional[Dict[str, str]] = None,
+    verify: Any = True,
+) -> Union["HttpTransport", "RequestsTransport"]:
+    """The transport for these settings: requests when a proxy applies, else http.client."""
+    url = batch_url(host)
+    if proxies is None:  # read the environment once, here, not per request
+        proxies = requests.utils.get_environ_proxies(url) or None
+    if proxies and (proxies.get(urlsplit(url).scheme) or proxies.get("all")):
+        return RequestsTransport(write_key, host, gzip, timeout, proxies, verify)
+    return HttpTransport(write_key, host, gzip, timeout, verify)
+
+
 class HttpTransport:
-    """Sends request bodies to a Segment-compatible endpoint with a ``requests.Session``."""
+    """Direct HTTP(S) with ``http.client``: one keep-alive connection per thread."""
+
+    def __init__(
+        self,
+        write_key: str,
+        host: Optional[str] = None,
+        gzip: bool = False,
+        timeout: float = 15,
+        verify: Any = True,
+    ) -> None:
+        self.url = batch_url(host)
+        parts = urlsplit(self.url)
+        self._scheme = parts.scheme
+        self._netloc = parts.hostname or ""
+        self._port = parts.port
+        self._path = parts.path + (f"?{parts.query}" if parts.query else "")
+        self.gzip = gzip
+        self.timeout = timeout
+        self.proxies: Optional[Dict[str, str]] = None
+        self.verify = resolve_verify(verify)
+        self._headers = request_headers(write_key, gzip)
+        self._ssl_context = self._make_ssl_context() if self._scheme == "https" else None
+        self._local = threading.local()
+
+    def __repr__(self) -> str:  # never show the Authorization header
+        return f"HttpTransport(url={self.url!r}, gzip={self.gzip})"
+
+    def _make_ssl_context(self) -> ssl.SSLContext:
+        if self.verify is False:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            return context
+        bundle = self.verify if isinstance(self.verify, str) else requests.certs.where()
+        if os.path.isdir(bundle):
+            return ssl.create_default_context(capath=bundle)
+        return ssl.create_default_context(cafile=bundle)
+
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+        local = self._local
+        conn: Optional[http.client.HTTPConnection] = getattr(local, "conn", None)
+        now = time.monotonic()
+        if conn is not None and now - getattr(local, "last_used", now) > _MAX_IDLE_SECONDS:
+            conn.close()
+        if conn is None:
+            if self._ssl_context is not None:
+                conn = http.client.HTTPSConnection(self._netloc, self._port, timeout=timeout, context=self._ssl_context)
+            else:
+                conn = http.client.HTTPConnection(self._netloc, self._port, timeout=timeout)
+            local.conn = conn
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        local.last_used = now
+        return conn
+
+    def reset(self) -> None:
+        """Forget connections (after fork: the parent's sockets must not be shared)."""
+        self._local = threading.local()
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+
+    def send(self, body: bytes, timeout: Optional[float] = None) -> Attempt:
+        data = gzip_module.compress(body, compresslevel=6) if self.gzip else body
+        conn = self._connection(self.timeout if timeout is None else timeout)
+        try:
+            conn.request("POST", self._path, body=data, headers=self._headers)
+            response = conn.getresponse()
+            response.read()
+        except Exception as exc:  # noqa: BLE001 - network trouble is a verdict, never a crash
+            conn.close()
+            return Attempt(None, error=type(exc).__name__)
+        if response.will_close:
+            conn.close()
+        self._local.last_used = time.monotonic()
+        return Attempt(response.status, response.getheader("Retry-After"))
+
+
+class RequestsTransport:
+    """HTTP(S) through a ``requests.Session``; used when a proxy applies."""
 
     def __init__(
         self,
@@ -45,31 +190,16 @@ class HttpTransport:
         proxies: Optional[Dict[str, str]] = None,
         verify: Any = True,
     ) -> None:
-        self.url = (host or DEFAULT_HOST).rstrip("/") + "/v1/batch"
+        self.url = batch_url(host)
         self.gzip = gzip
         self.timeout = timeout
-        # requests re-reads proxy and CA-bundle environment variables on every
-        # request (about half of its CPU cost per POST here). Read them once now
-        # and give the session trust_env=False: same behaviour, less GIL time
-        # taken from the application's threads.
-        if proxies is None:
-            proxies = requests.utils.get_environ_proxies(self.url) or None
-        if verify is True:
-            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self.proxies = proxies
-        self.verify = verify
-        token = base64.b64encode(f"{write_key}:".encode("utf-8")).decode("ascii")
-        self._headers = {
-            "Authorization": f"Basic {token}",
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-        }
-        if gzip:
-            self._headers["Content-Encoding"] = "gzip"
+        self.verify = resolve_verify(verify)
+        self._headers = request_headers(write_key, gzip)
         self._session: Optional[requests.Session] = None
 
     def __repr__(self) -> str:  # never show the Authorization header
-        return f"HttpTransport(url={self.url!r}, gzip={self.gzip})"
+        return f"RequestsTransport(url={self.url!r}, gzip={self.gzip})"
 
     def reset(self) -> None:
         """Forget the session (after fork: the parent's sockets must not be shared)."""
@@ -84,6 +214,8 @@ class HttpTransport:
         session = self._session
         if session is None:
             session = self._session = requests.Session()
+            # Proxies and CA bundle were read from the environment once, at
+            # construction; requests would otherwise re-read them per request.
             session.trust_env = False
         data = gzip_module.compress(body, compresslevel=6) if self.gzip else body
         try:

@@ -214,17 +214,32 @@ def test_a_dropped_client_still_delivers_and_its_uploader_exits(collector):
     assert collector.summary()["stored"] == 1
 
 
-def test_proxy_environment_is_read_once_at_construction(monkeypatch):
-    from analytics_sdk.transport import HttpTransport
+def test_transport_choice_and_proxy_environment(monkeypatch):
+    from analytics_sdk.transport import HttpTransport, RequestsTransport, make_transport
 
+    monkeypatch.delenv("HTTP_PROXY", raising=False)
+    monkeypatch.delenv("http_proxy", raising=False)
+    assert isinstance(make_transport("k", host="http://collector.invalid"), HttpTransport)
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:3128")
     monkeypatch.setenv("NO_PROXY", "")
-    transport = HttpTransport("k", host="http://collector.invalid")
-    assert transport.proxies == {"http": "http://127.0.0.1:3128"}
-    explicit = HttpTransport("k", host="http://collector.invalid", proxies={"http": "http://127.0.0.1:9999"})
+    via_env = make_transport("k", host="http://collector.invalid")
+    assert isinstance(via_env, RequestsTransport) and via_env.proxies == {"http": "http://127.0.0.1:3128"}
+    explicit = make_transport("k", host="http://collector.invalid", proxies={"http": "http://127.0.0.1:9999"})
     assert explicit.proxies == {"http": "http://127.0.0.1:9999"}
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/tmp/ca.pem")
-    assert HttpTransport("k", host="https://collector.invalid").verify == "/tmp/ca.pem"
+    assert RequestsTransport("k", host="https://collector.invalid").verify == "/tmp/ca.pem"
+
+
+def test_idle_keep_alive_connections_are_reopened(collector, make_client, monkeypatch):
+    from analytics_sdk import transport
+
+    monkeypatch.setattr(transport, "_MAX_IDLE_SECONDS", 0.0)
+    client = make_client()
+    for event in ("first", "second"):
+        client.track("u", event)
+        assert client.flush(timeout=5)
+    assert [e["event"] for e in collector.events()] == ["first", "second"]
+    assert client.stats()["retried_requests"] == 0
 
 
 def test_requests_go_through_the_configured_proxy(collector, make_client):
