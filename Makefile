@@ -18,8 +18,19 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
-	$(PY) benchmarks/compare.py
+# The benchmark has its own environment: peers are measured, never dependencies.
+BENCH_VENV := .bench-venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): setup.py setup.cfg
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[speed]' segment-analytics-python
+	-$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check rudder-sdk-python
+	-$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check posthog
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/compare.py --json benchmarks/latest.json
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info .pytest_cache

@@ -137,10 +137,21 @@ def _create_default_client() -> Client:
         return default_client
 
 
+# RudderStack's SDK calls the host its data plane URL; accept its names too.
+_HOST_ALIASES = ("dataPlaneUrl", "data_plane_url")
+
+
 class _SettingsModule(types.ModuleType):
     """Warns when a setting changes after the default client already read it."""
 
+    def __getattr__(self, name: str) -> Any:
+        if name in _HOST_ALIASES:
+            return self.host
+        raise AttributeError(f"module 'analytics_sdk' has no attribute {name!r}")
+
     def __setattr__(self, name: str, value: Any) -> None:
+        if name in _HOST_ALIASES:
+            name = "host"
         if name in _SETTINGS:
             client = self.__dict__.get("default_client")
             if client is not None and getattr(client, name, value) != value:

@@ -403,27 +403,23 @@ class Collector:
         return self.store.summary()["stored"] >= count
 
 
-def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m analytics_sdk.devserver",
-        description="Run a local Segment-compatible collector that stores events in SQLite.",
-    )
-    parser.add_argument("--port", type=int, default=8088, help="port on 127.0.0.1 (0 picks a free one)")
+def _add_collector_arguments(parser: argparse.ArgumentParser) -> None:
+    """The collector's flags (shared by ``python -m analytics_sdk.devserver`` and ``analytics-sdk serve``)."""
+    parser.add_argument("--port", type=int, default=8088, help="port on 127.0.0.1 (0 picks a free one; default 8088)")
     parser.add_argument("--db", default="analytics-events.db", help="SQLite file (':memory:' keeps nothing)")
     parser.add_argument("--write-key", default=None, help="require this write key (Basic auth)")
-    parser.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 500")
-    parser.add_argument("--throttle-rate", type=float, default=0.0, help="share answered 429")
-    parser.add_argument("--retry-after", default="1", help="Retry-After header sent with 429")
-    parser.add_argument("--drop-rate", type=float, default=0.0, help="share of connections dropped unanswered")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each request")
-    parser.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES, help="answer 413 above this")
-    parser.add_argument("--poison", default=None, help="answer 400 to any batch containing this text")
+    faults = parser.add_argument_group("fault injection")
+    faults.add_argument("--error-rate", type=float, default=0.0, help="share of requests answered 500")
+    faults.add_argument("--throttle-rate", type=float, default=0.0, help="share answered 429")
+    faults.add_argument("--retry-after", default="1", help="Retry-After header sent with 429")
+    faults.add_argument("--drop-rate", type=float, default=0.0, help="share of connections dropped unanswered")
+    faults.add_argument("--latency", type=float, default=0.0, help="seconds added to each request")
+    faults.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES, help="answer 413 above this")
+    faults.add_argument("--poison", default=None, help="answer 400 to any batch containing this text")
     parser.add_argument("--verbose", action="store_true", help="log every request")
-    return parser.parse_args(argv)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = _parse_args(argv)
+def run_collector(args: argparse.Namespace) -> int:
     faults = Faults(
         error_rate=args.error_rate,
         throttle_rate=args.throttle_rate,
@@ -442,6 +438,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     finally:
         collector.stop()
     return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m analytics_sdk.devserver",
+        description="Run a local Segment-compatible collector that stores events in SQLite.",
+    )
+    _add_collector_arguments(parser)
+    return run_collector(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ immutable snapshot that gets queued, so no deep copy is needed.
 
 from __future__ import annotations
 
+import inspect
 import os
 import random
 import time
@@ -36,6 +37,9 @@ __all__ = [
     "build_alias",
     "new_message_id",
     "utc_now_iso",
+    "BUILDERS",
+    "BUILDER_ARGUMENTS",
+    "call_from_wire",
 ]
 
 Id = Union[str, int]
@@ -310,3 +314,55 @@ def build_alias(
     del msg["anonymousId"]
     msg["previousId"] = prev
     return msg
+
+
+# -- Segment's wire format back to call arguments (for NDJSON backfills) -----------------
+
+_WIRE_TO_ARGUMENT = {
+    "userId": "user_id",
+    "anonymousId": "anonymous_id",
+    "messageId": "message_id",
+    "groupId": "group_id",
+    "previousId": "previous_id",
+    "event": "event",
+    "properties": "properties",
+    "traits": "traits",
+    "context": "context",
+    "timestamp": "timestamp",
+    "integrations": "integrations",
+    "category": "category",
+    "name": "name",
+}
+
+BUILDERS = {
+    "identify": build_identify,
+    "track": build_track,
+    "page": build_page,
+    "screen": build_screen,
+    "group": build_group,
+    "alias": build_alias,
+}
+
+
+# Each call's arguments, in order (the CLI's flags come from here too).
+BUILDER_ARGUMENTS = {kind: list(inspect.signature(builder).parameters) for kind, builder in BUILDERS.items()}
+
+
+def call_from_wire(message: Any) -> tuple:
+    """``(type, keyword arguments)`` for a message in Segment's JSON format.
+
+    Fields the call does not take (``sentAt``, ``receivedAt``, ``writeKey``...) are
+    ignored; ``context.library`` is replaced by ours when the message is built.
+    """
+    if not isinstance(message, Mapping):
+        raise ValidationError(f"a message must be a JSON object, got {type(message).__name__}")
+    kind = message.get("type")
+    builder = BUILDERS.get(kind) if isinstance(kind, str) else None
+    if builder is None:
+        raise ValidationError(f"type must be one of {', '.join(BUILDERS)}, got {kind!r}")
+    accepted = BUILDER_ARGUMENTS[kind]
+    kwargs = {}
+    for field, argument in _WIRE_TO_ARGUMENT.items():
+        if field in message and argument in accepted:
+            kwargs[argument] = message[field]
+    return kind, kwargs

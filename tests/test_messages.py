@@ -144,3 +144,21 @@ def test_fork_children_get_different_message_ids():
     child_id = os.read(read_end, 100).decode()
     assert child_id != m.new_message_id()
     uuid.UUID(child_id)
+
+
+def test_call_from_wire_maps_segment_json_to_arguments():
+    kind, kwargs = m.call_from_wire(
+        {"type": "group", "userId": "u", "groupId": "g", "traits": {"a": 1}, "messageId": "x", "sentAt": "ignored"}
+    )
+    assert kind == "group"
+    assert kwargs == {"user_id": "u", "group_id": "g", "traits": {"a": 1}, "message_id": "x"}
+    built = m.BUILDERS[kind](**kwargs)
+    assert built["groupId"] == "g" and built["messageId"] == "x"
+    assert m.call_from_wire({"type": "alias", "previousId": "p", "userId": "u", "anonymousId": "dropped"})[1] == {
+        "previous_id": "p",
+        "user_id": "u",
+    }
+    with pytest.raises(ValidationError, match="type"):
+        m.call_from_wire({"type": "nope"})
+    with pytest.raises(ValidationError, match="JSON object"):
+        m.call_from_wire([1])

@@ -115,3 +115,14 @@ def test_debug_adds_one_handler_however_many_clients(collector):
             client.shutdown(timeout=1)
     finally:
         logger.setLevel(level)
+
+
+def test_rudderstack_data_plane_url_is_an_alias_for_host(module_settings, collector):
+    analytics_sdk.host = None
+    analytics_sdk.dataPlaneUrl = collector.url
+    assert analytics_sdk.host == collector.url == analytics_sdk.data_plane_url
+    analytics_sdk.track("u", "Via Rudder Names")
+    assert analytics_sdk.flush(timeout=5)
+    assert [e["event"] for e in collector.events()] == ["Via Rudder Names"]
+    with pytest.raises(AttributeError):
+        analytics_sdk.no_such_setting
