@@ -55,6 +55,9 @@ __all__ = [
     "upload_interval",
     "flush_timeout",
     "queue_full_timeout",
+    "spool_path",
+    "spool_max_messages",
+    "spool_sync",
     # calls
     "identify",
     "track",
@@ -87,6 +90,9 @@ upload_interval: float = 0.5
 # additions
 flush_timeout: float = 5.0
 queue_full_timeout: float = 0.0
+spool_path: Optional[str] = None  # an SQLite file: keeps the backlog on disk (off by default)
+spool_max_messages: int = 1_000_000
+spool_sync: bool = False
 
 _SETTINGS = (
     "write_key",
@@ -106,6 +112,9 @@ _SETTINGS = (
     "upload_interval",
     "flush_timeout",
     "queue_full_timeout",
+    "spool_path",
+    "spool_max_messages",
+    "spool_sync",
 )
 
 default_client: Optional[Client] = None

@@ -14,6 +14,8 @@ from .errors import ValidationError
 from .outcomes import ErrorCallback, Outcomes
 from .retry import RetryPolicy
 from .serialization import encode
+from .spool import Spool, SpoolError
+from .spooled import SpooledConsumer
 from .transport import make_transport
 
 __all__ = ["Client", "Result"]
@@ -92,6 +94,9 @@ class Client:
         queue_full_timeout: float = 0.0,
         verify: Any = True,
         transport: Any = None,
+        spool_path: Optional[str] = None,
+        spool_max_messages: int = 1_000_000,
+        spool_sync: bool = False,
     ) -> None:
         if not isinstance(write_key, str) or not write_key:
             raise ValidationError("write_key is required: Client('YOUR_WRITE_KEY') or analytics_sdk.write_key = ...")
@@ -139,21 +144,38 @@ class Client:
             write_key, host=host, gzip=gzip, timeout=timeout, proxies=proxies, verify=verify
         )
         policy = RetryPolicy(max_retries=max_retries, max_elapsed=max_total_backoff_duration)
-        self._consumer = Consumer(
-            self._transport,
-            self._outcomes,
+        consumer_options = dict(
             max_queue_size=max_queue_size,
             upload_size=upload_size,
             upload_interval=upload_interval,
             threads=thread,
             retry_policy=policy,
         )
+        self.spool_path = spool_path
+        self.spool_error: Optional[str] = None
+        spool = self._open_spool(spool_path, spool_max_messages) if spool_path and send and not sync_mode else None
+        if spool is not None:
+            self._consumer: Consumer = SpooledConsumer(
+                self._transport, self._outcomes, spool, spool_sync=spool_sync, **consumer_options
+            )
+        else:
+            self._consumer = Consumer(self._transport, self._outcomes, **consumer_options)
         self.queue = _QueueView(self._consumer)
         if send and not sync_mode:
             register_exit_timeout(self._consumer, flush_timeout)
         # A client dropped without shutdown(): let its uploader drain and exit
         # (without blocking the thread that dropped it). Exit has its own hook.
         weakref.finalize(self, _release_consumer, self._consumer, flush_timeout).atexit = False
+
+    def _open_spool(self, path: str, max_messages: int) -> Optional[Spool]:
+        _require_positive_int("spool_max_messages", max_messages)
+        try:
+            return Spool(path, max_messages)
+        except SpoolError as exc:
+            # A bad spool file must never take the application down: keep working in memory.
+            self.spool_error = str(exc)
+            log.error("analytics_sdk: %s; the spool is disabled and events are kept in memory only", exc)
+            return None
 
     def __repr__(self) -> str:  # the write key stays out of reprs and logs
         return f"<analytics_sdk.Client host={self.host!r} send={self.send} sync_mode={self.sync_mode}>"
@@ -311,6 +333,9 @@ class Client:
         snapshot = self._outcomes.snapshot()
         snapshot["enqueued"] = self._consumer.enqueued
         snapshot["queue_depth"] = self._consumer.depth
+        spool = getattr(self._consumer, "spool", None)
+        if spool is not None:
+            snapshot["spool_depth"] = spool.count
         return snapshot
 
 
@@ -320,6 +345,7 @@ def _release_consumer(consumer: Consumer, timeout: float) -> None:
 
 _REFUSAL_DETAIL = {
     "queue_full": "the queue is full (max_queue_size); the message was not queued",
+    "spool_full": "the spool is full (spool_max_messages); the message was not queued",
     "client_closed": "the client was shut down; the message was not queued",
 }
 

@@ -98,7 +98,9 @@ class Consumer:
     def _after_fork_in_child(self) -> None:
         # The parent's queued messages are the parent's to send; its threads do not
         # exist here, and its lock may have been held by one of them.
+        closed = self._closed
         self._init_state()
+        self._closed = closed
         self.outcomes.after_fork()
         self.transport.reset()
 
@@ -243,12 +245,16 @@ class Consumer:
                 delivered += len(part)
                 self.outcomes.count_delivered(len(part))
             elif deadline_hit:
-                self.outcomes.drop("shutdown_timeout", part, "the shutdown deadline came before the next retry", status, attempts)
+                self._cut_by_deadline(record, part, status, attempts)
             elif verdict is Verdict.RETRY:
                 self.outcomes.drop("retries_exhausted", part, "gave up retrying", status, attempts)
             else:
                 self.outcomes.drop(drop_reason(status), part, "the server refused the message(s)", status, attempts)
         return delivered
+
+    def _cut_by_deadline(self, record: _InFlight, part: List[bytes], status: Optional[int], attempts: int) -> None:
+        """A shutdown deadline stopped the retries of ``part``: in memory, that is a loss."""
+        self.outcomes.drop("shutdown_timeout", part, "the shutdown deadline came before the next retry", status, attempts)
 
     def _send_with_retries(self, part: List[bytes]) -> Tuple[Verdict, Optional[int], int, bool]:
         """Try one part until a final verdict.
@@ -410,7 +416,10 @@ def _shutdown_all_at_exit() -> None:
 
 def _reinit_after_fork() -> None:
     for consumer in list(_live_consumers):
-        consumer._after_fork_in_child()
+        try:
+            consumer._after_fork_in_child()
+        except Exception:  # noqa: BLE001 - one broken client must not break the others
+            log.exception("analytics_sdk: could not reset a client after fork")
     # A multiprocessing child clears multiprocessing's finalizers right after the
     # fork; re-register ours from its own after-fork hook (see below).
     mp_util = sys.modules.get("multiprocessing.util")

@@ -21,10 +21,12 @@ import base64
 import binascii
 import gzip
 import json
+import os
 import random
 import sqlite3
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional
@@ -56,12 +58,33 @@ def validate_message(message: Any) -> Optional[str]:
     return None
 
 
+_stores: "weakref.WeakSet[EventStore]" = weakref.WeakSet()
+
+
+def _hold_store_locks() -> None:
+    # No SQLite call of the collector may be in progress while the process forks
+    # (tests fork beside an in-process collector): a child would inherit SQLite's
+    # mutexes held by a thread it does not have.
+    for store in list(_stores):
+        store._lock.acquire()
+
+
+def _release_store_locks() -> None:
+    for store in list(_stores):
+        store._lock.release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_hold_store_locks, after_in_parent=_release_store_locks, after_in_child=_release_store_locks)
+
+
 class EventStore:
     """Accepted messages in SQLite, one row per messageId."""
 
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
         self._lock = threading.Lock()
+        _stores.add(self)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         if path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")

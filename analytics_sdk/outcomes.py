@@ -32,6 +32,7 @@ DROP_REASONS = (
     "retries_exhausted",  # retryable failures beyond max_retries or the time budget
     "shutdown_timeout",  # still pending when the flush/shutdown deadline ran out at exit
     "client_closed",  # called after shutdown()/join()
+    "spool_full",  # the on-disk spool was at spool_max_messages
 )
 
 _WARN_EVERY = 10.0  # seconds: one warning per reason per burst

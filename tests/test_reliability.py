@@ -278,7 +278,7 @@ def _fork_child(work) -> int:
 
 
 def test_fork_child_gets_its_own_queue_and_uploader(collector):
-    client = Client("k", host=collector.url, upload_interval=5)  # parent's events sit in the queue
+    client = Client("k", host=collector.url, upload_interval=5, upload_size=1000)  # parent's events wait in the queue
     parent_ids = [client.track("parent", "Before Fork", {"i": i})[1]["messageId"] for i in range(200)]
     assert client.stats()["queue_depth"] > 0
 
