@@ -49,6 +49,8 @@ BASELINE = "segment"
 SDKS: Dict[str, Tuple[str, Dict[str, str]]] = {
     "analytics_sdk": ("analytics_sdk (default install)", {"ANALYTICS_SDK_JSON": "stdlib"}),
     "analytics_sdk_speed": ("analytics_sdk [speed] (orjson)", {}),
+    "analytics_sdk_spool": ("analytics_sdk + spool", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_SPOOL": "async"}),
+    "analytics_sdk_spool_sync": ("analytics_sdk + spool_sync", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_SPOOL": "sync"}),
     "segment": ("segment-analytics-python", {}),
     "rudder": ("rudder-sdk-python", {}),
     "posthog": ("posthog", {}),
@@ -173,9 +175,15 @@ class Sink:
 def make_sdk(name: str, host: str, queue_size: int) -> Tuple[Callable[[str, str, Dict[str, Any]], Any], Callable[[], Any]]:
     """Returns (track(user_id, event, properties), flush())."""
     if name.startswith("analytics_sdk"):
+        import tempfile
+
         import analytics_sdk
 
-        client = analytics_sdk.Client(WRITE_KEY, host=host, max_queue_size=queue_size, flush_timeout=120)
+        spool = os.environ.get("BENCH_SPOOL")
+        options: Dict[str, Any] = {}
+        if spool:  # a fresh spool file per run, removed with the temporary directory
+            options = {"spool_path": os.path.join(tempfile.mkdtemp(), "spool.db"), "spool_sync": spool == "sync"}
+        client = analytics_sdk.Client(WRITE_KEY, host=host, max_queue_size=queue_size, flush_timeout=120, **options)
         return client.track, lambda: client.flush(timeout=300)
     if name == "segment":
         from segment.analytics import Client
