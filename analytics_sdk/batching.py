@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from typing import Deque, List, Sequence, Tuple
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
     "MAX_BATCH_BYTES",
     "ENVELOPE_BYTES",
     "fits",
+    "take_batch",
     "build_body",
     "halves",
 ]
@@ -31,6 +32,24 @@ def fits(count: int, body_bytes: int, next_size: int, max_count: int, max_bytes:
     if count == 0:
         return True  # a single message always goes, alone if need be
     return count < max_count and ENVELOPE_BYTES + body_bytes + count + next_size <= max_bytes
+
+
+def take_batch(queue: Deque[bytes], max_count: int, max_bytes: int = MAX_BATCH_BYTES) -> List[bytes]:
+    """Pop the longest prefix of ``queue`` that fits in one request (at least one message).
+
+    The common case (a full count well under the byte limit) costs one list
+    comprehension; only an oversized batch is trimmed message by message.
+    """
+    batch = [queue.popleft() for _ in range(min(len(queue), max_count))]
+    if len(batch) <= 1 or ENVELOPE_BYTES + sum(map(len, batch)) + len(batch) - 1 <= max_bytes:
+        return batch
+    size = 0
+    for count, item in enumerate(batch):
+        if not fits(count, size, len(item), max_count, max_bytes):
+            queue.extendleft(reversed(batch[count:]))  # back to the front, in order
+            return batch[:count]
+        size += len(item)
+    return batch
 
 
 def build_body(messages: Sequence[bytes], sent_at: str) -> bytes:

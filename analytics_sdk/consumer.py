@@ -24,18 +24,17 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Deque, Dict, List, Optional, Tuple
 
-from .batching import MAX_BATCH_BYTES, build_body, fits, halves
+from .batching import MAX_BATCH_BYTES, build_body, halves, take_batch
 from .outcomes import Outcomes
-from .retry import RetryPolicy, Verdict, classify, drop_reason, parse_retry_after
+from .messages import utc_now_iso
+from .retry import RetryPolicy, RetryState, Verdict, classify, drop_reason, parse_retry_after
 
 __all__ = ["Consumer"]
 
 log = logging.getLogger("analytics_sdk")
 
-_utc = timezone.utc
 _monotonic = time.monotonic
 _yield_gil = time.sleep
 
@@ -205,12 +204,7 @@ class Consumer:
                     if remaining <= 0:
                         break
                     self._not_empty.wait(remaining)
-            batch: List[bytes] = []
-            size = 0
-            while queue and fits(len(batch), size, len(queue[0]), self.upload_size, self.max_batch_bytes):
-                item = queue.popleft()
-                batch.append(item)
-                size += len(item)
+            batch = take_batch(queue, self.upload_size, self.max_batch_bytes)
             record = _InFlight(first_seq=self._dequeued, parts=[batch])
             self._in_flight[token] = record
             self._dequeued += len(batch)
@@ -261,16 +255,18 @@ class Consumer:
 
         Returns (verdict, last status, attempts, whether a shutdown deadline cut it short).
         """
-        state = self.retry_policy.start()
+        started = _monotonic()
+        state: Optional[RetryState] = None  # made on the first failure: most batches never need one
         while True:
             timeout = None
             if self._deadline is not None:
                 timeout = max(0.05, min(self.transport.timeout, self._deadline - _monotonic()))
-            sent_at = datetime.now(_utc).isoformat()
-            attempt = self.transport.send(build_body(part, sent_at), timeout=timeout)
+            attempt = self.transport.send(build_body(part, utc_now_iso()), timeout=timeout)
             verdict = classify(attempt.status)
             if verdict is not Verdict.RETRY:
-                return verdict, attempt.status, state.attempts + 1, False
+                return verdict, attempt.status, (state.attempts if state else 0) + 1, False
+            if state is None:
+                state = self.retry_policy.start(now=started)
             if attempt.status is None:
                 log.debug("analytics_sdk: request failed (%s); will retry", attempt.error)
             delay = state.next_delay(parse_retry_after(attempt.retry_after))

@@ -107,3 +107,20 @@ def test_time_budget_stops_retries():
     state = RetryPolicy(max_elapsed=5).start(now=0)
     assert state.next_delay(retry_after=4, now=0) == 4
     assert state.next_delay(retry_after=4, now=4) is None
+
+
+def test_take_batch_takes_the_longest_fitting_prefix():
+    from collections import deque
+
+    from analytics_sdk.batching import take_batch
+
+    queue = deque([b"a" * 10] * 5)
+    assert take_batch(queue, 3) == [b"a" * 10] * 3 and len(queue) == 2
+    queue = deque([b"1" * 400, b"2" * 400, b"3" * 400, b"4"])
+    batch = take_batch(queue, 10, max_bytes=1000)
+    assert batch == [b"1" * 400, b"2" * 400]
+    assert list(queue) == [b"3" * 400, b"4"]  # the rest is back at the front, in order
+    assert len(build_body(batch, "2024-01-01T00:00:00.000000+00:00")) <= 1000
+    huge = deque([b"x" * 5000, b"y"])
+    assert take_batch(huge, 10, max_bytes=1000) == [b"x" * 5000]  # one message always goes, alone
+    assert take_batch(deque(), 10) == []

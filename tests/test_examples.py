@@ -8,7 +8,6 @@ import subprocess
 import sys
 from collections import Counter
 
-import pytest
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 

@@ -19,10 +19,9 @@ import time
 from collections import Counter
 from typing import Any, Dict, List, Tuple
 
-import pytest
 
 from analytics_sdk import Client
-from analytics_sdk.devserver import Collector, Faults
+from analytics_sdk.devserver import Collector
 
 
 class ErrorLog:

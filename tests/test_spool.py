@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -10,14 +9,12 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections import Counter
 
 import pytest
 
 from analytics_sdk import Client
-from analytics_sdk.devserver import Collector, Faults
 from analytics_sdk.spool import Spool, SpoolError
 
 DOWN = "http://127.0.0.1:9"  # nothing listens there: connection refused
