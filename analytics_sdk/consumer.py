@@ -238,6 +238,7 @@ class Consumer:
             if verdict is Verdict.DELIVERED:
                 delivered += len(part)
                 self.outcomes.count_delivered(len(part))
+                log.debug("analytics_sdk: delivered %d message(s) (HTTP %s)", len(part), status)
             elif deadline_hit:
                 self._cut_by_deadline(record, part, status, attempts)
             elif verdict is Verdict.RETRY:
@@ -267,9 +268,12 @@ class Consumer:
                 return verdict, attempt.status, (state.attempts if state else 0) + 1, False
             if state is None:
                 state = self.retry_policy.start(now=started)
-            if attempt.status is None:
-                log.debug("analytics_sdk: request failed (%s); will retry", attempt.error)
             delay = state.next_delay(parse_retry_after(attempt.retry_after))
+            log.debug(
+                "analytics_sdk: request failed (%s); %s",
+                attempt.error or f"HTTP {attempt.status}",
+                "giving up" if delay is None else f"retrying in {delay:.2f} s",
+            )
             if delay is None:
                 return Verdict.RETRY, attempt.status, state.attempts, False
             if not self._sleep(delay):
