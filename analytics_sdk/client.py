@@ -330,8 +330,7 @@ class Client:
 
     def stats(self) -> Dict[str, Any]:
         """Counters: enqueued, delivered, retried_requests, dropped (by reason), queue_depth."""
-        snapshot = self._outcomes.snapshot()
-        snapshot["enqueued"] = self._consumer.enqueued
+        snapshot = {"enqueued": self._consumer.enqueued, **self._outcomes.snapshot()}
         snapshot["queue_depth"] = self._consumer.depth
         spool = getattr(self._consumer, "spool", None)
         if spool is not None:

@@ -47,7 +47,6 @@ class Outcomes:
         self._reset_counters()
 
     def _reset_counters(self) -> None:
-        self.enqueued = 0
         self.delivered = 0
         self.retried_requests = 0
         self.dropped: Dict[str, int] = {}
@@ -58,10 +57,6 @@ class Outcomes:
         """A child starts with its own counters (and a lock no thread holds)."""
         self._lock = threading.Lock()
         self._reset_counters()
-
-    def count_enqueued(self, n: int = 1) -> None:
-        with self._lock:
-            self.enqueued += n
 
     def count_delivered(self, n: int) -> None:
         with self._lock:
@@ -74,7 +69,6 @@ class Outcomes:
     def snapshot(self) -> Dict[str, Any]:
         with self._lock:
             return {
-                "enqueued": self.enqueued,
                 "delivered": self.delivered,
                 "retried_requests": self.retried_requests,
                 "dropped": dict(self.dropped),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from .batching import fits
 from .consumer import Consumer, _InFlight, _monotonic
@@ -28,6 +28,8 @@ log = logging.getLogger("analytics_sdk")
 
 
 class SpooledConsumer(Consumer):
+    """A :class:`Consumer` whose backlog is a :class:`Spool` on disk."""
+
     def __init__(self, transport, outcomes, spool: Spool, *, spool_sync: bool = False, **options) -> None:
         self.spool = spool
         self.spool_sync = spool_sync
@@ -43,7 +45,6 @@ class SpooledConsumer(Consumer):
         super()._init_state()
         self._spooled = threading.Condition(self._lock)  # rows were written (or stopping)
         self._written = 0  # messages of this process that reached the spool (or were refused)
-        self._claims: Dict[int, List[int]] = {}
 
     # After fork the spool opens its own connection with the child's owner id (see
     # spool.py), so the child never sends the parent's rows.
@@ -122,7 +123,7 @@ class SpooledConsumer(Consumer):
 
     # -- sending --------------------------------------------------------------------------
 
-    def _claim(self, token: int) -> Optional[List[Tuple[int, bytes]]]:
+    def _claim(self) -> Optional[List[Tuple[int, bytes]]]:
         """Wait for rows and claim up to a batch; None when stopping with nothing left."""
         while True:
             with self._lock:
@@ -159,7 +160,7 @@ class SpooledConsumer(Consumer):
         while True:
             token = next(self._tokens)
             try:
-                rows = self._claim(token)
+                rows = self._claim()
             except sqlite3.Error as exc:
                 log.error("analytics_sdk: cannot read the spool (%s)", exc)
                 rows = None
@@ -170,13 +171,18 @@ class SpooledConsumer(Consumer):
             record = _InFlight(first_seq=0, parts=[[body for _, body in rows]])
             with self._lock:
                 self._in_flight[token] = record
+            crashed = False
             try:
                 self._deliver(record.parts[0], record)
             except Exception:  # noqa: BLE001 - the uploader must never die
                 log.exception("analytics_sdk: unexpected error in the uploader")
+                # Reported like the in-memory path does, then deleted: retrying a
+                # batch that crashes the uploader would crash it forever.
+                crashed = True
+                Consumer._report_abandoned(self, record, "rejected", "internal error in the uploader")
             finally:
                 try:
-                    if record.abandoned:
+                    if record.abandoned and not crashed:
                         self.spool.release(rowids)  # a deadline stopped it: keep for the next run
                     else:
                         self.spool.delete(rowids)  # every message reached an outcome
