@@ -32,5 +32,9 @@ $(BENCH_STAMP): setup.py setup.cfg
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/compare.py --json benchmarks/latest.json
 
+lint: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check mypy types-requests types-python-dateutil
+	$(PY) -m mypy analytics_sdk
+
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info .pytest_cache

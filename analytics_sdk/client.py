@@ -144,7 +144,7 @@ class Client:
             write_key, host=host, gzip=gzip, timeout=timeout, proxies=proxies, verify=verify
         )
         policy = RetryPolicy(max_retries=max_retries, max_elapsed=max_total_backoff_duration)
-        consumer_options = dict(
+        consumer_options: Dict[str, Any] = dict(
             max_queue_size=max_queue_size,
             upload_size=upload_size,
             upload_interval=upload_interval,

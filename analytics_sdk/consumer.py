@@ -1,6 +1,6 @@
 """The bounded queue, uploader threads, deadlines, fork and exit handling.
 
-Threads and I/O live here and only here. The consumer holds encoded messages
+Threads and I/O live here (and in spooled.py, the disk-backed variant). It holds encoded messages
 (``bytes``), hands count- and byte-bounded batches to a transport, applies the
 retry policy, splits batches the server refuses as a whole, and reports every
 terminal outcome through :class:`~analytics_sdk.outcomes.Outcomes`.

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
-from typing import Any, Dict, Optional, Union
+from typing import Any, Callable, Dict, Optional, Union
 
 from dateutil import parser as date_parser
 
@@ -334,7 +334,7 @@ _WIRE_TO_ARGUMENT = {
     "name": "name",
 }
 
-BUILDERS = {
+BUILDERS: Dict[str, Callable[..., Dict[str, Any]]] = {
     "identify": build_identify,
     "track": build_track,
     "page": build_page,
@@ -360,7 +360,7 @@ def call_from_wire(message: Any) -> tuple:
     builder = BUILDERS.get(kind) if isinstance(kind, str) else None
     if builder is None:
         raise ValidationError(f"type must be one of {', '.join(BUILDERS)}, got {kind!r}")
-    accepted = BUILDER_ARGUMENTS[kind]
+    accepted = BUILDER_ARGUMENTS[str(kind)]
     kwargs = {}
     for field, argument in _WIRE_TO_ARGUMENT.items():
         if field in message and argument in accepted:

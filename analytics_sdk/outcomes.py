@@ -114,7 +114,7 @@ class Outcomes:
 def _as_dict(message: Any) -> Any:
     if isinstance(message, (bytes, bytearray)):
         try:
-            return decode(message)
+            return decode(bytes(message))
         except ValueError:
             return {"raw": bytes(message).decode("utf-8", "replace")}
     return message

@@ -114,7 +114,7 @@ def to_json_value(value: Any) -> Any:
     if isinstance(value, Mapping):
         return dict(value)
     tolist = getattr(value, "tolist", None)  # numpy arrays
-    if callable(tolist) and getattr(value, "ndim", 0):
+    if callable(tolist) and getattr(value, "ndim", None):
         return tolist()
     item = getattr(value, "item", None)  # numpy scalars
     if callable(item):

@@ -20,7 +20,7 @@ import socket
 import sqlite3
 import threading
 import weakref
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 __all__ = ["Spool", "SpoolError"]
 
@@ -51,7 +51,8 @@ class Spool:
         self.path = path
         self.max_messages = max_messages
         self._lock = threading.Lock()
-        self._inherited_connections: List[sqlite3.Connection] = []
+        self._db: Optional[sqlite3.Connection] = None
+        self._inherited_connections: List[Optional[sqlite3.Connection]] = []
         self.broken = ""
         self._open()
         _spools.add(self)
@@ -93,6 +94,7 @@ class Spool:
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:  # first use after fork
             self._open()
+        assert self._db is not None
         return self._db
 
     def close(self) -> None:

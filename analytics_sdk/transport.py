@@ -33,6 +33,7 @@ from typing import Any, Dict, Optional, Union
 from urllib.parse import urlsplit
 
 import requests
+from certifi import where as default_ca_bundle  # the CA bundle requests uses (a requests dependency)
 
 from .version import VERSION
 
@@ -130,7 +131,7 @@ class HttpTransport:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
             return context
-        bundle = self.verify if isinstance(self.verify, str) else requests.certs.where()
+        bundle = self.verify if isinstance(self.verify, str) else default_ca_bundle()
         if os.path.isdir(bundle):
             return ssl.create_default_context(capath=bundle)
         return ssl.create_default_context(cafile=bundle)
