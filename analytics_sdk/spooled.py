@@ -19,7 +19,7 @@ import threading
 from typing import List, Optional, Tuple
 
 from .batching import fits
-from .consumer import Consumer, _InFlight, _monotonic
+from .consumer import Consumer, _InFlight, _monotonic, _yield_gil
 from .spool import Spool
 
 __all__ = ["SpooledConsumer"]
@@ -189,6 +189,7 @@ class SpooledConsumer(Consumer):
                 except sqlite3.Error as exc:
                     log.error("analytics_sdk: cannot update the spool (%s)", exc)
                 self._release(token)
+            _yield_gil(0)  # give the application its turn between batches (consumer._GIL_NOTE)
 
     def _cut_by_deadline(self, record: _InFlight, part: List[bytes], status: Optional[int], attempts: int) -> None:
         # Not a loss: the batch's rows stay on disk for the next run.
