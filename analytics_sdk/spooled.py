@@ -35,6 +35,7 @@ class SpooledConsumer(Consumer):
         self.spool_sync = spool_sync
         super().__init__(transport, outcomes, **options)
         adopted = spool.adopt_orphans()
+        self._rows = spool.count  # rows in the file, as this consumer accounts them (under _lock)
         if adopted:
             log.info("analytics_sdk: resending %d message(s) left in the spool by an earlier process", adopted)
         if spool.unclaimed():
@@ -52,8 +53,10 @@ class SpooledConsumer(Consumer):
     # -- writing --------------------------------------------------------------------------
 
     def put(self, item: bytes, wait: float = 0.0) -> Optional[str]:
-        if self.spool.count + (self._enqueued - self._written) >= self.spool.max_messages:
-            return "spool_full"  # refused at the call, like a full queue (rows + not yet written)
+        with self._lock:  # rows on disk + accepted but not yet written, counted under one lock
+            full = self._rows + (self._enqueued - self._written) >= self.spool.max_messages
+        if full:
+            return "spool_full"  # refused at the call, like a full queue
         if not self.spool_sync:
             if len(self._queue) >= self.max_queue_size:
                 # The writer thread fell behind (a busy caller holds the GIL): write
@@ -69,6 +72,7 @@ class SpooledConsumer(Consumer):
             self._enqueued += 1
             self._dequeued += 1
             self._written += 1
+            self._rows += 1
             if not self._threads:
                 self._start_threads()
             self._spooled.notify_all()
@@ -100,6 +104,7 @@ class SpooledConsumer(Consumer):
             self.outcomes.drop("spool_full", items[stored:], "the spool is full (spool_max_messages)")
         with self._lock:
             self._written += len(items)
+            self._rows += stored
             self._spooled.notify_all()
             self._changed.notify_all()
 
@@ -186,6 +191,8 @@ class SpooledConsumer(Consumer):
                         self.spool.release(rowids)  # a deadline stopped it: keep for the next run
                     else:
                         self.spool.delete(rowids)  # every message reached an outcome
+                        with self._lock:
+                            self._rows -= len(rowids)
                 except sqlite3.Error as exc:
                     log.error("analytics_sdk: cannot update the spool (%s)", exc)
                 self._release(token)
