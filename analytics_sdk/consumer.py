@@ -127,8 +127,9 @@ class Consumer:
     def put(self, item: bytes, wait: float = 0.0) -> Optional[str]:
         """Queue one encoded message. Returns None, or the drop reason if refused."""
         with self._lock:
-            if self._closed:
-                return "client_closed"
+            refused = self._refusal()
+            if refused is not None:
+                return refused
             if len(self._queue) >= self.max_queue_size:
                 if wait <= 0 or not self._wait_for_room(wait):
                     return "queue_full" if not self._closed else "client_closed"
@@ -144,6 +145,10 @@ class Consumer:
         if batch_ready:
             _yield_gil(0)  # hand a full batch's uploader the GIL now: see _GIL_NOTE
         return None
+
+    def _refusal(self) -> Optional[str]:
+        """(lock held) Why a new message cannot be accepted at all, or None."""
+        return "client_closed" if self._closed else None
 
     def _wait_for_room(self, wait: float) -> bool:
         deadline = _monotonic() + wait
@@ -334,13 +339,28 @@ class Consumer:
             target = self._enqueued
             if threading.get_ident() in self._uploader_idents:
                 # Called from on_error on an uploader: waiting would wait for ourselves.
-                return self._low_water() >= target
-            if target > self._flush_target:
-                self._flush_target = target
-                self._not_empty.notify_all()  # stop lingering for a fuller batch
-            if not any(t.is_alive() for t in self._threads) and self._queue:
+                return self._done_without_waiting(target)
+            self._flush_target = max(self._flush_target, target)
+            self._wake_for_flush()
+            if not any(t.is_alive() for t in self._threads) and self._has_work():
                 self._threads = []
                 self._start_threads()
+        return self._wait_flushed(target, deadline)
+
+    def _done_without_waiting(self, target: int) -> bool:
+        """(lock held) Whether everything before ``target`` is already finished."""
+        return self._low_water() >= target
+
+    def _wake_for_flush(self) -> None:
+        """(lock held) Stop lingering for a fuller batch: a flush wants it now."""
+        self._not_empty.notify_all()
+
+    def _has_work(self) -> bool:
+        """(lock held) Whether anything waits for an uploader."""
+        return bool(self._queue)
+
+    def _wait_flushed(self, target: int, deadline: float) -> bool:
+        with self._lock:
             return self._wait_done(target, deadline)
 
     def begin_shutdown(self, deadline: float) -> None:

@@ -52,11 +52,13 @@ class SpooledConsumer(Consumer):
 
     # -- writing --------------------------------------------------------------------------
 
-    def put(self, item: bytes, wait: float = 0.0) -> Optional[str]:
-        with self._lock:  # rows on disk + accepted but not yet written, counted under one lock
-            full = self._rows + (self._enqueued - self._written) >= self.spool.max_messages
-        if full:
+    def _refusal(self) -> Optional[str]:
+        # Rows on disk + accepted but not yet written, both counted under the lock.
+        if not self._closed and self._rows + (self._enqueued - self._written) >= self.spool.max_messages:
             return "spool_full"  # refused at the call, like a full queue
+        return super()._refusal()
+
+    def put(self, item: bytes, wait: float = 0.0) -> Optional[str]:
         if not self.spool_sync:
             if len(self._queue) >= self.max_queue_size:
                 # The writer thread fell behind (a busy caller holds the GIL): write
@@ -64,8 +66,9 @@ class SpooledConsumer(Consumer):
                 self._store(self._take_buffer())
             return super().put(item, wait)
         with self._lock:
-            if self._closed:
-                return "client_closed"
+            refused = self._refusal()
+        if refused is not None:
+            return refused
         if not self._write([item]):
             return "spool_full"
         with self._lock:
@@ -226,18 +229,19 @@ class SpooledConsumer(Consumer):
                 self._changed.wait(min(remaining, 0.05))
         return True
 
-    def flush(self, timeout: float) -> bool:
-        deadline = _monotonic() + timeout
-        with self._lock:
-            target = self._enqueued
-            if threading.get_ident() in self._uploader_idents:
-                return False  # called from on_error: cannot wait for our own thread
-            self._flush_target = max(self._flush_target, target)
-            self._not_empty.notify_all()
-            self._spooled.notify_all()
-            if not any(t.is_alive() for t in self._threads) and (self._queue or self.spool.unclaimed()):
-                self._threads = []
-                self._start_threads()
+    # flush() is the base one; these are the spool's answers to its questions.
+
+    def _done_without_waiting(self, target: int) -> bool:
+        return False  # from on_error: the spool is not checked under the lock; say "not yet"
+
+    def _wake_for_flush(self) -> None:
+        super()._wake_for_flush()
+        self._spooled.notify_all()
+
+    def _has_work(self) -> bool:
+        return bool(self._queue) or self.spool.unclaimed() > 0
+
+    def _wait_flushed(self, target: int, deadline: float) -> bool:
         try:
             return self._wait_spool_drained(target, deadline)
         finally:
