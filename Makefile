@@ -13,7 +13,7 @@ $(STAMP): setup.py setup.cfg
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m analytics_sdk.demo
+	$(PY) -m analytics_sdk.devtools.demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

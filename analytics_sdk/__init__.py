@@ -24,7 +24,7 @@ from typing import Any, Dict, Optional
 from .client import Client, Result
 from .errors import DeliveryError, ValidationError
 from .messages import Id, Timestamp
-from .outcomes import DROP_REASONS, ErrorCallback
+from .delivery.outcomes import DROP_REASONS, ErrorCallback
 from .version import VERSION
 
 __version__ = VERSION

@@ -1,5 +1,5 @@
 """``python -m analytics_sdk`` runs the ``analytics-sdk`` command."""
 
-from .cli import main
+from .devtools.cli import main
 
 raise SystemExit(main())

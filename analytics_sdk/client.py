@@ -8,15 +8,15 @@ import weakref
 from typing import Any, Dict, Optional, Tuple
 
 from . import messages
-from .batching import MAX_MESSAGE_BYTES
-from .consumer import Consumer, register_exit_timeout
+from .delivery.batching import MAX_MESSAGE_BYTES
+from .delivery.consumer import Consumer, register_exit_timeout
 from .errors import ValidationError
-from .outcomes import ErrorCallback, Outcomes
-from .retry import RetryPolicy
+from .delivery.outcomes import ErrorCallback, Outcomes
+from .delivery.retry import RetryPolicy
 from .serialization import encode
-from .spool import Spool, SpoolError
-from .spooled import SpooledConsumer
-from .transport import make_transport
+from .delivery.spool import Spool, SpoolError
+from .delivery.spooled import SpooledConsumer
+from .delivery.transport import make_transport
 
 __all__ = ["Client", "Result"]
 

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from analytics_sdk.batching import ENVELOPE_BYTES, build_body, fits, halves
-from analytics_sdk.retry import RetryPolicy, Verdict, classify, drop_reason, parse_retry_after
+from analytics_sdk.delivery.batching import ENVELOPE_BYTES, build_body, fits, halves
+from analytics_sdk.delivery.retry import RetryPolicy, Verdict, classify, drop_reason, parse_retry_after
 
 
 def test_body_is_segment_batch_json():
@@ -112,7 +112,7 @@ def test_time_budget_stops_retries():
 def test_take_batch_takes_the_longest_fitting_prefix():
     from collections import deque
 
-    from analytics_sdk.batching import take_batch
+    from analytics_sdk.delivery.batching import take_batch
 
     queue = deque([b"a" * 10] * 5)
     assert take_batch(queue, 3) == [b"a" * 10] * 3 and len(queue) == 2

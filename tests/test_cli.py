@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from analytics_sdk.cli import parse_since
+from analytics_sdk.devtools.cli import parse_since
 from analytics_sdk.devserver import Collector
 
 CLI = [sys.executable, "-m", "analytics_sdk"]
@@ -122,7 +122,7 @@ def test_send_streams_in_bounded_memory(collector, tmp_path):
         for _ in range(60_000):
             out.write(line + "\n")
     code = (
-        "import resource, sys; from analytics_sdk.cli import main\n"
+        "import resource, sys; from analytics_sdk.devtools.cli import main\n"
         "status = main(sys.argv[1:])\n"
         "print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(status)\n"
     )

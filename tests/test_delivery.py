@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 
 from analytics_sdk import Client, ValidationError
-from analytics_sdk.batching import MAX_MESSAGE_BYTES
-from analytics_sdk.transport import USER_AGENT, Attempt
+from analytics_sdk.delivery.batching import MAX_MESSAGE_BYTES
+from analytics_sdk.delivery.transport import USER_AGENT, Attempt
 
 
 def all_six(client: Client) -> list:
@@ -215,7 +215,7 @@ def test_a_dropped_client_still_delivers_and_its_uploader_exits(collector):
 
 
 def test_transport_choice_and_proxy_environment(monkeypatch):
-    from analytics_sdk.transport import HttpTransport, RequestsTransport, make_transport
+    from analytics_sdk.delivery.transport import HttpTransport, RequestsTransport, make_transport
 
     monkeypatch.delenv("HTTP_PROXY", raising=False)
     monkeypatch.delenv("http_proxy", raising=False)
@@ -231,7 +231,7 @@ def test_transport_choice_and_proxy_environment(monkeypatch):
 
 
 def test_idle_keep_alive_connections_are_reopened(collector, make_client, monkeypatch):
-    from analytics_sdk import transport
+    from analytics_sdk.delivery import transport
 
     monkeypatch.setattr(transport, "_MAX_IDLE_SECONDS", 0.0)
     client = make_client()

@@ -18,7 +18,7 @@ import unittest
 import pytest
 
 import analytics_sdk
-from analytics_sdk import transport
+from analytics_sdk.delivery import transport
 
 SEGMENT_TESTS = ("test_client", "test_module", "test_init")
 

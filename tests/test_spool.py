@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 
 from analytics_sdk import Client
-from analytics_sdk.spool import Spool, SpoolError
+from analytics_sdk.delivery.spool import Spool, SpoolError
 
 DOWN = "http://127.0.0.1:9"  # nothing listens there: connection refused
 

@@ -20,12 +20,12 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, Iterator, List, Optional, TextIO
 
-from . import messages
-from .client import Client
-from .devserver import EventStore
-from .devserver import _add_collector_arguments as add_collector_arguments
-from .devserver import run_collector
-from .errors import ValidationError
+from .. import messages
+from ..client import Client
+from .collector import EventStore
+from .collector import _add_collector_arguments as add_collector_arguments
+from .collector import run_collector
+from ..errors import ValidationError
 
 __all__ = ["main"]
 

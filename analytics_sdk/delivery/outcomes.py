@@ -13,8 +13,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from .errors import DeliveryError
-from .serialization import decode
+from ..errors import DeliveryError
+from ..serialization import decode
 
 __all__ = ["DROP_REASONS", "Outcomes", "ErrorCallback"]
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import List
 
 import analytics_sdk
-from analytics_sdk.devserver import Collector
+from .collector import Collector
 
 WORKERS = 4
 ORDERS_PER_WORKER = 25

@@ -28,7 +28,7 @@ from typing import Deque, Dict, List, Optional, Tuple
 
 from .batching import MAX_BATCH_BYTES, build_body, halves, take_batch
 from .outcomes import Outcomes
-from .messages import utc_now_iso
+from ..messages import utc_now_iso
 from .retry import RetryPolicy, RetryState, Verdict, classify, drop_reason, parse_retry_after
 
 __all__ = ["Consumer"]

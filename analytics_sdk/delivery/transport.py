@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import requests
 from certifi import where as default_ca_bundle  # the CA bundle requests uses (a requests dependency)
 
-from .version import VERSION
+from ..version import VERSION
 
 __all__ = ["Attempt", "HttpTransport", "RequestsTransport", "make_transport", "DEFAULT_HOST", "USER_AGENT"]
 
