@@ -19,12 +19,15 @@ import sys
 import threading
 import types
 import warnings
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from .client import Client, Result
+from .delivery.callbacks import OutcomeCallback
+from .delivery.outcomes import DROP_REASONS, ErrorCallback
+from .destinations import CustomerIO, Destination, Hightouch, RudderStack, Segment
 from .errors import DeliveryError, ValidationError
 from .messages import Id, Timestamp
-from .delivery.outcomes import DROP_REASONS, ErrorCallback
+from .plugins import DestinationPlugin, EventPlugin, Plugin, PluginType
 from .version import VERSION
 
 __version__ = VERSION
@@ -35,6 +38,15 @@ __all__ = [
     "ValidationError",
     "DROP_REASONS",
     "VERSION",
+    "Destination",
+    "Segment",
+    "RudderStack",
+    "Hightouch",
+    "CustomerIO",
+    "Plugin",
+    "EventPlugin",
+    "DestinationPlugin",
+    "PluginType",
     "__version__",
     "default_client",
     # settings
@@ -54,10 +66,14 @@ __all__ = [
     "upload_size",
     "upload_interval",
     "flush_timeout",
+    "exit_timeout",
     "queue_full_timeout",
     "spool_path",
     "spool_max_messages",
     "spool_sync",
+    "destinations",
+    "callback",
+    "opt_out",
     # calls
     "identify",
     "track",
@@ -69,6 +85,8 @@ __all__ = [
     "join",
     "shutdown",
     "stats",
+    "add_plugin",
+    "remove_plugin",
 ]
 
 # -- settings (Segment's names and defaults) -----------------------------------------
@@ -88,11 +106,15 @@ thread: int = 1
 upload_size: int = 100
 upload_interval: float = 0.5
 # additions
-flush_timeout: float = 5.0
+flush_timeout: Optional[float] = None  # None: flush() waits until every message reached an outcome
+exit_timeout: Optional[float] = None  # None: flush_timeout if set, else 5 s
 queue_full_timeout: float = 0.0
 spool_path: Optional[str] = None  # an SQLite file: keeps the backlog on disk (off by default)
 spool_max_messages: int = 1_000_000
 spool_sync: bool = False
+destinations: Optional[List[Destination]] = None  # None: Segment's API at host, with write_key
+callback: Optional[OutcomeCallback] = None  # callback(event, code, message) for every outcome
+opt_out: bool = False  # a runtime switch: calls validate but send nothing
 
 _SETTINGS = (
     "write_key",
@@ -111,11 +133,18 @@ _SETTINGS = (
     "upload_size",
     "upload_interval",
     "flush_timeout",
+    "exit_timeout",
     "queue_full_timeout",
     "spool_path",
     "spool_max_messages",
     "spool_sync",
+    "destinations",
+    "callback",
+    "opt_out",
 )
+
+# Settings that act on the live default client at once instead of waiting for the next one.
+_RUNTIME_SETTINGS = ("opt_out", "callback", "on_error")
 
 default_client: Optional[Client] = None
 _client_lock = threading.Lock()
@@ -161,7 +190,11 @@ class _SettingsModule(types.ModuleType):
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _HOST_ALIASES:
             name = "host"
-        if name in _SETTINGS:
+        if name in _RUNTIME_SETTINGS:
+            client = self.__dict__.get("default_client")
+            if client is not None:
+                setattr(client, name, value)
+        elif name in _SETTINGS:
             client = self.__dict__.get("default_client")
             if client is not None and getattr(client, name, value) != value:
                 warnings.warn(
@@ -188,9 +221,11 @@ def identify(
     anonymous_id: Optional[Id] = None,
     integrations: Optional[Dict[str, Any]] = None,
     message_id: Optional[str] = None,
+    *,
+    callback: Optional[OutcomeCallback] = None,
 ) -> Result:
     """Tie a user to their traits. Returns ``(queued, message)``."""
-    return _client().identify(user_id, traits, context, timestamp, anonymous_id, integrations, message_id)
+    return _client().identify(user_id, traits, context, timestamp, anonymous_id, integrations, message_id, callback=callback)
 
 
 def track(
@@ -202,9 +237,11 @@ def track(
     anonymous_id: Optional[Id] = None,
     integrations: Optional[Dict[str, Any]] = None,
     message_id: Optional[str] = None,
+    *,
+    callback: Optional[OutcomeCallback] = None,
 ) -> Result:
     """Record that a user did something. Returns ``(queued, message)``."""
-    return _client().track(user_id, event, properties, context, timestamp, anonymous_id, integrations, message_id)
+    return _client().track(user_id, event, properties, context, timestamp, anonymous_id, integrations, message_id, callback=callback)
 
 
 def page(
@@ -217,10 +254,12 @@ def page(
     anonymous_id: Optional[Id] = None,
     integrations: Optional[Dict[str, Any]] = None,
     message_id: Optional[str] = None,
+    *,
+    callback: Optional[OutcomeCallback] = None,
 ) -> Result:
     """Record a page view. Returns ``(queued, message)``."""
     return _client().page(
-        user_id, category, name, properties, context, timestamp, anonymous_id, integrations, message_id
+        user_id, category, name, properties, context, timestamp, anonymous_id, integrations, message_id, callback=callback
     )
 
 
@@ -234,10 +273,12 @@ def screen(
     anonymous_id: Optional[Id] = None,
     integrations: Optional[Dict[str, Any]] = None,
     message_id: Optional[str] = None,
+    *,
+    callback: Optional[OutcomeCallback] = None,
 ) -> Result:
     """Record a mobile screen view. Returns ``(queued, message)``."""
     return _client().screen(
-        user_id, category, name, properties, context, timestamp, anonymous_id, integrations, message_id
+        user_id, category, name, properties, context, timestamp, anonymous_id, integrations, message_id, callback=callback
     )
 
 
@@ -250,9 +291,11 @@ def group(
     anonymous_id: Optional[Id] = None,
     integrations: Optional[Dict[str, Any]] = None,
     message_id: Optional[str] = None,
+    *,
+    callback: Optional[OutcomeCallback] = None,
 ) -> Result:
     """Associate a user with a group. Returns ``(queued, message)``."""
-    return _client().group(user_id, group_id, traits, context, timestamp, anonymous_id, integrations, message_id)
+    return _client().group(user_id, group_id, traits, context, timestamp, anonymous_id, integrations, message_id, callback=callback)
 
 
 def alias(
@@ -262,13 +305,16 @@ def alias(
     timestamp: Optional[Timestamp] = None,
     integrations: Optional[Dict[str, Any]] = None,
     message_id: Optional[str] = None,
+    *,
+    callback: Optional[OutcomeCallback] = None,
 ) -> Result:
     """Merge two identities. Returns ``(queued, message)``."""
-    return _client().alias(previous_id, user_id, context, timestamp, integrations, message_id)
+    return _client().alias(previous_id, user_id, context, timestamp, integrations, message_id, callback=callback)
 
 
 def flush(timeout: Optional[float] = None) -> bool:
-    """Send what is queued now and wait (at most ``timeout``, default ``flush_timeout``)."""
+    """Send what is queued now and wait until it reached an outcome (at most ``timeout``,
+    default ``flush_timeout``; None waits as long as the retry policy allows)."""
     return _client().flush(timeout)
 
 
@@ -294,3 +340,13 @@ def shutdown(timeout: Optional[float] = None) -> bool:
 def stats() -> Dict[str, Any]:
     """The default client's counters (see ``Client.stats``)."""
     return _client().stats()
+
+
+def add_plugin(plugin: Plugin) -> None:
+    """Add a plugin to the default client (see ``analytics_sdk.plugins``)."""
+    _client().add(plugin)
+
+
+def remove_plugin(plugin: Plugin) -> None:
+    """Remove a plugin from the default client."""
+    _client().remove(plugin)

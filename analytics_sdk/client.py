@@ -5,18 +5,20 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import messages
-from .delivery.batching import MAX_MESSAGE_BYTES
-from .delivery.consumer import Consumer, register_exit_timeout
-from .errors import ValidationError
+from .delivery.callbacks import Callbacks, OutcomeCallback
+from .delivery.consumer import Consumer
+from .delivery.lifecycle import register_exit_timeout
 from .delivery.outcomes import ErrorCallback, Outcomes
-from .delivery.retry import RetryPolicy
+from .delivery.plugin_worker import PluginTarget, PluginWorker
+from .destinations.base import Destination, Unsendable
+from .destinations.segment import Segment
+from .errors import ValidationError
+from .plugins import PluginType
+from .routes import Route, build_routes, retry_policy
 from .serialization import encode
-from .delivery.spool import Spool, SpoolError
-from .delivery.spooled import SpooledConsumer
-from .delivery.transport import make_transport
 
 __all__ = ["Client", "Result"]
 
@@ -64,10 +66,14 @@ class Client:
     """A Segment-compatible analytics client.
 
     Keyword arguments and defaults match ``segment-analytics-python`` 2.x; the
-    additions are ``flush_timeout`` (default deadline of ``flush``/``shutdown``
-    and of delivery at exit), ``queue_full_timeout`` (how long a call may block
-    for room when the queue is full; 0 = refuse at once), ``verify`` (TLS
-    verification, as in requests) and ``transport`` (a replacement sender).
+    additions (keyword-only) are ``destinations`` (where messages go; default: the
+    Segment API at ``host`` with ``write_key``), ``callback`` (``callback(event,
+    code, message)`` for every outcome), ``opt_out``, ``flush_timeout`` (default
+    bound of ``flush``/``shutdown``; None waits for every outcome),
+    ``exit_timeout`` (deadline of delivery at exit), ``queue_full_timeout`` (how
+    long a call may block for room when the queue is full; 0 = refuse at once),
+    ``verify`` (TLS verification, as in requests), ``transport`` (a replacement
+    sender for the default destination) and the spool settings.
     """
 
     def __init__(
@@ -90,7 +96,11 @@ class Client:
         max_total_backoff_duration: float = 300.0,
         max_rate_limit_duration: Optional[float] = None,
         *,
-        flush_timeout: float = 5.0,
+        destinations: Optional[Sequence[Destination]] = None,
+        callback: Optional[OutcomeCallback] = None,
+        opt_out: bool = False,
+        flush_timeout: Optional[float] = None,
+        exit_timeout: Optional[float] = None,
         queue_full_timeout: float = 0.0,
         verify: Any = True,
         transport: Any = None,
@@ -98,26 +108,33 @@ class Client:
         spool_max_messages: int = 1_000_000,
         spool_sync: bool = False,
     ) -> None:
-        if not isinstance(write_key, str) or not write_key:
+        if destinations is None and (not isinstance(write_key, str) or not write_key):
             raise ValidationError("write_key is required: Client('YOUR_WRITE_KEY') or analytics_sdk.write_key = ...")
         _require_positive_int("max_queue_size", max_queue_size)
         _require_positive_int("thread", thread)
         _require_positive_int("upload_size", upload_size)
         _require_non_negative_int("max_retries", max_retries)
+        _require_positive_int("spool_max_messages", spool_max_messages)
         for name, value in (
             ("timeout", timeout),
             ("upload_interval", upload_interval),
             ("max_total_backoff_duration", max_total_backoff_duration),
-            ("flush_timeout", flush_timeout),
             ("queue_full_timeout", queue_full_timeout),
         ):
             _require_non_negative_number(name, value)
-        if host is not None and not (isinstance(host, str) and host.startswith(("http://", "https://"))):
-            raise ValidationError(f"host must be an http:// or https:// URL, got {host!r}")
+        for name, value in (("flush_timeout", flush_timeout), ("exit_timeout", exit_timeout)):
+            if value is not None:
+                _require_non_negative_number(name, value)
         if not on_error:
             on_error = None  # Segment code sometimes passes False
         elif not callable(on_error):
             raise ValidationError("on_error must be callable as on_error(error, messages)")
+        if callback is not None and not callable(callback):
+            raise ValidationError("callback must be callable as callback(event, code, message)")
+        if destinations is None:
+            destinations = [Segment(write_key or "", host=host, gzip=gzip, transport=transport)]
+        elif isinstance(destinations, Destination) or not destinations:
+            raise ValidationError("destinations must be a non-empty list of Destination objects")
 
         self.write_key = write_key
         self.host = host
@@ -135,50 +152,59 @@ class Client:
         self.max_total_backoff_duration = max_total_backoff_duration
         self.max_rate_limit_duration = max_rate_limit_duration
         self.flush_timeout = flush_timeout
+        # Exit needs a deadline even when flush waits for outcomes: a process
+        # manager's kill comes a few seconds after its SIGTERM (README, "Flush and exit").
+        self.exit_timeout = exit_timeout if exit_timeout is not None else (
+            flush_timeout if flush_timeout is not None else DEFAULT_EXIT_TIMEOUT
+        )
         self.queue_full_timeout = queue_full_timeout
+        self.opt_out = opt_out
         self.log = log
         _configure_logging(debug, log_handler)
 
-        self._outcomes = Outcomes(on_error)
-        self._transport = transport or make_transport(
-            write_key, host=host, gzip=gzip, timeout=timeout, proxies=proxies, verify=verify
-        )
-        policy = RetryPolicy(max_retries=max_retries, max_elapsed=max_total_backoff_duration)
-        consumer_options: Dict[str, Any] = dict(
-            max_queue_size=max_queue_size,
-            upload_size=upload_size,
-            upload_interval=upload_interval,
-            threads=thread,
-            retry_policy=policy,
-        )
-        self.spool_path = spool_path
-        self.spool_error: Optional[str] = None
-        spool = self._open_spool(spool_path, spool_max_messages) if spool_path and send and not sync_mode else None
-        if spool is not None:
-            self._consumer: Consumer = SpooledConsumer(
-                self._transport, self._outcomes, spool, spool_sync=spool_sync, **consumer_options
+        self._callbacks = Callbacks(callback)
+        self._outcomes = Outcomes(on_error, None, self._callbacks)  # what happens before routing
+        self._routes: Tuple[Route, ...] = tuple(
+            build_routes(
+                destinations,
+                on_error=on_error,
+                callbacks=self._callbacks,
+                timeout=timeout,
+                proxies=proxies,
+                verify=verify,
+                consumer_options=dict(
+                    max_queue_size=max_queue_size,
+                    upload_size=upload_size,
+                    upload_interval=upload_interval,
+                    threads=thread,
+                    retry_policy=retry_policy(max_retries, max_total_backoff_duration),
+                ),
+                spool_path=spool_path if send and not sync_mode else None,
+                spool_max_messages=spool_max_messages,
+                spool_sync=spool_sync,
             )
-        else:
-            self._consumer = Consumer(self._transport, self._outcomes, **consumer_options)
+        )
+        self.destinations: List[Destination] = [route.destination for route in self._routes]
+        first = self._routes[0]
+        self._consumer = first.consumer  # the default destination's (Segment-era name)
+        self._transport = first.consumer.transport
+        self.spool_path = spool_path
+        self.spool_error: Optional[str] = first.spool_error
         self.queue = _QueueView(self._consumer)
+        self._event_plugins: Tuple[Any, ...] = ()
+        self._plugin_workers: Dict[Any, PluginWorker] = {}
+        self._single: Optional[Route] = first if len(self._routes) == 1 else None
         if send and not sync_mode:
-            register_exit_timeout(self._consumer, flush_timeout)
-        # A client dropped without shutdown(): let its uploader drain and exit
+            for route in self._routes:
+                register_exit_timeout(route.consumer, self.exit_timeout)
+        # A client dropped without shutdown(): let its uploaders drain and exit
         # (without blocking the thread that dropped it). Exit has its own hook.
-        weakref.finalize(self, _release_consumer, self._consumer, flush_timeout).atexit = False
-
-    def _open_spool(self, path: str, max_messages: int) -> Optional[Spool]:
-        _require_positive_int("spool_max_messages", max_messages)
-        try:
-            return Spool(path, max_messages)
-        except SpoolError as exc:
-            # A bad spool file must never take the application down: keep working in memory.
-            self.spool_error = str(exc)
-            log.error("analytics_sdk: %s; the spool is disabled and events are kept in memory only", exc)
-            return None
+        consumers = [route.consumer for route in self._routes]
+        weakref.finalize(self, _release_consumers, consumers, self.exit_timeout).atexit = False
 
     def __repr__(self) -> str:  # the write key stays out of reprs and logs
-        return f"<analytics_sdk.Client host={self.host!r} send={self.send} sync_mode={self.sync_mode}>"
+        names = ",".join(route.name for route in self._routes)
+        return f"<analytics_sdk.Client host={self.host!r} destinations={names} send={self.send} sync_mode={self.sync_mode}>"
 
     @property
     def on_error(self) -> Optional[ErrorCallback]:
@@ -187,6 +213,53 @@ class Client:
     @on_error.setter
     def on_error(self, callback: Optional[ErrorCallback]) -> None:
         self._outcomes.on_error = callback
+        for route in self._routes:
+            route.outcomes.on_error = callback
+
+    @property
+    def callback(self) -> Optional[OutcomeCallback]:
+        return self._callbacks.callback
+
+    @callback.setter
+    def callback(self, callback: Optional[OutcomeCallback]) -> None:
+        self._callbacks.callback = callback
+
+    # -- plugins ------------------------------------------------------------------
+
+    def add(self, plugin: Any) -> "Client":
+        """Add a plugin (see ``analytics_sdk.plugins``); its ``setup(client)`` runs now."""
+        kind = getattr(plugin, "plugin_type", None)
+        if not isinstance(kind, PluginType) or not callable(getattr(plugin, "execute", None)):
+            raise ValidationError("a plugin needs a plugin_type (PluginType) and an execute(event) method")
+        setup = getattr(plugin, "setup", None)
+        if callable(setup):
+            setup(self)
+        if kind is PluginType.DESTINATION:
+            name = getattr(plugin, "name", None) or type(plugin).__name__
+            outcomes = Outcomes(self._outcomes.on_error, PluginTarget(name), self._callbacks)
+            worker = PluginWorker(plugin, outcomes, self.max_queue_size)
+            register_exit_timeout(worker, self.exit_timeout)
+            self._plugin_workers = {**self._plugin_workers, plugin: worker}
+        else:
+            # Copy-on-write: calls read the tuple without a lock.
+            plugins = list(self._event_plugins) + [plugin]
+            plugins.sort(key=lambda p: p.plugin_type.value)  # stable: BEFORE, then ENRICHMENT, each in order added
+            self._event_plugins = tuple(plugins)
+        return self
+
+    def remove(self, plugin: Any) -> "Client":
+        """Remove a plugin. A destination plugin finishes what it was given, then stops."""
+        if plugin in self._plugin_workers:
+            workers = dict(self._plugin_workers)
+            worker = workers.pop(plugin)
+            self._plugin_workers = workers
+            worker.stop()
+        elif plugin in self._event_plugins:
+            self._event_plugins = tuple(p for p in self._event_plugins if p is not plugin)
+            shutdown = getattr(plugin, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
+        return self
 
     # -- the six calls ---------------------------------------------------------
 
@@ -199,10 +272,13 @@ class Client:
         anonymous_id: Optional[messages.Id] = None,
         integrations: Optional[Dict[str, Any]] = None,
         message_id: Optional[str] = None,
+        *,
+        callback: Optional[OutcomeCallback] = None,
     ) -> Result:
         """Tie a user to their traits. Returns ``(queued, message)``."""
         return self._enqueue(
-            messages.build_identify(user_id, traits, context, timestamp, anonymous_id, integrations, message_id)
+            messages.build_identify(user_id, traits, context, timestamp, anonymous_id, integrations, message_id),
+            callback,
         )
 
     def track(
@@ -215,12 +291,15 @@ class Client:
         anonymous_id: Optional[messages.Id] = None,
         integrations: Optional[Dict[str, Any]] = None,
         message_id: Optional[str] = None,
+        *,
+        callback: Optional[OutcomeCallback] = None,
     ) -> Result:
         """Record that a user did something. Returns ``(queued, message)``."""
         return self._enqueue(
             messages.build_track(
                 user_id, event, properties, context, timestamp, anonymous_id, integrations, message_id
-            )
+            ),
+            callback,
         )
 
     def page(
@@ -234,12 +313,15 @@ class Client:
         anonymous_id: Optional[messages.Id] = None,
         integrations: Optional[Dict[str, Any]] = None,
         message_id: Optional[str] = None,
+        *,
+        callback: Optional[OutcomeCallback] = None,
     ) -> Result:
         """Record a page view. Returns ``(queued, message)``."""
         return self._enqueue(
             messages.build_page(
                 user_id, category, name, properties, context, timestamp, anonymous_id, integrations, message_id
-            )
+            ),
+            callback,
         )
 
     def screen(
@@ -253,12 +335,15 @@ class Client:
         anonymous_id: Optional[messages.Id] = None,
         integrations: Optional[Dict[str, Any]] = None,
         message_id: Optional[str] = None,
+        *,
+        callback: Optional[OutcomeCallback] = None,
     ) -> Result:
         """Record a mobile screen view. Returns ``(queued, message)``."""
         return self._enqueue(
             messages.build_screen(
                 user_id, category, name, properties, context, timestamp, anonymous_id, integrations, message_id
-            )
+            ),
+            callback,
         )
 
     def group(
@@ -271,12 +356,15 @@ class Client:
         anonymous_id: Optional[messages.Id] = None,
         integrations: Optional[Dict[str, Any]] = None,
         message_id: Optional[str] = None,
+        *,
+        callback: Optional[OutcomeCallback] = None,
     ) -> Result:
         """Associate a user with a group (company, team...). Returns ``(queued, message)``."""
         return self._enqueue(
             messages.build_group(
                 user_id, group_id, traits, context, timestamp, anonymous_id, integrations, message_id
-            )
+            ),
+            callback,
         )
 
     def alias(
@@ -287,60 +375,218 @@ class Client:
         timestamp: Optional[messages.Timestamp] = None,
         integrations: Optional[Dict[str, Any]] = None,
         message_id: Optional[str] = None,
+        *,
+        callback: Optional[OutcomeCallback] = None,
     ) -> Result:
         """Merge two identities (``previous_id`` becomes ``user_id``). Returns ``(queued, message)``."""
         return self._enqueue(
-            messages.build_alias(previous_id, user_id, context, timestamp, integrations, message_id)
+            messages.build_alias(previous_id, user_id, context, timestamp, integrations, message_id),
+            callback,
         )
 
     # -- the path from call to queue ---------------------------------------------
 
-    def _enqueue(self, msg: Dict[str, Any]) -> Result:
+    def _enqueue(self, msg: Dict[str, Any], callback: Optional[OutcomeCallback] = None) -> Result:
+        if self._event_plugins:
+            processed = self._run_plugins(msg)
+            if processed is None:
+                return False, msg
+            msg = processed
+        if self.opt_out:
+            self._outcomes.count_quiet("opted_out")
+            return True, msg
+        route = self._single
+        if route is not None and callback is None and not self._plugin_workers:
+            return self._enqueue_one(route, msg)
+        return self._enqueue_many(msg, callback)
+
+    def _enqueue_one(self, route: Route, msg: Dict[str, Any]) -> Result:
+        """One destination, no per-call callback, no destination plugin: the common case."""
         # Encode once: the bytes are the immutable snapshot we queue, and their
         # length is the size the API will see.
-        data = encode(msg)
-        if len(data) > MAX_MESSAGE_BYTES:
-            self._outcomes.drop("too_large", [data], f"{len(data)} bytes is over the {MAX_MESSAGE_BYTES}-byte limit")
+        data = self._encode_for(route, msg)
+        if data is None:
             return False, msg
         if not self.send:
             return True, msg
         if self.sync_mode:
-            return self._consumer.send_now(data), msg
-        refused = self._consumer.put(data, self.queue_full_timeout)
+            return route.consumer.send_now(data), msg
+        refused = route.consumer.put(data, self.queue_full_timeout)
         if refused is not None:
-            self._outcomes.drop(refused, [data], _REFUSAL_DETAIL[refused])
+            route.outcomes.drop(refused, [data], _REFUSAL_DETAIL[refused])
             return False, msg
         return True, msg
 
+    def _enqueue_many(self, msg: Dict[str, Any], callback: Optional[OutcomeCallback]) -> Result:
+        """Every destination that takes the message gets it; success means all of them queued it."""
+        encoded = []
+        ok = True
+        for route in self._routes:
+            if not route.destination.accepts(msg):
+                route.outcomes.count_quiet("filtered")
+                continue
+            data = self._encode_for(route, msg)
+            if data is None:
+                ok = False
+            else:
+                encoded.append((route, data))
+        workers = tuple(self._plugin_workers.values())
+        snapshot = encode(msg) if workers else b""
+        if not self.send:
+            return ok, msg
+        if callback is not None and encoded:
+            self._callbacks.register(msg["messageId"], callback, len(encoded))
+        for route, data in encoded:
+            if self.sync_mode:
+                ok = route.consumer.send_now(data) and ok
+                continue
+            refused = route.consumer.put(data, self.queue_full_timeout)
+            if refused is not None:
+                route.outcomes.drop(refused, [data], _REFUSAL_DETAIL[refused])
+                ok = False
+        for worker in workers:
+            refused = worker.put(snapshot)
+            if refused is not None:
+                worker.outcomes.drop(refused, [snapshot], _REFUSAL_DETAIL[refused])
+        return ok, msg
+
+    def _encode_for(self, route: Route, msg: Dict[str, Any]) -> Optional[bytes]:
+        """``msg`` in the route's wire format, or None when refused (reported here)."""
+        destination = route.destination
+        try:
+            data = destination.encode(msg)
+        except Unsendable as exc:
+            route.outcomes.drop(exc.reason, [msg], exc.detail)
+            return None
+        except ValidationError:
+            raise  # a bad argument (a circular reference...): the caller's to fix
+        except Exception as exc:  # noqa: BLE001 - a destination's bug must not break the call
+            log.exception("analytics_sdk: %s could not encode a message", route.name)
+            route.outcomes.drop("unsendable", [msg], f"{type(exc).__name__} while encoding")
+            return None
+        limit = destination.max_event_bytes
+        if len(data) > limit:
+            route.outcomes.drop("too_large", [data], f"{len(data)} bytes is over the {limit}-byte limit")
+            return None
+        return data
+
+    def _run_plugins(self, msg: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """Before and enrichment plugins, in order, on a copy the caller's objects never see."""
+        event: Optional[Dict[str, Any]] = {k: dict(v) if isinstance(v, dict) else v for k, v in msg.items()}
+        for plugin in self._event_plugins:
+            try:
+                event = plugin.execute(event)
+            except Exception as exc:  # noqa: BLE001 - the plugin's failure must not break the call
+                log.exception("analytics_sdk: plugin %s raised", getattr(plugin, "name", plugin))
+                self._outcomes.drop("plugin_error", [msg], f"{type(exc).__name__} in plugin {_plugin_name(plugin)}")
+                return None
+            if event is None:
+                self._outcomes.count_quiet("filtered")
+                return None
+            if not isinstance(event, dict):
+                self._outcomes.drop("plugin_error", [msg], f"plugin {_plugin_name(plugin)} returned {type(event).__name__}, not a dict")
+                return None
+        return event
+
     # -- lifecycle -----------------------------------------------------------------
 
+    def _workers(self) -> List[Any]:
+        return [route.consumer for route in self._routes] + list(self._plugin_workers.values())
+
     def flush(self, timeout: Optional[float] = None) -> bool:
-        """Send what was queued before this call now; wait at most ``timeout`` seconds
-        (default ``flush_timeout``). Returns whether all of it finished in time."""
-        return self._consumer.flush(self.flush_timeout if timeout is None else timeout)
+        """Send what was queued before this call now, and wait until each of those
+        messages reached an outcome (delivered or reported) at every destination.
+
+        ``timeout`` (default ``flush_timeout``, which defaults to None) bounds the
+        wait; None waits as long as the retry policy allows. Returns whether all of
+        it finished in time.
+        """
+        deadline = self._deadline(timeout)
+        done = True
+        for worker in self._workers():
+            done = worker.flush(None if deadline is None else max(0.0, deadline - time.monotonic())) and done
+        return done
 
     def shutdown(self, timeout: Optional[float] = None) -> bool:
-        """Deliver what is queued (within ``timeout``, default ``flush_timeout``), then
-        stop the uploader. Later calls on this client return ``(False, msg)``."""
-        return self._consumer.shutdown(self.flush_timeout if timeout is None else timeout)
+        """Deliver what is queued (within ``timeout``, default ``flush_timeout``; None
+        waits for every outcome), then stop. Later calls return ``(False, msg)``."""
+        deadline = self._deadline(timeout)
+        end = float("inf") if deadline is None else deadline
+        workers = self._workers()
+        for worker in workers:
+            worker.begin_shutdown(end)
+        done = True
+        for worker in workers:
+            done = worker.finish_shutdown(end) and done
+        for plugin in self._event_plugins:
+            shutdown = getattr(plugin, "shutdown", None)
+            if callable(shutdown):
+                try:
+                    shutdown()
+                except Exception:  # noqa: BLE001 - user code
+                    log.exception("analytics_sdk: plugin shutdown() raised; ignoring")
+        return done
+
+    def _deadline(self, timeout: Optional[float]) -> Optional[float]:
+        if timeout is None:
+            timeout = self.flush_timeout
+        if timeout is None:
+            return None
+        _require_non_negative_number("timeout", timeout)
+        return time.monotonic() + timeout
 
     def join(self, timeout: Optional[float] = None) -> bool:
         """Segment's ``join``: block until the queue is sent and the uploader has stopped."""
         return self.shutdown(timeout)
 
     def stats(self) -> Dict[str, Any]:
-        """Counters: enqueued, delivered, retried_requests, dropped (by reason), queue_depth."""
-        snapshot = {"enqueued": self._consumer.enqueued, **self._outcomes.snapshot()}
-        snapshot["queue_depth"] = self._consumer.depth
-        spool = getattr(self._consumer, "spool", None)
-        if spool is not None:
-            snapshot["spool_depth"] = spool.count
-        return snapshot
+        """Counters: enqueued, delivered, retried_requests, dropped (by reason),
+        dropped_total, queue_depth, filtered, opted_out (and spool_depth with a
+        spool); summed over destinations, and per destination under ``destinations``
+        (destination plugins under ``plugins``)."""
+        per_destination = {route.name: _route_stats(route.consumer, route.outcomes) for route in self._routes}
+        plugins = {
+            worker.outcomes.destination.name if worker.outcomes.destination else "plugin": _route_stats(worker, worker.outcomes)
+            for worker in self._plugin_workers.values()
+        }
+        totals: Dict[str, Any] = {"enqueued": 0, "delivered": 0, "retried_requests": 0, "dropped": {}, "queue_depth": 0}
+        before_routing = self._outcomes.snapshot()
+        for part in [before_routing, *per_destination.values()]:
+            for key, value in part.items():
+                if key == "dropped":
+                    for reason, count in value.items():
+                        totals["dropped"][reason] = totals["dropped"].get(reason, 0) + count
+                elif isinstance(value, int) and key != "dropped_total":
+                    totals[key] = totals.get(key, 0) + value
+        totals["dropped_total"] = sum(totals["dropped"].values())
+        totals.setdefault("filtered", 0)
+        totals.setdefault("opted_out", 0)
+        totals["destinations"] = per_destination
+        if plugins:
+            totals["plugins"] = plugins
+        return totals
 
 
-def _release_consumer(consumer: Consumer, timeout: float) -> None:
-    consumer.begin_shutdown(time.monotonic() + timeout)
+def _route_stats(worker: Any, outcomes: Outcomes) -> Dict[str, Any]:
+    snapshot = {"enqueued": worker.enqueued, **outcomes.snapshot()}
+    snapshot["queue_depth"] = worker.depth
+    spool = getattr(worker, "spool", None)
+    if spool is not None:
+        snapshot["spool_depth"] = spool.count
+    return snapshot
 
+
+def _plugin_name(plugin: Any) -> str:
+    return str(getattr(plugin, "name", None) or type(plugin).__name__)
+
+
+def _release_consumers(consumers: List[Consumer], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for consumer in consumers:
+        consumer.begin_shutdown(deadline)
+
+
+DEFAULT_EXIT_TIMEOUT = 5.0
 
 _REFUSAL_DETAIL = {
     "queue_full": "the queue is full (max_queue_size); the message was not queued",

@@ -21,7 +21,8 @@ class DeliveryError(Exception):
 
     ``reason`` is one of the drop reasons counted in ``Client.stats()``;
     ``status`` is the last HTTP status (None when there was no response) and
-    ``attempts`` the number of HTTP requests made for these messages.
+    ``attempts`` the number of HTTP requests made for these messages;
+    ``destination`` names the destination (None for what happened before routing).
     """
 
     def __init__(
@@ -30,8 +31,10 @@ class DeliveryError(Exception):
         detail: str = "",
         status: Optional[int] = None,
         attempts: int = 0,
+        destination: Optional[str] = None,
     ) -> None:
         self.reason = reason
+        self.destination = destination
         self.detail = detail
         self.status = status
         self.attempts = attempts

@@ -219,15 +219,16 @@ def test_transport_choice_and_proxy_environment(monkeypatch):
 
     monkeypatch.delenv("HTTP_PROXY", raising=False)
     monkeypatch.delenv("http_proxy", raising=False)
-    assert isinstance(make_transport("k", host="http://collector.invalid"), HttpTransport)
+    url, headers = "http://collector.invalid/v1/batch", {}
+    assert isinstance(make_transport(url, headers), HttpTransport)
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:3128")
     monkeypatch.setenv("NO_PROXY", "")
-    via_env = make_transport("k", host="http://collector.invalid")
+    via_env = make_transport(url, headers)
     assert isinstance(via_env, RequestsTransport) and via_env.proxies == {"http": "http://127.0.0.1:3128"}
-    explicit = make_transport("k", host="http://collector.invalid", proxies={"http": "http://127.0.0.1:9999"})
+    explicit = make_transport(url, headers, proxies={"http": "http://127.0.0.1:9999"})
     assert explicit.proxies == {"http": "http://127.0.0.1:9999"}
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/tmp/ca.pem")
-    assert RequestsTransport("k", host="https://collector.invalid").verify == "/tmp/ca.pem"
+    assert RequestsTransport("https://collector.invalid/v1/batch", headers).verify == "/tmp/ca.pem"
 
 
 def test_idle_keep_alive_connections_are_reopened(collector, make_client, monkeypatch):

@@ -35,7 +35,12 @@ def test_positional_order_matches_segment():
         "alias": ["previous_id", "user_id", "context", "timestamp", "integrations", "message_id"],
     }
     for name, params in expected.items():
-        assert list(inspect.signature(getattr(analytics_sdk, name)).parameters) == params
+        for function in (getattr(analytics_sdk, name), getattr(analytics_sdk.Client, name)):
+            parameters = inspect.signature(function).parameters.values()
+            positional = [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self"]
+            assert positional == params
+            # Additions are keyword-only, so Segment's positional calls keep their meaning.
+            assert [p.name for p in parameters if p.kind is p.KEYWORD_ONLY] == ["callback"]
 
 
 def test_segment_defaults():

@@ -18,7 +18,7 @@ import unittest
 import pytest
 
 import analytics_sdk
-from analytics_sdk.delivery import transport
+from analytics_sdk.destinations import segment as segment_destination
 
 SEGMENT_TESTS = ("test_client", "test_module", "test_init")
 
@@ -58,7 +58,7 @@ def _load(name: str, directory: pathlib.Path) -> types.ModuleType:
 
 def test_segments_public_api_tests_pass_against_analytics_sdk(collector, monkeypatch):
     directory = _segment_test_dir()
-    monkeypatch.setattr(transport, "DEFAULT_HOST", collector.url)
+    monkeypatch.setattr(segment_destination, "DEFAULT_HOST", collector.url)
     saved = {name: getattr(analytics_sdk, name) for name in analytics_sdk._SETTINGS}
     suite = unittest.TestSuite()
     loader = unittest.TestLoader()

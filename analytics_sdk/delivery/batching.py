@@ -26,26 +26,35 @@ _END = b'"}'
 ENVELOPE_BYTES = len(_HEAD) + len(_TAIL) + len(_END) + 40
 
 
-def fits(count: int, body_bytes: int, next_size: int, max_count: int, max_bytes: int = MAX_BATCH_BYTES) -> bool:
+def fits(
+    count: int,
+    body_bytes: int,
+    next_size: int,
+    max_count: int,
+    max_bytes: int = MAX_BATCH_BYTES,
+    envelope: int = ENVELOPE_BYTES,
+) -> bool:
     """Whether one more message of ``next_size`` bytes fits in a batch holding
     ``count`` messages of ``body_bytes`` bytes (separators and envelope included)."""
     if count == 0:
         return True  # a single message always goes, alone if need be
-    return count < max_count and ENVELOPE_BYTES + body_bytes + count + next_size <= max_bytes
+    return count < max_count and envelope + body_bytes + count + next_size <= max_bytes
 
 
-def take_batch(queue: Deque[bytes], max_count: int, max_bytes: int = MAX_BATCH_BYTES) -> List[bytes]:
+def take_batch(
+    queue: Deque[bytes], max_count: int, max_bytes: int = MAX_BATCH_BYTES, envelope: int = ENVELOPE_BYTES
+) -> List[bytes]:
     """Pop the longest prefix of ``queue`` that fits in one request (at least one message).
 
     The common case (a full count well under the byte limit) costs one list
     comprehension; only an oversized batch is trimmed message by message.
     """
     batch = [queue.popleft() for _ in range(min(len(queue), max_count))]
-    if len(batch) <= 1 or ENVELOPE_BYTES + sum(map(len, batch)) + len(batch) - 1 <= max_bytes:
+    if len(batch) <= 1 or envelope + sum(map(len, batch)) + len(batch) - 1 <= max_bytes:
         return batch
     size = 0
     for count, item in enumerate(batch):
-        if not fits(count, size, len(item), max_count, max_bytes):
+        if not fits(count, size, len(item), max_count, max_bytes, envelope):
             queue.extendleft(reversed(batch[count:]))  # back to the front, in order
             return batch[:count]
         size += len(item)

@@ -1,35 +1,31 @@
-"""The bounded queue, uploader threads, deadlines, fork and exit handling.
+"""The bounded queue and uploader threads of one destination.
 
-Threads and I/O live here (and in spooled.py, the disk-backed variant). It holds encoded messages
-(``bytes``), hands count- and byte-bounded batches to a transport, applies the
-retry policy, splits batches the server refuses as a whole, and reports every
-terminal outcome through :class:`~analytics_sdk.outcomes.Outcomes`.
-
-Bookkeeping for ``flush``: every message gets a sequence number when queued
-(the running ``_enqueued`` count), the queue is FIFO, and each uploader records
-the lowest sequence number of the batch it holds. Everything below
-``min(_dequeued, lowest in-flight)`` is finished, so ``flush`` waits for that
-"low-water mark" to pass the count it saw when called.
+Threads and I/O live here (and in spooled.py, the disk-backed variant). It holds
+encoded events (``bytes``), hands count- and byte-bounded batches to a transport,
+asks the destination what each response means (a ``Reply``), and acts on that:
+deliver, retry with backoff, split, drop with a reason, or hold some events back
+(a throttled user) while others keep flowing. Every terminal outcome goes through
+:class:`~analytics_sdk.delivery.outcomes.Outcomes`. Flush bookkeeping is in
+``progress.py``; exit and fork hooks in ``lifecycle.py``.
 """
 
 from __future__ import annotations
 
-import atexit
 import collections
+import heapq
 import itertools
 import logging
-import os
-import sys
 import threading
 import time
-import weakref
-from dataclasses import dataclass, field
-from typing import Deque, Dict, List, Optional, Tuple
+from typing import Any, Deque, List, Optional, Tuple
 
-from .batching import MAX_BATCH_BYTES, build_body, halves, take_batch
+from ..destinations.base import Action, Destination, Reply
+from .batching import take_batch
+from .lifecycle import track_worker
 from .outcomes import Outcomes
-from ..messages import utc_now_iso
-from .retry import RetryPolicy, RetryState, Verdict, classify, drop_reason, parse_retry_after
+from .progress import InFlight, Part, Progress
+from .replies import resolve
+from .retry import RetryPolicy, parse_retry_after
 
 __all__ = ["Consumer"]
 
@@ -37,6 +33,8 @@ log = logging.getLogger("analytics_sdk")
 
 _monotonic = time.monotonic
 _yield_gil = time.sleep
+_FOREVER = float("inf")
+_MAX_WAIT = 3600.0  # Condition.wait() refuses huge timeouts; longer waits loop
 # _GIL_NOTE: with CPython's GIL, whatever Python the uploader runs is time the
 # application's threads wait. time.sleep(0) releases the GIL at once, so the
 # caller hands it over once per full batch (instead of holding it for the 5 ms
@@ -46,21 +44,18 @@ _yield_gil = time.sleep
 # 0.7-1.0 ms to about 0.5 ms (README, "Performance").
 
 
-@dataclass
-class _InFlight:
-    """What one uploader holds: the lowest sequence number and the parts left to send."""
-
-    first_seq: int
-    parts: List[List[bytes]] = field(default_factory=list)
-    abandoned: bool = False
-
-
 class Consumer:
-    """Queue plus uploader threads for one client."""
+    """Queue plus uploader threads for one destination of one client."""
+
+    # Held-back events (a throttled user) wait in a list of their own, so the
+    # uploader keeps sending other events meanwhile. The spool variant keeps them
+    # claimed on disk instead and waits inline.
+    defer_holds = True
 
     def __init__(
         self,
-        transport,
+        destination: Destination,
+        transport: Any,
         outcomes: Outcomes,
         *,
         max_queue_size: int = 10000,
@@ -68,19 +63,21 @@ class Consumer:
         upload_interval: float = 0.5,
         threads: int = 1,
         retry_policy: RetryPolicy = RetryPolicy(),
-        max_batch_bytes: int = MAX_BATCH_BYTES,
+        max_batch_bytes: Optional[int] = None,
     ) -> None:
+        self.destination = destination
         self.transport = transport
         self.outcomes = outcomes
         self.max_queue_size = max_queue_size
-        self.upload_size = upload_size
+        self.upload_size = min(upload_size, destination.max_events_per_request)
         self.upload_interval = upload_interval
         self.thread_count = threads
         self.retry_policy = retry_policy
-        self.max_batch_bytes = max_batch_bytes
+        self.max_batch_bytes = max_batch_bytes or destination.max_request_bytes
+        self._envelope = destination.envelope_bytes
         self._tokens = itertools.count()
         self._init_state()
-        _live_consumers.add(self)
+        track_worker(self)
 
     # -- state ---------------------------------------------------------------
 
@@ -91,9 +88,8 @@ class Consumer:
         self._not_full = threading.Condition(self._lock)
         self._changed = threading.Condition(self._lock)  # resolutions, shutdown
         self._queue: Deque[bytes] = collections.deque()
-        self._enqueued = 0
-        self._dequeued = 0
-        self._in_flight: Dict[int, _InFlight] = {}
+        self._progress = Progress()
+        self._held: List[Tuple[float, int]] = []  # heap of (due, token) of held records
         self._threads: List[threading.Thread] = []
         self._flush_target = 0
         self._stopping = False
@@ -101,7 +97,7 @@ class Consumer:
         self._deadline: Optional[float] = None
         self._uploader_idents: set = set()
 
-    def _after_fork_in_child(self) -> None:
+    def after_fork_in_child(self) -> None:
         # The parent's queued messages are the parent's to send; its threads do not
         # exist here, and its lock may have been held by one of them.
         closed = self._closed
@@ -116,7 +112,7 @@ class Consumer:
 
     @property
     def enqueued(self) -> int:
-        return self._enqueued
+        return self._progress.enqueued
 
     @property
     def closed(self) -> bool:
@@ -125,7 +121,7 @@ class Consumer:
     # -- caller side -----------------------------------------------------------
 
     def put(self, item: bytes, wait: float = 0.0) -> Optional[str]:
-        """Queue one encoded message. Returns None, or the drop reason if refused."""
+        """Queue one encoded event. Returns None, or the drop reason if refused."""
         with self._lock:
             refused = self._refusal()
             if refused is not None:
@@ -135,7 +131,7 @@ class Consumer:
                     return "queue_full" if not self._closed else "client_closed"
             queue = self._queue
             queue.append(item)
-            self._enqueued += 1
+            self._progress.enqueued += 1
             if not self._threads:
                 self._start_threads()
             depth = len(queue)
@@ -156,7 +152,7 @@ class Consumer:
             remaining = deadline - _monotonic()
             if remaining <= 0:
                 return False
-            self._not_full.wait(remaining)
+            self._not_full.wait(min(remaining, _MAX_WAIT))
         return not self._closed
 
     def _start_threads(self) -> None:
@@ -169,11 +165,12 @@ class Consumer:
             self._threads.append(thread)
 
     def send_now(self, item: bytes) -> bool:
-        """sync_mode: deliver one message on the caller's thread, with the retry policy."""
+        """sync_mode: deliver one event on the caller's thread, with the retry policy."""
         with self._lock:
-            self._enqueued += 1
-            self._dequeued += 1
-        return self._deliver([item], _InFlight(first_seq=-1)) == 1
+            self._progress.enqueued += 1
+            self._progress.dequeued += 1
+        record = InFlight(first_seq=-1, parts=[Part([item])])
+        return self._deliver(record, defer_holds=False) == 1  # the caller waits for its own event
 
     # -- uploader side ----------------------------------------------------------
 
@@ -187,7 +184,7 @@ class Consumer:
                 self._uploader_idents.discard(ident)
                 return
             try:
-                self._deliver(record.parts[0], record)
+                self._deliver(record)
             except Exception:  # noqa: BLE001 - the uploader must never die
                 log.exception("analytics_sdk: unexpected error in the uploader")
                 self._report_abandoned(record, "rejected", "internal error in the uploader")
@@ -195,8 +192,8 @@ class Consumer:
                 self._release(token)
             _yield_gil(0)  # see _GIL_NOTE
 
-    def _take_batch(self, token: int, linger: bool) -> Optional[_InFlight]:
-        """Block for messages; take up to one batch. None when stopping and empty.
+    def _take_batch(self, token: int, linger: bool) -> Optional[InFlight]:
+        """Block for events; take a due held record or up to one batch. None when stopping and empty.
 
         Lingers up to ``upload_interval`` for a full batch, unless a flush or a
         shutdown wants the messages now. Lingering messages stay in the queue, so
@@ -205,96 +202,155 @@ class Consumer:
         with self._lock:
             queue = self._queue
             while not queue:
-                if self._stopping or not linger:
+                held = self._pop_due_hold()
+                if held is not None:
+                    return held
+                if not self._held and (self._stopping or not linger):
                     return None
-                self._not_empty.wait()
+                if self._held and (not linger or self._past_deadline()):
+                    return None  # held events wait for their time; a shutdown reports them
+                self._not_empty.wait(self._until_next_hold())  # None: until notified
             if linger:
+                progress = self._progress
                 linger_until = _monotonic() + self.upload_interval
-                while len(queue) < self.upload_size and not self._stopping and self._flush_target <= self._dequeued:
+                while len(queue) < self.upload_size and not self._stopping and self._flush_target <= progress.dequeued:
                     remaining = linger_until - _monotonic()
                     if remaining <= 0:
                         break
                     self._not_empty.wait(remaining)
-            batch = take_batch(queue, self.upload_size, self.max_batch_bytes)
-            record = _InFlight(first_seq=self._dequeued, parts=[batch])
-            self._in_flight[token] = record
-            self._dequeued += len(batch)
+            batch = take_batch(queue, self.upload_size, self.max_batch_bytes, self._envelope)
+            record = self._progress.take(token, batch)
             self._not_full.notify(len(batch))
             return record
 
+    def _past_deadline(self) -> bool:
+        return self._deadline is not None and _monotonic() >= self._deadline
+
+    def _pop_due_hold(self) -> Optional[InFlight]:
+        """(lock held) A held record whose time has come, or None."""
+        if self._held and self._held[0][0] <= _monotonic():
+            _, token = heapq.heappop(self._held)
+            return self._progress.in_flight.get(token)
+        return None
+
+    def _until_next_hold(self) -> Optional[float]:
+        """(lock held) How long an idle uploader may sleep: until the next hold is due,
+        or the shutdown deadline, whichever is first."""
+        if not self._held:
+            return None
+        wake_at = self._held[0][0]
+        if self._deadline is not None:
+            wake_at = min(wake_at, self._deadline)
+        return min(_MAX_WAIT, max(0.0, wake_at - _monotonic()))
+
     def _release(self, token: int) -> None:
         with self._lock:
-            self._in_flight.pop(token, None)
+            self._progress.in_flight.pop(token, None)
             self._changed.notify_all()
 
-    def _deliver(self, batch: List[bytes], record: _InFlight) -> int:
-        """Send a batch, splitting on 400/413; report every message's outcome.
+    def _deliver(self, record: InFlight, defer_holds: Optional[bool] = None) -> int:
+        """Send the parts of ``record`` until each event reached an outcome (or was held
+        back for later); returns how many were delivered.
 
-        Returns how many messages were delivered. ``record.parts`` always lists
-        what is still unresolved, so an exit that gives up can report exactly that.
+        ``record.parts`` always lists what is still unresolved, so an exit that gives
+        up can report exactly that.
         """
         delivered = 0
-        record.parts[:] = [batch]
         while record.parts:
             part = record.parts[-1]
-            verdict, status, attempts, deadline_hit = self._send_with_retries(part)
+            if part.due and not self._sleep_until(part.due):
+                with self._lock:
+                    if record.abandoned:
+                        return delivered
+                    record.parts.pop()
+                self._cut_by_deadline(record, part.items, None, part.attempts)
+                continue
+            reply = self._send(part)
             with self._lock:
                 if record.abandoned:  # reported at exit already
                     return delivered
                 record.parts.pop()
-                if verdict is Verdict.SPLIT and len(part) > 1:
-                    first, second = halves(part)
-                    record.parts.extend((second, first))  # keep order: first half next
-                    continue
-            if verdict is Verdict.DELIVERED:
-                delivered += len(part)
-                self.outcomes.count_delivered(len(part))
-                log.debug("analytics_sdk: delivered %d message(s) (HTTP %s)", len(part), status)
-            elif deadline_hit:
-                self._cut_by_deadline(record, part, status, attempts)
-            elif verdict is Verdict.RETRY:
-                self.outcomes.drop("retries_exhausted", part, "gave up retrying", status, attempts)
-            else:
-                self.outcomes.drop(drop_reason(status), part, "the server refused the message(s)", status, attempts)
+            delivered += self._apply(record, part, reply, self.defer_holds if defer_holds is None else defer_holds)
         return delivered
 
-    def _cut_by_deadline(self, record: _InFlight, part: List[bytes], status: Optional[int], attempts: int) -> None:
-        """A shutdown deadline stopped the retries of ``part``: in memory, that is a loss."""
-        self.outcomes.drop("shutdown_timeout", part, "the shutdown deadline came before the next retry", status, attempts)
-
-    def _send_with_retries(self, part: List[bytes]) -> Tuple[Verdict, Optional[int], int, bool]:
-        """Try one part until a final verdict.
-
-        Returns (verdict, last status, attempts, whether a shutdown deadline cut it short).
-        """
-        started = _monotonic()
-        state: Optional[RetryState] = None  # made on the first failure: most batches never need one
-        while True:
-            timeout = None
-            if self._deadline is not None:
-                timeout = max(0.05, min(self.transport.timeout, self._deadline - _monotonic()))
-            attempt = self.transport.send(build_body(part, utc_now_iso()), timeout=timeout)
-            _yield_gil(0)  # see _GIL_NOTE
-            verdict = classify(attempt.status)
-            if verdict is not Verdict.RETRY:
-                return verdict, attempt.status, (state.attempts if state else 0) + 1, False
-            if state is None:
-                state = self.retry_policy.start(now=started)
-            delay = state.next_delay(parse_retry_after(attempt.retry_after))
-            log.debug(
-                "analytics_sdk: request failed (%s); %s",
-                attempt.error or f"HTTP {attempt.status}",
-                "giving up" if delay is None else f"retrying in {delay:.2f} s",
-            )
-            if delay is None:
-                return Verdict.RETRY, attempt.status, state.attempts, False
-            if not self._sleep(delay):
-                return Verdict.RETRY, attempt.status, state.attempts, True
+    def _send(self, part: Part) -> Reply:
+        """One request for ``part``; the destination says what the response means."""
+        timeout = None
+        if self._deadline is not None:
+            timeout = max(0.05, min(self.transport.timeout, self._deadline - _monotonic()))
+        if part.resend:
             self.outcomes.count_retry()
+        destination = self.destination
+        attempt = self.transport.send(destination.body(part.items), timeout=timeout)
+        part.attempts += 1
+        _yield_gil(0)  # see _GIL_NOTE
+        try:
+            reply = destination.read(attempt.status, attempt.body, parse_retry_after(attempt.retry_after), len(part.items))
+        except Exception as exc:  # noqa: BLE001 - a destination's bug must not kill the uploader
+            log.exception("analytics_sdk: %s could not read a response", destination.name)
+            reply = Reply(Action.DROP, attempt.status, "rejected", f"unreadable response ({type(exc).__name__})")
+        if attempt.status is None or reply.action is Action.RETRY:
+            log.debug(
+                "analytics_sdk: %s request: %s", destination.name, attempt.error or f"HTTP {attempt.status}"
+            )
+        return reply
 
-    def _sleep(self, delay: float) -> bool:
-        """Wait ``delay`` seconds; False if a shutdown deadline comes first."""
-        wake_at = _monotonic() + delay
+    def _apply(self, record: InFlight, part: Part, reply: Reply, defer_holds: bool) -> int:
+        """Act on what the destination said about ``part``; returns how many were delivered."""
+        result = resolve(reply, part.items)
+        status, attempts = reply.status, part.attempts
+        if result.delivered:
+            self.outcomes.delivered(result.delivered, status)
+            log.debug("analytics_sdk: delivered %d message(s) (HTTP %s)", len(result.delivered), status)
+        for (reason, detail), items in result.dropped.items():
+            self.outcomes.drop(reason, items, detail or "the server refused the message(s)", status, attempts)
+        later: List[Part] = []
+        for seconds, items in result.held.items():
+            held = self._retry_part(items, part, seconds, reply, hold=True)
+            if held is not None:
+                if defer_holds:
+                    self._hold(record, held)
+                else:
+                    later.append(held)
+        if result.retry:
+            retry = self._retry_part(result.retry, part, reply.retry_after, reply, hold=False)
+            if retry is not None:
+                later.append(retry)
+        for half in reversed(result.halves):  # keep order: the first half goes next
+            later.append(Part(half, attempts=attempts, resend=True))
+        if later:
+            with self._lock:
+                record.parts.extend(later)
+        return len(result.delivered)
+
+    def _retry_part(
+        self, items: List[bytes], part: Part, wait: Optional[float], reply: Reply, hold: bool
+    ) -> Optional[Part]:
+        """The part to resend after a backoff (or ``wait``), or None when the retry
+        policy gives up (reported here)."""
+        state = part.retry or self.retry_policy.start()
+        delay = state.next_delay(wait)
+        if delay is None:
+            detail = "gave up retrying" + (f": {reply.detail}" if reply.detail else "")
+            self.outcomes.drop("retries_exhausted", items, detail, reply.status, part.attempts)
+            return None
+        log.debug("analytics_sdk: retrying %d message(s) in %.2f s", len(items), delay)
+        return Part(items, retry=state, due=_monotonic() + delay, attempts=part.attempts, resend=True)
+
+    def _hold(self, record: InFlight, part: Part) -> None:
+        """Keep ``part`` aside until its time, as an in-flight record of its own."""
+        token = next(self._tokens)
+        with self._lock:
+            self._progress.in_flight[token] = InFlight(first_seq=record.first_seq, parts=[part])
+            heapq.heappush(self._held, (part.due, token))
+            self._not_empty.notify()
+
+    def _cut_by_deadline(self, record: InFlight, items: List[bytes], status: Optional[int], attempts: int) -> None:
+        """A shutdown deadline stopped the retries of ``items``: in memory, that is a loss."""
+        self.outcomes.drop("shutdown_timeout", items, "the shutdown deadline came before the next retry", status, attempts)
+
+    def _sleep_until(self, wake_at: float) -> bool:
+        """Wait until ``wake_at``; False if a shutdown deadline comes first."""
         with self._lock:
             while True:
                 now = _monotonic()
@@ -302,41 +358,35 @@ class Consumer:
                     return False
                 if now >= wake_at:
                     return True
-                self._changed.wait(wake_at - now)
+                self._changed.wait(min(wake_at - now, _MAX_WAIT))
 
-    def _report_abandoned(self, record: _InFlight, reason: str, detail: str) -> None:
+    def _report_abandoned(self, record: InFlight, reason: str, detail: str) -> None:
         with self._lock:
             if record.abandoned:
                 return
             record.abandoned = True
             parts, record.parts = record.parts, []
         for part in parts:
-            self.outcomes.drop(reason, part, detail)
+            self.outcomes.drop(reason, part.items, detail)
 
     # -- waiting ------------------------------------------------------------------
 
-    def _low_water(self) -> int:
-        """Sequence number below which every message is finished (lock held)."""
-        low = self._dequeued
-        for record in self._in_flight.values():
-            if record.first_seq < low:
-                low = record.first_seq
-        return low
-
     def _wait_done(self, target: int, deadline: float) -> bool:
         """Wait (lock held) until everything before ``target`` is finished."""
-        while self._low_water() < target:
+        while not self._progress.done(target):
             remaining = deadline - _monotonic()
             if remaining <= 0:
                 return False
-            self._changed.wait(remaining)
+            self._changed.wait(min(remaining, _MAX_WAIT))
         return True
 
-    def flush(self, timeout: float) -> bool:
-        """Wait for what was queued before this call; True if it all finished in time."""
-        deadline = _monotonic() + timeout
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        """Wait for what was queued before this call to reach an outcome; True if it did
+        in time. ``timeout=None`` waits as long as that takes (the retry policy's time
+        budget bounds it)."""
+        deadline = _FOREVER if timeout is None else _monotonic() + timeout
         with self._lock:
-            target = self._enqueued
+            target = self._progress.enqueued
             if threading.get_ident() in self._uploader_idents:
                 # Called from on_error on an uploader: waiting would wait for ourselves.
                 return self._done_without_waiting(target)
@@ -349,7 +399,7 @@ class Consumer:
 
     def _done_without_waiting(self, target: int) -> bool:
         """(lock held) Whether everything before ``target`` is already finished."""
-        return self._low_water() >= target
+        return self._progress.done(target)
 
     def _wake_for_flush(self) -> None:
         """(lock held) Stop lingering for a fuller batch: a flush wants it now."""
@@ -357,7 +407,7 @@ class Consumer:
 
     def _has_work(self) -> bool:
         """(lock held) Whether anything waits for an uploader."""
-        return bool(self._queue)
+        return bool(self._queue) or bool(self._held)
 
     def _wait_flushed(self, target: int, deadline: float) -> bool:
         with self._lock:
@@ -381,18 +431,18 @@ class Consumer:
         if not any(t.is_alive() for t in self._threads):
             self._drain_inline()
         with self._lock:
-            done = self._wait_done(self._enqueued, deadline)
+            done = self._wait_done(self._progress.enqueued, deadline)
             stranded = list(self._queue)
-            self._dequeued += len(stranded)
+            self._progress.dequeued += len(stranded)
             self._queue.clear()
-            records = list(self._in_flight.values())
+            records = list(self._progress.in_flight.values())
         if stranded:
             self.outcomes.drop("shutdown_timeout", stranded, "still queued when the shutdown deadline passed")
         if not done:
             for record in records:
                 self._report_abandoned(record, "shutdown_timeout", "still sending when the shutdown deadline passed")
         for thread in self._threads:
-            thread.join(max(0.0, deadline - _monotonic()))
+            thread.join(max(0.0, min(deadline - _monotonic(), _MAX_WAIT)))
         return done and not stranded
 
     def _drain_inline(self) -> None:
@@ -403,74 +453,13 @@ class Consumer:
             if record is None:
                 return
             try:
-                self._deliver(record.parts[0], record)
+                self._deliver(record)
             finally:
                 self._release(token)
-            if self._deadline is not None and _monotonic() >= self._deadline:
+            if self._past_deadline():
                 return
 
-    def shutdown(self, timeout: float) -> bool:
-        deadline = _monotonic() + timeout
+    def shutdown(self, timeout: Optional[float] = None) -> bool:
+        deadline = _FOREVER if timeout is None else _monotonic() + timeout
         self.begin_shutdown(deadline)
         return self.finish_shutdown(deadline)
-
-
-# -- process-wide hooks: one of each, holding consumers only weakly ----------------
-
-_live_consumers: "weakref.WeakSet[Consumer]" = weakref.WeakSet()
-_exit_timeouts: "weakref.WeakKeyDictionary[Consumer, float]" = weakref.WeakKeyDictionary()
-
-
-def register_exit_timeout(consumer: Consumer, timeout: float) -> None:
-    """Deliver what ``consumer`` still holds at interpreter exit, within ``timeout``."""
-    _exit_timeouts[consumer] = timeout
-    _ensure_multiprocessing_exit_hook()
-
-
-def _shutdown_all_at_exit() -> None:
-    pending = [(c, t) for c, t in list(_exit_timeouts.items()) if not c.closed or c.depth]
-    if not pending:
-        return
-    start = _monotonic()
-    for consumer, timeout in pending:
-        consumer.begin_shutdown(start + timeout)
-    for consumer, timeout in pending:
-        try:
-            consumer.finish_shutdown(start + timeout)
-        except Exception:  # noqa: BLE001 - never turn exit into a traceback
-            log.exception("analytics_sdk: error while delivering at exit")
-
-
-def _reinit_after_fork() -> None:
-    for consumer in list(_live_consumers):
-        try:
-            consumer._after_fork_in_child()
-        except Exception:  # noqa: BLE001 - one broken client must not break the others
-            log.exception("analytics_sdk: could not reset a client after fork")
-    # A multiprocessing child clears multiprocessing's finalizers right after the
-    # fork; re-register ours from its own after-fork hook (see below).
-    mp_util = sys.modules.get("multiprocessing.util")
-    anchor = next(iter(_exit_timeouts.keys()), None)
-    if mp_util is not None and anchor is not None:
-        mp_util.register_after_fork(anchor, lambda _anchor: _ensure_multiprocessing_exit_hook())
-
-
-_mp_hook_pid: Optional[int] = None
-
-
-def _ensure_multiprocessing_exit_hook() -> None:
-    """multiprocessing children end with os._exit(), which skips atexit; they do run
-    multiprocessing's exit finalizers, so deliver from one of those too."""
-    global _mp_hook_pid
-    mp = sys.modules.get("multiprocessing")
-    if _mp_hook_pid == os.getpid() or mp is None or mp.parent_process() is None:
-        return
-    _mp_hook_pid = os.getpid()
-    import multiprocessing.util
-
-    multiprocessing.util.Finalize(None, _shutdown_all_at_exit, exitpriority=10)
-
-
-atexit.register(_shutdown_all_at_exit)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reinit_after_fork)

@@ -1,9 +1,12 @@
 """The one place where every terminal outcome is counted and drops are reported.
 
-A message ends as delivered, or as exactly one drop with a reason. Drops are
+One ``Outcomes`` per destination of a client (and one for the client itself,
+for what happens before routing: plugins, opt-out). A message ends, per
+destination, as delivered or as exactly one drop with a reason. Drops are
 counted by reason, logged (one warning per burst, never message contents above
-DEBUG) and handed to the user's ``on_error(error, messages)``; a callback that
-raises is logged and swallowed.
+DEBUG) and handed to the user's ``on_error(error, messages)``; outcome callbacks
+(``callbacks.py``) hear about deliveries too. A callback that raises is logged
+and swallowed.
 """
 
 from __future__ import annotations
@@ -11,12 +14,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
 from ..errors import DeliveryError
 from ..serialization import decode
+from .callbacks import DELIVERED_MESSAGE, Callbacks
 
-__all__ = ["DROP_REASONS", "Outcomes", "ErrorCallback"]
+if TYPE_CHECKING:
+    from ..destinations.base import Destination
+
+__all__ = ["DROP_REASONS", "QUIET_OUTCOMES", "Outcomes", "ErrorCallback"]
 
 log = logging.getLogger("analytics_sdk")
 
@@ -33,7 +40,12 @@ DROP_REASONS = (
     "shutdown_timeout",  # still pending when the flush/shutdown deadline ran out at exit
     "client_closed",  # called after shutdown()/join()
     "spool_full",  # the on-disk spool was at spool_max_messages
+    "plugin_error",  # a plugin raised (before/enrichment: the message was not sent; destination plugin: it did not get it)
+    "unsendable",  # a destination cannot represent the message (e.g. an alias where the backend has none)
 )
+
+# Counted in stats() but never reported as errors: the user asked for them.
+QUIET_OUTCOMES = ("filtered", "opted_out")
 
 _WARN_EVERY = 10.0  # seconds: one warning per reason per burst
 
@@ -41,15 +53,23 @@ _WARN_EVERY = 10.0  # seconds: one warning per reason per burst
 class Outcomes:
     """Thread-safe counters plus the drop-reporting path."""
 
-    def __init__(self, on_error: Optional[ErrorCallback] = None) -> None:
+    def __init__(
+        self,
+        on_error: Optional[ErrorCallback] = None,
+        destination: Optional["Destination"] = None,
+        callbacks: Optional[Callbacks] = None,
+    ) -> None:
         self.on_error = on_error
+        self.destination = destination
+        self.callbacks = callbacks or Callbacks()
         self._lock = threading.Lock()
         self._reset_counters()
 
     def _reset_counters(self) -> None:
-        self.delivered = 0
+        self.delivered_count = 0
         self.retried_requests = 0
         self.dropped: Dict[str, int] = {}
+        self.quiet: Dict[str, int] = {}
         self._last_warned: Dict[str, float] = {}
         self._unwarned: Dict[str, int] = {}
 
@@ -57,10 +77,18 @@ class Outcomes:
         """A child starts with its own counters (and a lock no thread holds)."""
         self._lock = threading.Lock()
         self._reset_counters()
+        self.callbacks.after_fork()
 
-    def count_delivered(self, n: int) -> None:
+    def delivered(self, items: Sequence[bytes], status: Optional[int] = None) -> None:
         with self._lock:
-            self.delivered += n
+            self.delivered_count += len(items)
+        if self.callbacks.active:
+            self.callbacks.fire(self._events(items), status or 200, DELIVERED_MESSAGE)
+
+    def count_quiet(self, outcome: str, n: int = 1) -> None:
+        """Count an outcome the user asked for (``filtered``, ``opted_out``): no report."""
+        with self._lock:
+            self.quiet[outcome] = self.quiet.get(outcome, 0) + n
 
     def count_retry(self) -> None:
         with self._lock:
@@ -69,10 +97,11 @@ class Outcomes:
     def snapshot(self) -> Dict[str, Any]:
         with self._lock:
             return {
-                "delivered": self.delivered,
+                "delivered": self.delivered_count,
                 "retried_requests": self.retried_requests,
                 "dropped": dict(self.dropped),
                 "dropped_total": sum(self.dropped.values()),
+                **self.quiet,
             }
 
     def drop(
@@ -85,7 +114,8 @@ class Outcomes:
     ) -> DeliveryError:
         """Record that ``messages`` (encoded bytes or dicts) will never be delivered."""
         count = len(messages)
-        error = DeliveryError(reason, detail, status, attempts)
+        name = self.destination.name if self.destination is not None else None
+        error = DeliveryError(reason, detail, status, attempts, destination=name)
         now = time.monotonic()
         with self._lock:
             self.dropped[reason] = self.dropped.get(reason, 0) + count
@@ -99,22 +129,39 @@ class Outcomes:
                 warn = False
         if warn:
             extra = f" (and {suppressed} more since the last warning)" if suppressed else ""
-            log.warning("analytics_sdk dropped %d message(s)%s: %s", count, extra, error)
+            where = f" for {name}" if name else ""
+            log.warning("analytics_sdk dropped %d message(s)%s%s: %s", count, where, extra, error)
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("dropped messages (%s): %r", reason, [_as_dict(m) for m in messages])
+            log.debug("dropped messages (%s): %r", reason, [self._as_dict(m) for m in messages])
         callback = self.on_error
         if callback is not None:
             try:
-                callback(error, [_as_dict(m) for m in messages])
+                callback(error, [self._as_dict(m) for m in messages])
             except Exception:  # noqa: BLE001 - the user's hook must never kill the uploader
                 log.exception("analytics_sdk: on_error callback raised; ignoring")
+        if self.callbacks.active:
+            self.callbacks.fire(self._events(messages), status or 0, str(error))
         return error
 
+    def _events(self, messages: Sequence[Any]) -> List[Any]:
+        """``(event dict, messageId)`` pairs for outcome callbacks."""
+        destination = self.destination
+        pairs = []
+        for message in messages:
+            event = self._as_dict(message)
+            if destination is not None:
+                message_id = destination.message_id(event)
+            else:
+                message_id = event.get("messageId") if isinstance(event, dict) else None
+            pairs.append((event, message_id))
+        return pairs
 
-def _as_dict(message: Any) -> Any:
-    if isinstance(message, (bytes, bytearray)):
-        try:
-            return decode(bytes(message))
-        except ValueError:
-            return {"raw": bytes(message).decode("utf-8", "replace")}
-    return message
+    def _as_dict(self, message: Any) -> Any:
+        if isinstance(message, (bytes, bytearray)):
+            if self.destination is not None:
+                return self.destination.event(bytes(message))
+            try:
+                return decode(bytes(message))
+            except ValueError:
+                return {"raw": bytes(message).decode("utf-8", "replace")}
+        return message

@@ -19,7 +19,8 @@ import threading
 from typing import List, Optional, Tuple
 
 from .batching import fits
-from .consumer import Consumer, _InFlight, _monotonic, _yield_gil
+from .consumer import Consumer, _monotonic, _yield_gil
+from .progress import InFlight, Part
 from .spool import Spool
 
 __all__ = ["SpooledConsumer"]
@@ -30,10 +31,14 @@ log = logging.getLogger("analytics_sdk")
 class SpooledConsumer(Consumer):
     """A :class:`Consumer` whose backlog is a :class:`Spool` on disk."""
 
-    def __init__(self, transport, outcomes, spool: Spool, *, spool_sync: bool = False, **options) -> None:
+    # Held-back events stay claimed on disk and the uploader waits for them inline:
+    # a crash meanwhile leaves them in the file for the next process.
+    defer_holds = False
+
+    def __init__(self, destination, transport, outcomes, spool: Spool, *, spool_sync: bool = False, **options) -> None:
         self.spool = spool
         self.spool_sync = spool_sync
-        super().__init__(transport, outcomes, **options)
+        super().__init__(destination, transport, outcomes, **options)
         adopted = spool.adopt_orphans()
         self._rows = spool.count  # rows in the file, as this consumer accounts them (under _lock)
         if adopted:
@@ -54,7 +59,7 @@ class SpooledConsumer(Consumer):
 
     def _refusal(self) -> Optional[str]:
         # Rows on disk + accepted but not yet written, both counted under the lock.
-        if not self._closed and self._rows + (self._enqueued - self._written) >= self.spool.max_messages:
+        if not self._closed and self._rows + (self._progress.enqueued - self._written) >= self.spool.max_messages:
             return "spool_full"  # refused at the call, like a full queue
         return super()._refusal()
 
@@ -72,8 +77,8 @@ class SpooledConsumer(Consumer):
         if not self._write([item]):
             return "spool_full"
         with self._lock:
-            self._enqueued += 1
-            self._dequeued += 1
+            self._progress.enqueued += 1
+            self._progress.dequeued += 1
             self._written += 1
             self._rows += 1
             if not self._threads:
@@ -89,14 +94,14 @@ class SpooledConsumer(Consumer):
             # Never lose what was accepted: send these directly, as without a spool.
             log.error("analytics_sdk: cannot write to the spool (%s); sending from memory", exc)
             for item in items:
-                self._deliver([item], _InFlight(first_seq=-1))
+                self._deliver(InFlight(first_seq=-1, parts=[Part([item])]))
             return len(items)
 
     def _take_buffer(self) -> List[bytes]:
         with self._lock:
             items = list(self._queue)
             self._queue.clear()
-            self._dequeued += len(items)
+            self._progress.dequeued += len(items)
             self._not_full.notify_all()
         return items
 
@@ -145,7 +150,7 @@ class SpooledConsumer(Consumer):
             if rows:
                 return self._fit(rows)
             with self._lock:
-                if self._stopping and self._written >= self._enqueued:
+                if self._stopping and self._written >= self._progress.enqueued:
                     return None
                 self._spooled.wait(1.0)
 
@@ -154,7 +159,7 @@ class SpooledConsumer(Consumer):
         kept: List[Tuple[int, bytes]] = []
         size = 0
         for row in rows:
-            if not fits(len(kept), size, len(row[1]), self.upload_size, self.max_batch_bytes):
+            if not fits(len(kept), size, len(row[1]), self.upload_size, self.max_batch_bytes, self._envelope):
                 break
             kept.append(row)
             size += len(row[1])
@@ -176,12 +181,12 @@ class SpooledConsumer(Consumer):
                 self._uploader_idents.discard(ident)
                 return
             rowids = [rowid for rowid, _ in rows]
-            record = _InFlight(first_seq=0, parts=[[body for _, body in rows]])
+            record = InFlight(first_seq=0, parts=[Part([body for _, body in rows])])
             with self._lock:
-                self._in_flight[token] = record
+                self._progress.in_flight[token] = record
             crashed = False
             try:
-                self._deliver(record.parts[0], record)
+                self._deliver(record)
             except Exception:  # noqa: BLE001 - the uploader must never die
                 log.exception("analytics_sdk: unexpected error in the uploader")
                 # Reported like the in-memory path does, then deleted: retrying a
@@ -201,11 +206,11 @@ class SpooledConsumer(Consumer):
                 self._release(token)
             _yield_gil(0)  # give the application its turn between batches (consumer._GIL_NOTE)
 
-    def _cut_by_deadline(self, record: _InFlight, part: List[bytes], status: Optional[int], attempts: int) -> None:
+    def _cut_by_deadline(self, record: InFlight, items: List[bytes], status: Optional[int], attempts: int) -> None:
         # Not a loss: the batch's rows stay on disk for the next run.
         self._report_abandoned(record, "shutdown_timeout", "")
 
-    def _report_abandoned(self, record: _InFlight, reason: str, detail: str) -> None:
+    def _report_abandoned(self, record: InFlight, reason: str, detail: str) -> None:
         # Spooled messages cut off by a deadline are not lost: they stay on disk.
         with self._lock:
             record.abandoned = True
@@ -219,7 +224,7 @@ class SpooledConsumer(Consumer):
                 remaining = deadline - _monotonic()
                 if remaining <= 0:
                     return False
-                self._changed.wait(remaining)
+                self._changed.wait(min(remaining, 3600.0))  # a flush without timeout: inf
         last = self.spool.last_id()
         while self.spool.pending_through(last):
             with self._lock:
@@ -258,16 +263,16 @@ class SpooledConsumer(Consumer):
         if threading.get_ident() in self._uploader_idents:
             return False
         with self._lock:
-            target = self._enqueued
+            target = self._progress.enqueued
             writer_gone = not any(t.is_alive() for t in self._threads)
         if writer_gone:  # no writer thread (exit too late to start one): write here
             self._store(self._take_buffer())
         done = self._wait_spool_drained(target, deadline)
         if not done:
             with self._lock:
-                records = list(self._in_flight.values())
+                records = list(self._progress.in_flight.values())
             for record in records:
                 self._report_abandoned(record, "shutdown_timeout", "")
         for thread in self._threads:
-            thread.join(max(0.0, deadline - _monotonic()))
+            thread.join(max(0.0, min(deadline - _monotonic(), 3600.0)))
         return done

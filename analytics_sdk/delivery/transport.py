@@ -1,4 +1,4 @@
-"""One HTTP attempt to ``POST {host}/v1/batch``: auth, gzip, timeout, proxies, TLS.
+"""One HTTP attempt: ``POST`` a body to a destination's URL with its headers; gzip, timeout, proxies, TLS.
 
 A transport never raises for network trouble: it returns an :class:`Attempt`
 with ``status=None`` and the error's class name, and the retry policy decides.
@@ -21,7 +21,6 @@ Two implementations, chosen by :func:`make_transport`:
 
 from __future__ import annotations
 
-import base64
 import gzip as gzip_module
 import http.client
 import os
@@ -37,9 +36,8 @@ from certifi import where as default_ca_bundle  # the CA bundle requests uses (a
 
 from ..version import VERSION
 
-__all__ = ["Attempt", "HttpTransport", "RequestsTransport", "make_transport", "DEFAULT_HOST", "USER_AGENT"]
+__all__ = ["Attempt", "HttpTransport", "RequestsTransport", "make_transport", "USER_AGENT"]
 
-DEFAULT_HOST = "https://api.segment.io"
 USER_AGENT = f"analytics-sdk-python/{VERSION}"
 
 # Reopen a keep-alive connection idle for longer than this: servers and load
@@ -50,27 +48,13 @@ _MAX_IDLE_SECONDS = 4.0
 
 @dataclass(frozen=True)
 class Attempt:
-    """The result of one request: a status, or None and why there was none."""
+    """The result of one request: a status (and the body, for destinations that read it),
+    or None and why there was none."""
 
     status: Optional[int]
     retry_after: Optional[str] = None
     error: str = ""
-
-
-def batch_url(host: Optional[str]) -> str:
-    return (host or DEFAULT_HOST).rstrip("/") + "/v1/batch"
-
-
-def request_headers(write_key: str, gzip: bool) -> Dict[str, str]:
-    token = base64.b64encode(f"{write_key}:".encode("utf-8")).decode("ascii")
-    headers = {
-        "Authorization": f"Basic {token}",
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-    }
-    if gzip:
-        headers["Content-Encoding"] = "gzip"
-    return headers
+    body: bytes = b""
 
 
 def resolve_verify(verify: Any) -> Any:
@@ -81,20 +65,19 @@ def resolve_verify(verify: Any) -> Any:
 
 
 def make_transport(
-    write_key: str,
-    host: Optional[str] = None,
+    url: str,
+    headers: Dict[str, str],
     gzip: bool = False,
     timeout: float = 15,
     proxies: Optional[Dict[str, str]] = None,
     verify: Any = True,
 ) -> Union["HttpTransport", "RequestsTransport"]:
     """The transport for these settings: requests when a proxy applies, else http.client."""
-    url = batch_url(host)
     if proxies is None:  # read the environment once, here, not per request
         proxies = requests.utils.get_environ_proxies(url) or None
     if proxies and (proxies.get(urlsplit(url).scheme) or proxies.get("all")):
-        return RequestsTransport(write_key, host, gzip, timeout, proxies, verify)
-    return HttpTransport(write_key, host, gzip, timeout, verify)
+        return RequestsTransport(url, headers, gzip, timeout, proxies, verify)
+    return HttpTransport(url, headers, gzip, timeout, verify)
 
 
 class HttpTransport:
@@ -102,13 +85,13 @@ class HttpTransport:
 
     def __init__(
         self,
-        write_key: str,
-        host: Optional[str] = None,
+        url: str,
+        headers: Dict[str, str],
         gzip: bool = False,
         timeout: float = 15,
         verify: Any = True,
     ) -> None:
-        self.url = batch_url(host)
+        self.url = url
         parts = urlsplit(self.url)
         self._scheme = parts.scheme
         self._netloc = parts.hostname or ""
@@ -118,7 +101,7 @@ class HttpTransport:
         self.timeout = timeout
         self.proxies: Optional[Dict[str, str]] = None
         self.verify = resolve_verify(verify)
-        self._headers = request_headers(write_key, gzip)
+        self._headers = headers
         self._ssl_context = self._make_ssl_context() if self._scheme == "https" else None
         self._local = threading.local()
 
@@ -169,14 +152,14 @@ class HttpTransport:
         try:
             conn.request("POST", self._path, body=data, headers=self._headers)
             response = conn.getresponse()
-            response.read()
+            content = response.read()
         except Exception as exc:  # noqa: BLE001 - network trouble is a verdict, never a crash
             conn.close()
             return Attempt(None, error=type(exc).__name__)
         if response.will_close:
             conn.close()
         self._local.last_used = time.monotonic()
-        return Attempt(response.status, response.getheader("Retry-After"))
+        return Attempt(response.status, response.getheader("Retry-After"), body=content)
 
 
 class RequestsTransport:
@@ -184,19 +167,19 @@ class RequestsTransport:
 
     def __init__(
         self,
-        write_key: str,
-        host: Optional[str] = None,
+        url: str,
+        headers: Dict[str, str],
         gzip: bool = False,
         timeout: float = 15,
         proxies: Optional[Dict[str, str]] = None,
         verify: Any = True,
     ) -> None:
-        self.url = batch_url(host)
+        self.url = url
         self.gzip = gzip
         self.timeout = timeout
         self.proxies = proxies
         self.verify = resolve_verify(verify)
-        self._headers = request_headers(write_key, gzip)
+        self._headers = headers
         self._session: Optional[requests.Session] = None
 
     def __repr__(self) -> str:  # never show the Authorization header
@@ -231,6 +214,6 @@ class RequestsTransport:
         except Exception as exc:  # noqa: BLE001 - network trouble is a verdict, never a crash
             return Attempt(None, error=type(exc).__name__)
         try:
-            return Attempt(response.status_code, response.headers.get("Retry-After"))
+            return Attempt(response.status_code, response.headers.get("Retry-After"), body=response.content)
         finally:
             response.close()

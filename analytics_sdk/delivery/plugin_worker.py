@@ -1,0 +1,180 @@
+"""The worker thread and bounded queue of one destination plugin.
+
+It looks like a consumer to the lifecycle hooks (exit delivery, fork
+re-initialisation) and to the client's ``flush``/``shutdown``: every message
+handed to the plugin before a flush has been executed (or reported) when the
+flush returns True.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Any, Deque, Dict, List, Optional
+
+from ..destinations.base import Destination
+from .lifecycle import track_worker
+from .outcomes import Outcomes
+
+__all__ = ["PluginWorker"]
+
+log = logging.getLogger("analytics_sdk")
+
+_FOREVER = float("inf")
+_MAX_WAIT = 3600.0
+
+
+class PluginTarget(Destination):
+    """Names a destination plugin in stats and errors; its events are canonical JSON."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class PluginWorker:
+    def __init__(self, plugin: Any, outcomes: Outcomes, max_queue_size: int) -> None:
+        self.plugin = plugin
+        self.outcomes = outcomes
+        self.max_queue_size = max_queue_size
+        self._init_state()
+        track_worker(self)
+
+    def _init_state(self) -> None:
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._queue: Deque[bytes] = collections.deque()
+        self.enqueued = 0
+        self._done = 0
+        self._thread: Optional[threading.Thread] = None
+        self._closed = False
+        self._removed = False
+        self._plugin_shut = False
+        self._deadline: Optional[float] = None
+
+    def after_fork_in_child(self) -> None:
+        closed = self._closed
+        self._init_state()
+        self._closed = closed
+        self.outcomes.after_fork()
+
+    @property
+    def depth(self) -> int:
+        return len(self._queue)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def put(self, item: bytes) -> Optional[str]:
+        """Queue one message (canonical JSON bytes); the refusal reason, or None."""
+        with self._lock:
+            if self._closed:
+                return "client_closed"
+            if len(self._queue) >= self.max_queue_size:
+                return "queue_full"
+            self._queue.append(item)
+            self.enqueued += 1
+            if self._thread is None:
+                self._start()
+            self._changed.notify_all()
+        return None
+
+    def _start(self) -> None:
+        thread = threading.Thread(target=self._run, name="analytics_sdk-plugin", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # interpreter shutting down: finish_shutdown runs inline
+            return
+        self._thread = thread
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue:
+                    if self._closed:
+                        self._thread = None
+                        removed = self._removed
+                        break
+                    self._changed.wait()
+                else:
+                    item = self._queue.popleft()
+                    removed = None
+            if removed is None:
+                self._execute(item)
+                continue
+            if removed:
+                self._shutdown_plugin()
+            return
+
+    def _execute(self, item: bytes) -> None:
+        target = self.outcomes.destination
+        event: Dict[str, Any] = target.event(item) if target is not None else {}
+        try:
+            self.plugin.execute(event)  # user code: no lock held
+        except Exception as exc:  # noqa: BLE001 - a plugin's failure is reported, never fatal
+            self.outcomes.drop("plugin_error", [item], f"{type(exc).__name__}: {exc}")
+        else:
+            self.outcomes.delivered([item])
+        with self._lock:
+            self._done += 1
+            self._changed.notify_all()
+
+    def _wait(self, target: int, deadline: float) -> bool:
+        with self._lock:
+            while self._done < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(min(remaining, _MAX_WAIT))
+        return True
+
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        if threading.current_thread() is self._thread:
+            return False  # called from the plugin itself: waiting would wait for ourselves
+        deadline = _FOREVER if timeout is None else time.monotonic() + timeout
+        return self._wait(self.enqueued, deadline)
+
+    def begin_shutdown(self, deadline: float) -> None:
+        with self._lock:
+            self._closed = True
+            self._deadline = deadline
+            self._changed.notify_all()
+
+    def finish_shutdown(self, deadline: float) -> bool:
+        if threading.current_thread() is self._thread:
+            return False
+        if self._thread is None:  # never started, or too late to start one: run here
+            while self._queue and time.monotonic() < deadline:
+                self._execute(self._queue.popleft())
+        done = self._wait(self.enqueued, deadline)
+        with self._lock:
+            stranded: List[bytes] = list(self._queue)
+            self._queue.clear()
+            self._done += len(stranded)
+        if stranded:
+            self.outcomes.drop("shutdown_timeout", stranded, "the plugin had not taken them by the shutdown deadline")
+        self._shutdown_plugin()
+        return done and not stranded
+
+    def _shutdown_plugin(self) -> None:
+        with self._lock:
+            if self._plugin_shut:
+                return
+            self._plugin_shut = True
+        try:
+            self.plugin.shutdown()
+        except Exception:  # noqa: BLE001 - user code: logged, never fatal
+            log.exception("analytics_sdk: plugin shutdown() raised; ignoring")
+
+    def stop(self) -> None:
+        """Removed from its client: take nothing new, finish what is queued, then
+        call the plugin's ``shutdown()`` (on the worker thread, never the caller's)."""
+        with self._lock:
+            self._closed = True
+            self._removed = True
+            idle = self._thread is None
+            self._changed.notify_all()
+        if idle:
+            self._shutdown_plugin()

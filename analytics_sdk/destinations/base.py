@@ -1,0 +1,145 @@
+"""What a destination is: everything specific to one backend, and nothing else.
+
+A destination turns a canonical message (the Segment-spec dict the builders
+make) into that backend's event bytes, wraps encoded events into a request, states
+its limits, and reads a response as per-event outcomes (a :class:`Reply`). The
+queue, uploader threads, retry timing, deadlines, fork/exit handling, spool and
+outcome accounting are shared (``analytics_sdk.delivery``) and act only on what a
+``Reply`` says, never on a status code.
+
+Everything here is pure: no threads, no I/O. A destination object is shared by
+the caller's threads (``encode``) and the uploader threads (``body``, ``read``),
+so it must not keep per-request state.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+
+from ..delivery.retry import Verdict, classify, drop_reason
+
+__all__ = ["Action", "Reply", "Destination", "Unsendable", "reply_from_status"]
+
+
+class Action(enum.Enum):
+    """What happens to the events of a request that a reply does not single out."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"  # send again after a backoff (or the server's Retry-After)
+    SPLIT = "split"  # too big or one bad event poisons it: halve; one event alone is dropped
+    DROP = "drop"  # never deliverable: report with ``Reply.reason``
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A destination's reading of one response to a request of ``n`` events.
+
+    ``drops`` and ``holds`` name events by their index in the request; every other
+    event gets ``action``. ``status`` is the code reported to callbacks (the HTTP
+    status, or the code a backend puts in its body).
+    """
+
+    action: Action
+    status: Optional[int] = None
+    reason: str = ""  # drop reason for DROP, and for SPLIT of a single event
+    detail: str = ""
+    retry_after: Optional[float] = None  # seconds the server asked for (RETRY)
+    drops: Mapping[int, Tuple[str, str]] = field(default_factory=dict)  # index -> (reason, detail)
+    holds: Mapping[int, float] = field(default_factory=dict)  # index -> seconds to hold back, then resend
+
+
+class Unsendable(Exception):
+    """Raised by :meth:`Destination.encode` for a message this backend cannot take.
+
+    The message is reported for this destination only (``reason``, ``detail``); the
+    call still succeeds for the others.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class Destination:
+    """Base class: subclass it for a backend (see ``segment.py`` for the simplest).
+
+    Class attributes are the backend's limits; ``upload_size`` (events per request
+    when the client's ``upload_size`` is not smaller) and ``transport`` (a
+    replacement sender, for tests) are optional.
+    """
+
+    name = "destination"  # key in stats() and in integrations={"<name>": False}
+    max_events_per_request = 100
+    max_request_bytes = 500_000
+    max_event_bytes = 32 * 1024
+    envelope_bytes = 64  # what body() adds around the joined events (plus one byte between two)
+    gzip = False
+    url = ""
+    transport: Any = None
+
+    # -- caller's thread ---------------------------------------------------------------
+
+    def accepts(self, message: Mapping[str, Any]) -> bool:
+        """Whether this destination takes ``message`` at all (Segment's ``integrations`` switch)."""
+        integrations = message.get("integrations")
+        if not integrations:
+            return True
+        switch = integrations.get(self.name)
+        if switch is not None:  # True, False, or a dict of options (which means "on")
+            return switch is not False
+        return integrations.get("All") is not False
+
+    def encode(self, message: Mapping[str, Any]) -> bytes:  # pragma: no cover - abstract
+        """The backend's event for ``message``, as bytes (raise :class:`Unsendable` to refuse)."""
+        raise NotImplementedError
+
+    # -- uploader's thread ----------------------------------------------------------------
+
+    def headers(self) -> Dict[str, str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def body(self, events: Sequence[bytes]) -> bytes:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def read(self, status: Optional[int], body: bytes, retry_after: Optional[float], count: int) -> Reply:
+        """What a response (``status`` None: no response at all) means for the ``count`` events sent."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    # -- reporting ------------------------------------------------------------------------
+
+    def event(self, item: bytes) -> Dict[str, Any]:
+        """An encoded event back as a dict, for ``on_error`` and callbacks (off the hot path)."""
+        try:
+            value = json.loads(item)
+        except ValueError:
+            return {"raw": item.decode("utf-8", "replace")}
+        return value if isinstance(value, dict) else {"value": value}
+
+    def message_id(self, event: Mapping[str, Any]) -> Optional[str]:
+        """The canonical messageId an encoded event carries (for per-call callbacks)."""
+        value = event.get("messageId")
+        return value if isinstance(value, str) else None
+
+    def __repr__(self) -> str:  # never show credentials
+        return f"<{type(self).__name__} {self.url!r}>"
+
+
+def reply_from_status(status: Optional[int], retry_after: Optional[float] = None, detail: str = "") -> Reply:
+    """All-or-nothing by status code, as the Segment Tracking API (and mParticle) mean it.
+
+    2xx delivered; 400/413 split to isolate the bad or oversized event; 408, 429 and
+    5xx (but 501/505) and no response retried; 401/403 and other codes dropped.
+    """
+    verdict = classify(status)
+    if verdict is Verdict.DELIVERED:
+        return Reply(Action.DELIVERED, status)
+    if verdict is Verdict.RETRY:
+        return Reply(Action.RETRY, status, retry_after=retry_after, detail=detail)
+    reason = drop_reason(status)
+    if verdict is Verdict.SPLIT:
+        return Reply(Action.SPLIT, status, reason=reason, detail=detail or "the server refused the message")
+    return Reply(Action.DROP, status, reason=reason, detail=detail or "the server refused the message(s)")

@@ -1,0 +1,108 @@
+"""The Segment Tracking API (``POST {host}/v1/batch``) and the services that speak it.
+
+The canonical message already is a Segment message, so encoding is the one JSON
+encoder; a request is ``{"batch": [...], "sentAt": ...}`` with HTTP Basic auth of
+the write key; a response is all-or-nothing by status code. RudderStack,
+Hightouch Events and Customer.io Data Pipelines accept the same API: they are
+host presets of :class:`Segment`.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Dict, Mapping, Optional, Sequence
+
+from ..delivery.batching import ENVELOPE_BYTES, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, build_body
+from ..delivery.transport import USER_AGENT
+from ..errors import ValidationError
+from ..messages import utc_now_iso
+from ..serialization import encode
+from .base import Destination, Reply, reply_from_status
+
+__all__ = ["Segment", "RudderStack", "Hightouch", "CustomerIO", "DEFAULT_HOST"]
+
+DEFAULT_HOST = "https://api.segment.io"
+
+
+def batch_url(host: Optional[str]) -> str:
+    return (host or DEFAULT_HOST).rstrip("/") + "/v1/batch"
+
+
+def basic_auth(username: str, password: str = "") -> str:
+    token = base64.b64encode(f"{username}:{password}".encode("utf-8")).decode("ascii")
+    return f"Basic {token}"
+
+
+class Segment(Destination):
+    """Segment's Tracking API, or any host that speaks it (``host=``)."""
+
+    name = "Segment"
+    max_events_per_request = 100_000  # the byte limit is the real one; upload_size bounds the count
+    max_request_bytes = MAX_BATCH_BYTES
+    max_event_bytes = MAX_MESSAGE_BYTES
+    envelope_bytes = ENVELOPE_BYTES
+
+    def __init__(self, write_key: str, host: Optional[str] = None, gzip: bool = False, transport: Any = None) -> None:
+        if not isinstance(write_key, str) or not write_key:
+            raise ValidationError(f"{self.name}: write_key is required")
+        if host is not None and not (isinstance(host, str) and host.startswith(("http://", "https://"))):
+            raise ValidationError(f"host must be an http:// or https:// URL, got {host!r}")
+        self.host = host
+        self.gzip = gzip
+        self.url = batch_url(host)
+        self.transport = transport
+        self._headers = {
+            "Authorization": basic_auth(write_key),
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        if gzip:
+            self._headers["Content-Encoding"] = "gzip"
+
+    def accepts(self, message: Mapping[str, Any]) -> bool:
+        # integrations={...} are Segment's own routing switches: it always gets the message.
+        return True
+
+    encode = staticmethod(encode)  # the canonical message is already a Segment message
+
+    def headers(self) -> Dict[str, str]:
+        return self._headers
+
+    def body(self, events: Sequence[bytes]) -> bytes:
+        return build_body(events, utc_now_iso())
+
+    def read(self, status: Optional[int], body: bytes, retry_after: Optional[float], count: int) -> Reply:
+        return reply_from_status(status, retry_after)
+
+
+class RudderStack(Segment):
+    """RudderStack's data plane (``data_plane_url``, e.g. ``https://yourco.dataplane.rudderstack.com``)."""
+
+    name = "RudderStack"
+
+    def __init__(self, write_key: str, data_plane_url: str, gzip: bool = False, transport: Any = None) -> None:
+        super().__init__(write_key, data_plane_url, gzip, transport)
+
+
+class Hightouch(Segment):
+    """Hightouch Events (default region us-east-1)."""
+
+    name = "Hightouch"
+    DEFAULT_HOST = "https://us-east-1.hightouch-events.com"
+
+    def __init__(self, write_key: str, host: Optional[str] = None, gzip: bool = False, transport: Any = None) -> None:
+        super().__init__(write_key, host or self.DEFAULT_HOST, gzip, transport)
+
+
+class CustomerIO(Segment):
+    """Customer.io Data Pipelines (``region`` "us" or "eu")."""
+
+    name = "CustomerIO"
+    HOSTS = {"us": "https://cdp.customer.io", "eu": "https://cdp-eu.customer.io"}
+
+    def __init__(
+        self, write_key: str, region: str = "us", host: Optional[str] = None, gzip: bool = False, transport: Any = None
+    ) -> None:
+        if host is None and region not in self.HOSTS:
+            raise ValidationError(f"region must be one of {sorted(self.HOSTS)}, got {region!r}")
+        super().__init__(write_key, host or self.HOSTS[region], gzip, transport)
