@@ -49,6 +49,8 @@ BASELINE = "segment"
 SDKS: Dict[str, Tuple[str, Dict[str, str]]] = {
     "analytics_sdk": ("analytics_sdk (default install)", {"ANALYTICS_SDK_JSON": "stdlib"}),
     "analytics_sdk_speed": ("analytics_sdk [speed] (orjson)", {}),
+    "analytics_sdk_two": ("analytics_sdk, 2 destinations", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_DESTINATIONS": "2"}),
+    "analytics_sdk_enrich": ("analytics_sdk + enrichment plugin", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_PLUGIN": "1"}),
     "analytics_sdk_spool": ("analytics_sdk + spool", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_SPOOL": "async"}),
     "analytics_sdk_spool_sync": ("analytics_sdk + spool_sync", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_SPOOL": "sync"}),
     "segment": ("segment-analytics-python", {}),
@@ -126,8 +128,10 @@ class _SinkHandler(BaseHTTPRequestHandler):
             raw = gzip.decompress(raw)
         # A regex, not json.loads: the sink must be much faster than any SDK.
         ids = _ID_PATTERN.findall(raw)
+        where = self.path  # a second destination posts to its own path: ids count once per path
         with state.lock:
             for mid in ids:
+                mid = (where, mid)
                 if mid in state.ids:
                     state.duplicates += 1
                 else:
@@ -183,7 +187,20 @@ def make_sdk(name: str, host: str, queue_size: int) -> Tuple[Callable[[str, str,
         options: Dict[str, Any] = {}
         if spool:  # a fresh spool file per run, removed with the temporary directory
             options = {"spool_path": os.path.join(tempfile.mkdtemp(), "spool.db"), "spool_sync": spool == "sync"}
+        if os.environ.get("BENCH_DESTINATIONS") == "2":
+            options["destinations"] = [
+                analytics_sdk.Segment(WRITE_KEY, host=host),
+                analytics_sdk.Segment(WRITE_KEY, host=host + "/second"),
+            ]
         client = analytics_sdk.Client(WRITE_KEY, host=host, max_queue_size=queue_size, flush_timeout=120, **options)
+        if os.environ.get("BENCH_PLUGIN"):
+
+            class Enrich(analytics_sdk.EventPlugin):
+                def execute(self, event: Dict[str, Any]) -> Dict[str, Any]:
+                    event["context"]["app"] = {"name": "bench", "version": "1.0"}
+                    return event
+
+            client.add(Enrich())
         return client.track, lambda: client.flush(timeout=300)
     if name == "segment":
         from segment.analytics import Client
@@ -321,14 +338,16 @@ def run_worker(name: str, phase: str, sink: Sink, events: int) -> Optional[Dict[
         return None
     result = json.loads(lines[-1])
     if phase == "e2e":
+        expected = events * int(env.get("BENCH_DESTINATIONS", "1"))  # each destination gets every event
         deadline = time.monotonic() + 60
         counts = sink.count()
-        while counts["unique"] < events and time.monotonic() < deadline:
+        while counts["unique"] < expected and time.monotonic() < deadline:
             time.sleep(0.05)
             counts = sink.count()
         result["stored"] = counts["unique"]
+        result["expected"] = expected
         result["duplicates"] = counts["duplicates"]
-        result["events_per_s"] = events / result["flush_returned_s"] if counts["unique"] == events else 0.0
+        result["events_per_s"] = events / result["flush_returned_s"] if counts["unique"] == expected else 0.0
     return result
 
 
@@ -387,7 +406,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     if result is None:
                         exact[name] = False
                         continue
-                    if phase == "e2e" and (result["stored"] != args.events or result["duplicates"]):
+                    if phase == "e2e" and (result["stored"] != result["expected"] or result["duplicates"]):
                         exact[name] = False
                     for key, value in result.items():
                         results[name].setdefault(key, []).append(value)

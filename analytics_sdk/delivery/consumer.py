@@ -189,7 +189,7 @@ class Consumer:
                 log.exception("analytics_sdk: unexpected error in the uploader")
                 self._report_abandoned(record, "rejected", "internal error in the uploader")
             finally:
-                self._release(token)
+                self._release(record.token)  # a held record comes back under its own token
             _yield_gil(0)  # see _GIL_NOTE
 
     def _take_batch(self, token: int, linger: bool) -> Optional[InFlight]:
@@ -341,7 +341,7 @@ class Consumer:
         """Keep ``part`` aside until its time, as an in-flight record of its own."""
         token = next(self._tokens)
         with self._lock:
-            self._progress.in_flight[token] = InFlight(first_seq=record.first_seq, parts=[part])
+            self._progress.in_flight[token] = InFlight(first_seq=record.first_seq, parts=[part], token=token)
             heapq.heappush(self._held, (part.due, token))
             self._not_empty.notify()
 
@@ -455,7 +455,7 @@ class Consumer:
             try:
                 self._deliver(record)
             finally:
-                self._release(token)
+                self._release(record.token)
             if self._past_deadline():
                 return
 

@@ -37,6 +37,7 @@ class InFlight:
     first_seq: int
     parts: List[Part] = field(default_factory=list)
     abandoned: bool = False  # reported (or kept on disk) by a shutdown that gave up waiting
+    token: int = -1  # its key in Progress.in_flight
 
     def items(self) -> List[bytes]:
         return [item for part in self.parts for item in part.items]
@@ -52,7 +53,7 @@ class Progress:
 
     def take(self, token: int, items: List[bytes]) -> InFlight:
         """Record that an uploader took ``items`` (the oldest queued) under ``token``."""
-        record = InFlight(first_seq=self.dequeued, parts=[Part(items)])
+        record = InFlight(first_seq=self.dequeued, parts=[Part(items)], token=token)
         self.in_flight[token] = record
         self.dequeued += len(items)
         return record

@@ -181,7 +181,7 @@ class SpooledConsumer(Consumer):
                 self._uploader_idents.discard(ident)
                 return
             rowids = [rowid for rowid, _ in rows]
-            record = InFlight(first_seq=0, parts=[Part([body for _, body in rows])])
+            record = InFlight(first_seq=0, parts=[Part([body for _, body in rows])], token=token)
             with self._lock:
                 self._progress.in_flight[token] = record
             crashed = False
