@@ -74,6 +74,7 @@ __all__ = [
     "destinations",
     "callback",
     "opt_out",
+    "handle_sigterm",
     # calls
     "identify",
     "track",
@@ -115,6 +116,7 @@ spool_sync: bool = False
 destinations: Optional[List[Destination]] = None  # None: Segment's API at host, with write_key
 callback: Optional[OutcomeCallback] = None  # callback(event, code, message) for every outcome
 opt_out: bool = False  # a runtime switch: calls validate but send nothing
+handle_sigterm: bool = True  # deliver at SIGTERM unless the application handles it itself
 
 _SETTINGS = (
     "write_key",
@@ -141,6 +143,7 @@ _SETTINGS = (
     "destinations",
     "callback",
     "opt_out",
+    "handle_sigterm",
 )
 
 # Settings that act on the live default client at once instead of waiting for the next one.

@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from . import messages
 from .delivery.callbacks import Callbacks, OutcomeCallback
 from .delivery.consumer import Consumer
-from .delivery.lifecycle import register_exit_timeout
+from .delivery.lifecycle import install_sigterm_handler, register_exit_timeout
 from .delivery.outcomes import ErrorCallback, Outcomes
 from .delivery.plugin_worker import PluginTarget, PluginWorker
 from .destinations.base import Destination, Unsendable
@@ -73,7 +73,8 @@ class Client:
     ``exit_timeout`` (deadline of delivery at exit), ``queue_full_timeout`` (how
     long a call may block for room when the queue is full; 0 = refuse at once),
     ``verify`` (TLS verification, as in requests), ``transport`` (a replacement
-    sender for the default destination) and the spool settings.
+    sender for the default destination), the spool settings and ``handle_sigterm``
+    (deliver at SIGTERM when the application has no handler of its own).
     """
 
     def __init__(
@@ -107,6 +108,7 @@ class Client:
         spool_path: Optional[str] = None,
         spool_max_messages: int = 1_000_000,
         spool_sync: bool = False,
+        handle_sigterm: bool = True,
     ) -> None:
         if destinations is None and (not isinstance(write_key, str) or not write_key):
             raise ValidationError("write_key is required: Client('YOUR_WRITE_KEY') or analytics_sdk.write_key = ...")
@@ -159,6 +161,7 @@ class Client:
         )
         self.queue_full_timeout = queue_full_timeout
         self.opt_out = opt_out
+        self.handle_sigterm = handle_sigterm
         self.log = log
         _configure_logging(debug, log_handler)
 
@@ -197,6 +200,8 @@ class Client:
         if send and not sync_mode:
             for route in self._routes:
                 register_exit_timeout(route.consumer, self.exit_timeout)
+            if handle_sigterm:
+                install_sigterm_handler()
         # A client dropped without shutdown(): let its uploaders drain and exit
         # (without blocking the thread that dropped it). Exit has its own hook.
         consumers = [route.consumer for route in self._routes]

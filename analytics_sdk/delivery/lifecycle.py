@@ -1,8 +1,19 @@
-"""Process-wide hooks: delivery at interpreter exit and re-initialisation after ``fork()``.
+"""Process-wide hooks: delivery at interpreter exit, on SIGTERM, and re-initialisation
+after ``fork()``.
 
 One of each hook per process, holding the workers (consumers, destination-plugin
 workers) only weakly. A worker is anything with ``begin_shutdown(deadline)``,
 ``finish_shutdown(deadline)``, ``closed``, ``depth`` and ``after_fork_in_child()``.
+
+SIGTERM (process managers, Kubernetes, systemd, ``Pool.terminate()``) kills a
+Python process by default without running any exit hook: everything queued
+would be lost. When the disposition is still the default, the first client
+installs a handler that turns SIGTERM into ``SystemExit(143)``, so the normal
+exit path delivers within the exit deadline (or leaves it in the spool), and a
+watchdog terminates the process as SIGTERM would if the application swallows
+that exit. A handler the application installed (or SIG_IGN) is never replaced.
+The handler itself takes no lock: a signal can arrive while the main thread
+holds one of ours.
 """
 
 from __future__ import annotations
@@ -10,12 +21,14 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 import weakref
 from typing import Any, Optional
 
-__all__ = ["track_worker", "register_exit_timeout", "shutdown_all_at_exit"]
+__all__ = ["track_worker", "register_exit_timeout", "shutdown_all_at_exit", "install_sigterm_handler"]
 
 log = logging.getLogger("analytics_sdk")
 
@@ -34,8 +47,13 @@ def register_exit_timeout(worker: Any, timeout: float) -> None:
     _ensure_multiprocessing_exit_hook()
 
 
+_exiting = False  # delivery at exit has begun: a SIGTERM now must not interrupt it
+
+
 def shutdown_all_at_exit() -> None:
     """Drain every registered worker in parallel, each within its own exit timeout."""
+    global _exiting
+    _exiting = True
     pending = [(w, t) for w, t in list(_exit_timeouts.items()) if not w.closed or w.depth]
     if not pending:
         return
@@ -47,6 +65,47 @@ def shutdown_all_at_exit() -> None:
             worker.finish_shutdown(start + timeout)
         except Exception:  # noqa: BLE001 - never turn exit into a traceback
             log.exception("analytics_sdk: error while delivering at exit")
+
+
+def install_sigterm_handler() -> bool:
+    """Deliver at SIGTERM (see the module docstring). Returns whether our handler is in place.
+
+    Only the main thread may set signal handlers; from another thread this is a
+    no-op (a later client created on the main thread installs it).
+    """
+    if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
+        return False
+    current = signal.getsignal(signal.SIGTERM)
+    if current is _on_sigterm:
+        return True
+    if current is not signal.SIG_DFL:
+        return False  # the application's own handler, or SIG_IGN: its behaviour stays
+    try:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):  # not the main interpreter, or an embedded runtime
+        return False
+    return True
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # A second SIGTERM terminates at once, as it would have without us.
+    signal.signal(signum, signal.SIG_DFL)
+    _start_watchdog(signum)
+    if _exiting:
+        return  # already delivering at exit (a Pool worker that got its sentinel first): let it finish
+    raise SystemExit(128 + signum)
+
+
+def _start_watchdog(signum: int) -> None:
+    """If the exit we raise is swallowed (``except BaseException``), terminate anyway,
+    once the longest exit deadline (plus a margin) has passed."""
+    wait = max(list(_exit_timeouts.values()) or [0.0]) + 2.0
+
+    def terminate() -> None:
+        time.sleep(wait)
+        os.kill(os.getpid(), signum)  # the disposition is the default again: this ends the process
+
+    threading.Thread(target=terminate, name="analytics_sdk-sigterm-watchdog", daemon=True).start()
 
 
 def _reinit_after_fork() -> None:

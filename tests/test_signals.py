@@ -1,0 +1,138 @@
+"""SIGTERM: what process managers and Pool.terminate() send. Real subprocesses, real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from analytics_sdk.devserver import Collector, Faults
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGTERM") or os.name != "posix", reason="POSIX signals")
+
+
+def _start(code: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+_QUEUE_THEN_WAIT = """
+    import sys, time, analytics_sdk
+    {prelude}
+    client = analytics_sdk.Client("k", host=sys.argv[1], max_queue_size=10000, upload_size=100, exit_timeout=20)
+    for i in range(int(sys.argv[2])):
+        client.track("u", "Queued", {{"i": i}})
+    print("queued", client.stats()["queue_depth"] > 0, flush=True)
+    time.sleep(60)
+    print("not terminated", flush=True)
+"""
+
+
+def test_sigterm_delivers_what_was_queued_then_exits():
+    # 30 ms per request: 5,000 events need 50 requests (~1.5 s); the old default lost ~96% of them.
+    with Collector(faults=Faults(latency=0.03)) as collector:
+        proc = _start(_QUEUE_THEN_WAIT.format(prelude=""), collector.url, "5000")
+        assert proc.stdout.readline().strip() == "queued True"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        assert "not terminated" not in out
+        summary = collector.summary()
+        assert summary["stored"] == 5000 and summary["duplicates"] == 0
+
+
+def test_sigterm_with_a_dead_collector_reports_the_rest_and_still_exits_within_the_deadline():
+    with Collector(faults=Faults(stall=True)) as collector:
+        code = _QUEUE_THEN_WAIT.format(
+            prelude="analytics_sdk.on_error = None"
+        ).replace("exit_timeout=20", "exit_timeout=1, timeout=30, on_error=lambda e, m: print('dropped', e.reason, len(m), flush=True)")
+        proc = _start(code, collector.url, "300")
+        assert proc.stdout.readline().strip() == "queued True"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        dropped = sum(int(line.split()[2]) for line in out.splitlines() if line.startswith("dropped shutdown_timeout"))
+        assert dropped == 300  # every one of them reported, none silently lost
+
+
+def test_an_application_sigterm_handler_is_kept_and_exit_still_delivers():
+    with Collector() as collector:
+        prelude = """
+    import signal
+    def graceful(signum, frame):
+        print("app handler ran", flush=True)
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, graceful)
+    """
+        proc = _start(_QUEUE_THEN_WAIT.format(prelude=textwrap.dedent(prelude).replace("\n", "\n    ")), collector.url, "500")
+        assert proc.stdout.readline().strip() == "queued True"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err  # the application's exit code, not ours
+        assert "app handler ran" in out
+        assert collector.summary()["stored"] == 500
+
+
+def test_an_ignored_sigterm_stays_ignored():
+    with Collector() as collector:
+        prelude = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN)"
+        code = _QUEUE_THEN_WAIT.format(prelude=prelude).replace("time.sleep(60)", "time.sleep(1.5)")
+        proc = _start(code, collector.url, "10")
+        assert proc.stdout.readline().strip() == "queued True"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and "not terminated" in out, err
+
+
+def test_a_swallowed_exit_still_terminates_the_process():
+    with Collector() as collector:
+        code = """
+        import sys, time, analytics_sdk
+        client = analytics_sdk.Client("k", host=sys.argv[1], exit_timeout=0.5)
+        client.track("u", "Before")
+        print("ready", flush=True)
+        while True:
+            try:
+                time.sleep(60)
+            except BaseException:  # an application that swallows everything
+                pass
+        """
+        proc = _start(code, collector.url)
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGTERM  # ended by the watchdog, as SIGTERM would have
+
+
+def test_pool_terminate_delivers_every_workers_events():
+    # `with Pool() as p: p.map(...)` ends with terminate(): SIGTERM to every worker.
+    with Collector(faults=Faults(latency=0.03)) as collector:
+        code = """
+        import sys, multiprocessing, analytics_sdk
+        analytics_sdk.write_key = "k"
+        analytics_sdk.host = sys.argv[1]
+
+        def work(i):
+            analytics_sdk.track(f"user-{i}", "Row Processed", {"i": i})
+            return i
+
+        if __name__ == "__main__":
+            multiprocessing.set_start_method("fork")
+            with multiprocessing.Pool(2) as pool:
+                assert len(pool.map(work, range(2000), chunksize=50)) == 2000
+            print("done", flush=True)
+        """
+        proc = _start(code, collector.url)
+        out, err = proc.communicate(timeout=90)
+        assert proc.returncode == 0 and "done" in out, err
+        summary = collector.summary()
+        assert summary["stored"] == 2000 and summary["duplicates"] == 0
