@@ -426,11 +426,16 @@ class Client:
         """Every destination that takes the message gets it; success means all of them queued it."""
         encoded = []
         ok = True
+        by_encoder: Dict[Any, Optional[bytes]] = {}  # Segment-format destinations share one encoding
         for route in self._routes:
             if not route.destination.accepts(msg):
                 route.outcomes.count_quiet("filtered")
                 continue
-            data = self._encode_for(route, msg)
+            encoder = route.destination.encode
+            if encoder in by_encoder and by_encoder[encoder] is not None:
+                data = self._check_size(route, by_encoder[encoder])
+            else:
+                data = by_encoder[encoder] = self._encode_for(route, msg)
             if data is None:
                 ok = False
             else:
@@ -469,7 +474,11 @@ class Client:
             log.exception("analytics_sdk: %s could not encode a message", route.name)
             route.outcomes.drop("unsendable", [msg], f"{type(exc).__name__} while encoding")
             return None
-        limit = destination.max_event_bytes
+        return self._check_size(route, data)
+
+    @staticmethod
+    def _check_size(route: Route, data: bytes) -> Optional[bytes]:
+        limit = route.destination.max_event_bytes
         if len(data) > limit:
             route.outcomes.drop("too_large", [data], f"{len(data)} bytes is over the {limit}-byte limit")
             return None
