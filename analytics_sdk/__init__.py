@@ -75,6 +75,7 @@ __all__ = [
     "callback",
     "opt_out",
     "handle_sigterm",
+    "backlog_upload_size",
     # calls
     "identify",
     "track",
@@ -117,6 +118,7 @@ destinations: Optional[List[Destination]] = None  # None: Segment's API at host,
 callback: Optional[OutcomeCallback] = None  # callback(event, code, message) for every outcome
 opt_out: bool = False  # a runtime switch: calls validate but send nothing
 handle_sigterm: bool = True  # deliver at SIGTERM unless the application handles it itself
+backlog_upload_size: int = 1000  # events per request while more than upload_size are queued (500 KB at most)
 
 _SETTINGS = (
     "write_key",
@@ -144,6 +146,7 @@ _SETTINGS = (
     "callback",
     "opt_out",
     "handle_sigterm",
+    "backlog_upload_size",
 )
 
 # Settings that act on the live default client at once instead of waiting for the next one.

@@ -73,7 +73,8 @@ class Client:
     ``exit_timeout`` (deadline of delivery at exit), ``queue_full_timeout`` (how
     long a call may block for room when the queue is full; 0 = refuse at once),
     ``verify`` (TLS verification, as in requests), ``transport`` (a replacement
-    sender for the default destination), the spool settings and ``handle_sigterm``
+    sender for the default destination), the spool settings, ``backlog_upload_size``
+    (events per request while a backlog is queued) and ``handle_sigterm``
     (deliver at SIGTERM when the application has no handler of its own).
     """
 
@@ -109,12 +110,14 @@ class Client:
         spool_max_messages: int = 1_000_000,
         spool_sync: bool = False,
         handle_sigterm: bool = True,
+        backlog_upload_size: int = 1000,
     ) -> None:
         if destinations is None and (not isinstance(write_key, str) or not write_key):
             raise ValidationError("write_key is required: Client('YOUR_WRITE_KEY') or analytics_sdk.write_key = ...")
         _require_positive_int("max_queue_size", max_queue_size)
         _require_positive_int("thread", thread)
         _require_positive_int("upload_size", upload_size)
+        _require_positive_int("backlog_upload_size", backlog_upload_size)
         _require_non_negative_int("max_retries", max_retries)
         _require_positive_int("spool_max_messages", spool_max_messages)
         for name, value in (
@@ -150,6 +153,7 @@ class Client:
         self.max_queue_size = max_queue_size
         self.thread = thread
         self.upload_size = upload_size
+        self.backlog_upload_size = backlog_upload_size
         self.upload_interval = upload_interval
         self.max_total_backoff_duration = max_total_backoff_duration
         self.max_rate_limit_duration = max_rate_limit_duration
@@ -178,6 +182,7 @@ class Client:
                 consumer_options=dict(
                     max_queue_size=max_queue_size,
                     upload_size=upload_size,
+                    backlog_upload_size=backlog_upload_size,
                     upload_interval=upload_interval,
                     threads=thread,
                     retry_policy=retry_policy(max_retries, max_total_backoff_duration),

@@ -66,12 +66,26 @@ def test_gzip_bodies(collector, make_client):
 
 
 def test_batches_are_bounded_by_upload_size(collector, make_client):
-    client = make_client(upload_size=10, upload_interval=5)
+    client = make_client(upload_size=10, backlog_upload_size=10, upload_interval=5)
     for i in range(25):
         client.track("u", "E", {"i": i})
     assert client.flush(timeout=5)  # flush does not wait out upload_interval
     counts = sorted(r.messages for r in collector.requests)
     assert counts == [5, 10, 10]
+
+
+def test_a_backlog_goes_out_in_fewer_fuller_requests(faulty_collector, make_client):
+    slow = faulty_collector(latency=0.3)  # the backlog builds while the first request is out
+    client = make_client(host=slow.url, upload_size=10, upload_interval=5)  # backlog_upload_size: 1000
+    for i in range(250):
+        client.track("u", "E", {"i": i})
+    assert client.flush(timeout=10)
+    sizes = [r.messages for r in slow.requests]
+    assert sum(sizes) == 250 and len(sizes) <= 3 and max(sizes) > 100  # 25 requests of 10 before
+    # Light traffic still gets small, prompt requests.
+    client.track("u", "Alone")
+    assert client.flush(timeout=5)
+    assert slow.requests[-1].messages == 1
 
 
 def test_batches_are_bounded_by_bytes(collector, make_client):

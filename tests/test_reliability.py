@@ -95,7 +95,7 @@ def test_413_above_50kb_still_delivers_everything(faulty_collector):
 def test_401_is_reported_once_per_message_and_not_retried():
     with Collector(write_key="right-key") as server:
         errors = ErrorLog()
-        client = Client("wrong-key", host=server.url, on_error=errors, upload_size=10)
+        client = Client("wrong-key", host=server.url, on_error=errors, upload_size=10, backlog_upload_size=10)
         sent = [client.track("u", "E", {"i": i})[1]["messageId"] for i in range(25)]
         started = time.monotonic()
         assert client.flush(timeout=1)

@@ -60,6 +60,7 @@ class Consumer:
         *,
         max_queue_size: int = 10000,
         upload_size: int = 100,
+        backlog_upload_size: int = 1000,
         upload_interval: float = 0.5,
         threads: int = 1,
         retry_policy: RetryPolicy = RetryPolicy(),
@@ -70,6 +71,10 @@ class Consumer:
         self.outcomes = outcomes
         self.max_queue_size = max_queue_size
         self.upload_size = min(upload_size, destination.max_events_per_request)
+        # With more than a request's worth queued, fewer and fuller requests (still
+        # within the destination's byte limit): per-request CPU is the uploader's
+        # main cost, and it is GIL time the application waits for.
+        self.backlog_upload_size = min(max(upload_size, backlog_upload_size), destination.max_events_per_request)
         self.upload_interval = upload_interval
         self.thread_count = threads
         self.retry_policy = retry_policy
@@ -218,7 +223,8 @@ class Consumer:
                     if remaining <= 0:
                         break
                     self._not_empty.wait(remaining)
-            batch = take_batch(queue, self.upload_size, self.max_batch_bytes, self._envelope)
+            count = self.backlog_upload_size if len(queue) > self.upload_size else self.upload_size
+            batch = take_batch(queue, count, self.max_batch_bytes, self._envelope)
             record = self._progress.take(token, batch)
             self._not_full.notify(len(batch))
             return record
@@ -282,7 +288,9 @@ class Consumer:
             self.outcomes.count_retry()
         destination = self.destination
         attempt = self.transport.send(destination.body(part.items), timeout=timeout)
-        part.attempts += 1
+        part.attempts += 1 + attempt.resent
+        if attempt.resent:
+            self.outcomes.count_retry(attempt.resent)
         _yield_gil(0)  # see _GIL_NOTE
         try:
             reply = destination.read(attempt.status, attempt.body, parse_retry_after(attempt.retry_after), len(part.items))

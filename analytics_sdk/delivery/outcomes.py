@@ -90,9 +90,9 @@ class Outcomes:
         with self._lock:
             self.quiet[outcome] = self.quiet.get(outcome, 0) + n
 
-    def count_retry(self) -> None:
+    def count_retry(self, n: int = 1) -> None:
         with self._lock:
-            self.retried_requests += 1
+            self.retried_requests += n
 
     def snapshot(self) -> Dict[str, Any]:
         with self._lock:

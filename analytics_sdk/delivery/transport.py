@@ -8,13 +8,11 @@ touching the consumer.
 
 Two implementations, chosen by :func:`make_transport`:
 
-* :class:`HttpTransport` (direct connections, the usual case): the standard
-  library's ``http.client`` with one keep-alive connection per uploader thread.
-  It spends about a third of the CPU per request that ``requests`` does
-  (measured: ~0.45 ms vs ~1.1-1.8 ms per 100-event POST), and that CPU is GIL
-  time taken from the application's threads: with it the benchmark's end-to-end
-  rate goes from ~37k to ~60k events/s and the caller's p99.9 from ~1.8 ms to
-  ~0.55 ms (``make bench``).
+* :class:`HttpTransport` (direct connections, the usual case): a minimal
+  HTTP/1.1 client (``http11.py``) with one keep-alive connection per uploader
+  thread, the request head built once. CPU per request is GIL time taken from
+  the application's threads; see ``http11.py`` and README "Performance" for
+  the figures against ``http.client`` and ``requests``.
 * :class:`RequestsTransport` (when proxies apply, from ``proxies=`` or the
   ``HTTP(S)_PROXY`` environment): a ``requests.Session``, for its proxy support.
 """
@@ -22,7 +20,6 @@ Two implementations, chosen by :func:`make_transport`:
 from __future__ import annotations
 
 import gzip as gzip_module
-import http.client
 import os
 import ssl
 import threading
@@ -35,6 +32,7 @@ import requests
 from certifi import where as default_ca_bundle  # the CA bundle requests uses (a requests dependency)
 
 from ..version import VERSION
+from .http11 import Connection, ProtocolError, request_head
 
 __all__ = ["Attempt", "HttpTransport", "RequestsTransport", "make_transport", "USER_AGENT"]
 
@@ -55,6 +53,7 @@ class Attempt:
     retry_after: Optional[str] = None
     error: str = ""
     body: bytes = b""
+    resent: int = 0  # requests repeated at once on a fresh connection (a stale keep-alive socket)
 
 
 def resolve_verify(verify: Any) -> Any:
@@ -72,7 +71,7 @@ def make_transport(
     proxies: Optional[Dict[str, str]] = None,
     verify: Any = True,
 ) -> Union["HttpTransport", "RequestsTransport"]:
-    """The transport for these settings: requests when a proxy applies, else http.client."""
+    """The transport for these settings: requests when a proxy applies, else our HTTP/1.1 client."""
     if proxies is None:  # read the environment once, here, not per request
         proxies = requests.utils.get_environ_proxies(url) or None
     if proxies and (proxies.get(urlsplit(url).scheme) or proxies.get("all")):
@@ -81,7 +80,7 @@ def make_transport(
 
 
 class HttpTransport:
-    """Direct HTTP(S) with ``http.client``: one keep-alive connection per thread."""
+    """Direct HTTP(S) with the minimal HTTP/1.1 client: one keep-alive connection per thread."""
 
     def __init__(
         self,
@@ -103,6 +102,9 @@ class HttpTransport:
         self.verify = resolve_verify(verify)
         self._headers = headers
         self._ssl_context = self._make_ssl_context() if self._scheme == "https" else None
+        host_header = parts.netloc.rpartition("@")[2]  # keeps [::1] brackets and a non-default port
+        self._head = request_head(host_header, self._path or "/", headers)
+        self._default_port = 443 if self._scheme == "https" else 80
         self._local = threading.local()
 
     def __repr__(self) -> str:  # never show the Authorization header
@@ -119,21 +121,15 @@ class HttpTransport:
             return ssl.create_default_context(capath=bundle)
         return ssl.create_default_context(cafile=bundle)
 
-    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+    def _connection(self) -> Connection:
         local = self._local
-        conn: Optional[http.client.HTTPConnection] = getattr(local, "conn", None)
+        conn: Optional[Connection] = getattr(local, "conn", None)
         now = time.monotonic()
         if conn is not None and now - getattr(local, "last_used", now) > _MAX_IDLE_SECONDS:
             conn.close()
         if conn is None:
-            if self._ssl_context is not None:
-                conn = http.client.HTTPSConnection(self._netloc, self._port, timeout=timeout, context=self._ssl_context)
-            else:
-                conn = http.client.HTTPConnection(self._netloc, self._port, timeout=timeout)
+            conn = Connection(self._netloc, self._port or self._default_port, self._head, self._ssl_context)
             local.conn = conn
-        conn.timeout = timeout
-        if conn.sock is not None:
-            conn.sock.settimeout(timeout)
         local.last_used = now
         return conn
 
@@ -148,18 +144,26 @@ class HttpTransport:
 
     def send(self, body: bytes, timeout: Optional[float] = None) -> Attempt:
         data = gzip_module.compress(body, compresslevel=6) if self.gzip else body
-        conn = self._connection(self.timeout if timeout is None else timeout)
-        try:
-            conn.request("POST", self._path, body=data, headers=self._headers)
-            response = conn.getresponse()
-            content = response.read()
-        except Exception as exc:  # noqa: BLE001 - network trouble is a verdict, never a crash
-            conn.close()
-            return Attempt(None, error=type(exc).__name__)
-        if response.will_close:
-            conn.close()
+        conn = self._connection()
+        limit = self.timeout if timeout is None else timeout
+        resent = 0
+        while True:
+            reused = conn.used
+            try:
+                response = conn.post(data, limit)
+                break
+            except (ConnectionError, ProtocolError) as exc:
+                conn.close()
+                if not reused or resent:
+                    return Attempt(None, error=type(exc).__name__, resent=resent)
+                # A keep-alive socket the server closed while idle: one fresh try at once,
+                # rather than a failed attempt and a backoff (the messageIds make it safe).
+                resent = 1
+            except Exception as exc:  # noqa: BLE001 - network trouble is a verdict, never a crash
+                conn.close()
+                return Attempt(None, error=type(exc).__name__, resent=resent)
         self._local.last_used = time.monotonic()
-        return Attempt(response.status, response.getheader("Retry-After"), body=content)
+        return Attempt(response.status, response.retry_after, body=response.body, resent=resent)
 
 
 class RequestsTransport:

@@ -1,0 +1,106 @@
+"""The minimal HTTP/1.1 client against real sockets on 127.0.0.1, including odd servers."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import List
+
+import pytest
+
+from analytics_sdk.delivery.http11 import Connection, ProtocolError, request_head
+from analytics_sdk.delivery.transport import HttpTransport
+
+
+class RawServer:
+    """Answers each request with the next canned response (bytes), over one listening socket."""
+
+    def __init__(self, responses: List[bytes], close_after_each: bool = False) -> None:
+        self.responses = list(responses)
+        self.requests: List[bytes] = []
+        self.close_after_each = close_after_each
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen()
+        self.port = self._sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while self.responses:
+            conn, _ = self._sock.accept()
+            with conn, conn.makefile("rb") as reader:  # both closed: a makefile keeps the fd open
+                while self.responses:
+                    head = b""
+                    while not head.endswith(b"\r\n\r\n"):
+                        line = reader.readline()
+                        if not line:
+                            break
+                        head += line
+                    if not head:
+                        break
+                    length = int([h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")][0].split(b":")[1])
+                    self.requests.append(head + reader.read(length))
+                    conn.sendall(self.responses.pop(0))
+                    if self.close_after_each:
+                        break
+
+
+def _post(server: RawServer, body: bytes = b"{}") -> object:
+    conn = Connection("127.0.0.1", server.port, request_head(f"127.0.0.1:{server.port}", "/v1/batch", {"X-Test": "1"}))
+    try:
+        return conn.post(body, timeout=5)
+    finally:
+        conn.close()
+
+
+def test_content_length_chunked_and_retry_after():
+    server = RawServer(
+        [
+            b"HTTP/1.1 429 Too Many\r\nRetry-After: 7\r\nContent-Length: 2\r\n\r\n{}",
+        ]
+    )
+    response = _post(server, b'{"batch":[]}')
+    assert (response.status, response.retry_after, response.body, response.keep_alive) == (429, "7", b"{}", True)
+    assert server.requests[0].startswith(b"POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1:")
+    assert server.requests[0].endswith(b"Content-Length: 12\r\n\r\n{\"batch\":[]}")
+    chunked = RawServer([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nTrailer: 1\r\n\r\n"])
+    assert _post(chunked).body == b"hello world"
+
+
+def test_interim_responses_are_skipped_and_close_is_honoured():
+    server = RawServer([b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"])
+    response = _post(server)
+    assert response.status == 200 and response.keep_alive is False
+    http10 = RawServer([b"HTTP/1.0 200 OK\r\n\r\nuntil close"], close_after_each=True)
+    response = _post(http10)
+    assert response.body == b"until close" and response.keep_alive is False
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"garbage\r\n\r\n",
+        b"HTTP/1.1 abc OK\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+    ],
+)
+def test_malformed_responses_are_protocol_errors_and_the_transport_reports_them(raw):
+    server = RawServer([raw], close_after_each=True)
+    with pytest.raises((ProtocolError, OSError)):
+        _post(server)
+    # Through the transport: a verdict (no status), never an exception.
+    again = RawServer([raw, raw], close_after_each=True)
+    attempt = HttpTransport(f"http://127.0.0.1:{again.port}/v1/batch", {}).send(b"{}")
+    assert attempt.status is None and attempt.error
+
+
+def test_a_keep_alive_socket_closed_by_the_server_is_replaced_at_once():
+    # The server answers, then closes the socket; the next request finds it dead.
+    server = RawServer([b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"] * 2, close_after_each=True)
+    transport = HttpTransport(f"http://127.0.0.1:{server.port}/v1/batch", {"Authorization": "Basic x"})
+    assert transport.send(b"{}").status == 200
+    second = transport.send(b"{}")
+    assert second.status == 200 and second.resent == 1  # one fresh try, counted, no backoff
+    assert len(server.requests) == 2
