@@ -201,3 +201,28 @@ def test_resolve_gives_each_event_exactly_one_next_step():
     assert resolve(Reply(Action.SPLIT, 400, reason="invalid"), [b"x"]).dropped == {("invalid", ""): [b"x"]}
     assert resolve(Reply(Action.SPLIT, 413), items).halves == [[b"a", b"b"], [b"c", b"d", b"e"]]
     assert resolve(Reply(Action.DELIVERED, 200), items).delivered == items
+
+
+def test_held_events_are_resent_on_time_under_continuous_traffic(backend):
+    backend.throttle_users = {"slow-user": 1}
+    backend.throttle_seconds = 0.3
+    client = Client(destinations=[Lines(backend.url)], upload_size=5, upload_interval=0.05)
+    stop = threading.Event()
+
+    def traffic() -> None:  # the queue is never empty for long
+        while not stop.is_set():
+            client.track("busy-user", "Tick")
+            time.sleep(0.002)
+
+    try:
+        held = client.track("slow-user", "Throttled")[1]["messageId"]
+        thread = threading.Thread(target=traffic)
+        thread.start()
+        try:
+            assert _wait(lambda: held in backend.ids(), timeout=10)  # while traffic still flows
+        finally:
+            stop.set()
+            thread.join()
+        assert client.flush(timeout=10)
+    finally:
+        client.shutdown(timeout=2)

@@ -206,10 +206,12 @@ class Consumer:
         """
         with self._lock:
             queue = self._queue
-            while not queue:
-                held = self._pop_due_hold()
+            while True:
+                held = self._pop_due_hold()  # first: held events must not starve behind new traffic
                 if held is not None:
                     return held
+                if queue:
+                    break
                 if not self._held and (self._stopping or not linger):
                     return None
                 if self._held and (not linger or self._past_deadline()):
