@@ -49,6 +49,7 @@ BASELINE = "segment"
 SDKS: Dict[str, Tuple[str, Dict[str, str]]] = {
     "analytics_sdk": ("analytics_sdk (default install)", {"ANALYTICS_SDK_JSON": "stdlib"}),
     "analytics_sdk_speed": ("analytics_sdk [speed] (orjson)", {}),
+    "analytics_sdk_no_handoff": ("analytics_sdk, no GIL hand-off", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_NO_HANDOFF": "1"}),
     "analytics_sdk_two": ("analytics_sdk, 2 destinations", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_DESTINATIONS": "2"}),
     "analytics_sdk_enrich": ("analytics_sdk + enrichment plugin", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_PLUGIN": "1"}),
     "analytics_sdk_spool": ("analytics_sdk + spool", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_SPOOL": "async"}),
@@ -183,6 +184,10 @@ def make_sdk(name: str, host: str, queue_size: int) -> Tuple[Callable[[str, str,
 
         import analytics_sdk
 
+        if os.environ.get("BENCH_NO_HANDOFF"):  # measures what the time.sleep(0) hand-offs buy
+            from analytics_sdk.delivery import consumer
+
+            consumer._yield_gil = lambda seconds: None
         spool = os.environ.get("BENCH_SPOOL")
         options: Dict[str, Any] = {}
         if spool:  # a fresh spool file per run, removed with the temporary directory
