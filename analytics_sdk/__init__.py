@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional
 from .client import Client, Result
 from .delivery.callbacks import OutcomeCallback
 from .delivery.outcomes import DROP_REASONS, ErrorCallback
-from .destinations import CustomerIO, Destination, Hightouch, RudderStack, Segment
+from .destinations import CustomerIO, Destination, Hightouch, MParticle, RudderStack, Segment
 from .errors import DeliveryError, ValidationError
 from .messages import Id, Timestamp
 from .plugins import DestinationPlugin, EventPlugin, Plugin, PluginType
@@ -43,6 +43,7 @@ __all__ = [
     "RudderStack",
     "Hightouch",
     "CustomerIO",
+    "MParticle",
     "Plugin",
     "EventPlugin",
     "DestinationPlugin",

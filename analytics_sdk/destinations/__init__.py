@@ -2,6 +2,7 @@
 limits and the meaning of its responses (see ``base.py``); delivery is shared."""
 
 from .base import Action, Destination, Reply, Unsendable, reply_from_status
+from .mparticle import MParticle
 from .segment import CustomerIO, Hightouch, RudderStack, Segment
 
 __all__ = [
@@ -14,4 +15,5 @@ __all__ = [
     "RudderStack",
     "Hightouch",
     "CustomerIO",
+    "MParticle",
 ]
