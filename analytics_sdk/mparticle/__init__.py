@@ -1,0 +1,29 @@
+"""Drop-in for mParticle's Python SDK (``mparticle`` 0.16)::
+
+    import analytics_sdk.mparticle as mparticle
+
+    configuration = mparticle.Configuration()
+    configuration.api_key = "KEY"
+    configuration.api_secret = "SECRET"
+    api = mparticle.EventsApi(configuration)
+    batch = mparticle.Batch(environment="development")
+    batch.user_identities = mparticle.UserIdentities(customerid="user-1")
+    batch.events = [mparticle.AppEvent("Clicked Buy", "navigation")]
+    api.upload_events(batch)        # returns once accepted, or raises mparticle.rest.ApiException
+
+Same models, arguments and request bodies; uploads add timeouts, retries with
+``Retry-After`` (for the call that got the 429, never process-wide) and an opt-in
+background mode (``configuration.background = True``). README, "Migrating from
+mParticle's SDK", lists every difference.
+"""
+
+from __future__ import annotations
+
+from . import models, rest
+from .api import ApiClient, EventsApi
+from .configuration import Configuration
+from .models import *  # noqa: F401,F403 - the reference exports every model at the top
+from .models import __all__ as _models
+from .rest import ApiException
+
+__all__ = ["ApiClient", "ApiException", "Configuration", "EventsApi", "models", "rest", *_models]
