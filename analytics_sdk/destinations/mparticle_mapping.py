@@ -352,10 +352,9 @@ def product(values: Any) -> Dict[str, Any]:
     if not isinstance(values, Mapping):
         return {}
     out: Dict[str, Any] = {}
-    for key in _PRODUCT_ID_KEYS:
-        if values.get(key) is not None:
-            out["id"] = str(values[key])
-            break
+    id_key = next((key for key in _PRODUCT_ID_KEYS if values.get(key) is not None), None)
+    if id_key is not None:
+        out["id"] = str(values[id_key])
     for key, target in _PRODUCT_FIELDS.items():
         if values.get(key) is not None:
             out[target] = str(values[key])
@@ -366,7 +365,7 @@ def product(values: Any) -> Dict[str, Any]:
     position = _number(values.get("position"))
     if position is not None:
         out["position"] = int(position)
-    rest = attributes(values, skip={*_PRODUCT_ID_KEYS, *_PRODUCT_FIELDS, "price", "quantity", "position"},
+    rest = attributes(values, skip={id_key, *_PRODUCT_FIELDS, "price", "quantity", "position"},
                       what="product attributes")
     if rest:
         out["custom_attributes"] = rest
