@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..delivery.retry import RetryPolicy, Verdict, classify, parse_retry_after
 from ..delivery.transport import USER_AGENT, Attempt, make_transport
+from ..messages import new_message_id
 from ..serialization import encode
 from .background import BackgroundLane
 from .configuration import Configuration
@@ -132,7 +132,9 @@ class EventsApi:
             if not isinstance(wire, dict):
                 raise ValueError(f"{method}: a batch must be a Batch (or dict), got {type(item).__name__}")
             if (self.config.add_source_request_id or self.config.background) and not wire.get("source_request_id"):
-                wire["source_request_id"] = str(uuid.uuid4())  # mParticle drops a resent duplicate by this id
+                # mParticle drops a resent duplicate by this id; a UUID from the private generator
+                # (uuid4 reads os.urandom, which hands the GIL to the uploader mid-call).
+                wire["source_request_id"] = new_message_id()
             batches.append(wire)
         return batches
 
