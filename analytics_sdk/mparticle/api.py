@@ -1,7 +1,7 @@
 """``EventsApi`` and ``ApiClient``: uploads with the reference's meaning, and our delivery.
 
 ``upload_events(batch)`` posts to ``/events`` and ``bulk_upload_events([...])``
-to ``/bulkevents``; both return ``(None, status, headers)`` once mParticle
+to ``/bulkevents``; both return ``(None, status, {})`` once mParticle
 accepted, or raise :class:`ApiException`. Unlike the reference they time out
 (``Configuration.timeout``), retry 429 (after ``Retry-After``), 408, 5xx and
 network errors with backoff, and a 429 delays only the call that got it. With
@@ -11,6 +11,7 @@ network errors with backoff, and a 429 delays only the call that got it. With
 from __future__ import annotations
 
 import threading
+from http.client import responses
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -187,7 +188,7 @@ class EventsApi:
 
     @staticmethod
     def _result(attempt: Attempt, only_data: bool) -> Any:
-        return None if only_data else (None, attempt.status, attempt.headers)
+        return None if only_data else (None, attempt.status, {})
 
     def _call_back(self, path: str, data: bytes, only_data: bool, callback: Any) -> None:
         try:
@@ -203,7 +204,13 @@ def _exception(attempt: Attempt, retries: int) -> ApiException:
     if attempt.status is None:
         error = ApiException(status=0, reason=f"no response{tried}: {attempt.error}")
     else:
-        error = ApiException(status=attempt.status, reason=(attempt.reason or "") + tried)
+        # Our HTTP client reads only the headers delivery needs: the reason phrase is
+        # the standard one, and Retry-After is the header kept.
+        error = ApiException(status=attempt.status, reason=_phrase(attempt.status) + tried)
         error.body = attempt.body.decode("utf-8", "replace")
-        error.headers = attempt.headers
+        error.headers = {"Retry-After": attempt.retry_after} if attempt.retry_after else {}
     return error
+
+
+def _phrase(status: int) -> str:
+    return responses.get(status, "")
