@@ -95,6 +95,11 @@ _ORDER_KEYS = {"order_id", "checkout_id", "affiliation", "total", "revenue", "va
 _SCALARS = (str, int, float, bool, type(None))
 
 
+def _is_map(value: Any) -> bool:
+    # A plain dict first: isinstance() against the Mapping ABC costs ~1 us per call on the hot path.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 class MappingError(Exception):
     """mParticle has no place for this message; ``reason`` is a drop reason."""
 
@@ -157,7 +162,7 @@ def user_attributes(traits: Mapping[str, Any], out: Dict[str, Any], prefix: str 
     for key, value in traits.items():
         if key == "email" and not prefix:
             continue
-        if key == "address" and isinstance(value, Mapping) and not prefix:
+        if key == "address" and _is_map(value) and not prefix:
             for part, attribute in ADDRESS_TRAITS.items():
                 if value.get(part) is not None:
                     out[attribute] = _scalar(value[part])
@@ -169,7 +174,7 @@ def user_attributes(traits: Mapping[str, Any], out: Dict[str, Any], prefix: str 
 def _options(message: Mapping[str, Any]) -> Mapping[str, Any]:
     integrations = message.get("integrations") or {}
     options = integrations.get("mParticle")
-    return options if isinstance(options, Mapping) else {}
+    return options if _is_map(options) else {}
 
 
 def _identities(message: Mapping[str, Any], options: Mapping[str, Any], traits: Mapping[str, Any]) -> Dict[str, str]:
@@ -182,7 +187,7 @@ def _identities(message: Mapping[str, Any], options: Mapping[str, Any], traits: 
         identities["email"] = email
     extra = options.get("user_identities")
     if extra is not None:
-        if not isinstance(extra, Mapping):
+        if not _is_map(extra):
             raise ValidationError('integrations["mParticle"]["user_identities"] must be a dict of identity -> id')
         for name, value in extra.items():
             if name not in IDENTITY_TYPES:
@@ -278,7 +283,7 @@ def _consent_entry(where: str, value: Any, default_ms: Optional[int]) -> Dict[st
     """One purpose: ``True``/``False`` or a dict with ``consented`` and optional details."""
     if isinstance(value, bool):
         value = {"consented": value}
-    if not isinstance(value, Mapping) or not isinstance(value.get("consented"), bool):
+    if not _is_map(value) or not isinstance(value.get("consented"), bool):
         raise ValidationError(f"{where} must be true/false or a dict with a boolean 'consented'")
     entry: Dict[str, Any] = {"consented": value["consented"]}
     for key, target in (("document", "document"), ("location", "location"),
@@ -303,21 +308,21 @@ def consent_state(consent: Any, default_ms: Optional[int]) -> Optional[Dict[str,
     """
     if consent is None:
         return None
-    if not isinstance(consent, Mapping):
+    if not _is_map(consent):
         raise ValidationError("context.consent must be a dict")
     gdpr: Dict[str, Any] = {}
     for source in ("categoryPreferences", "gdpr"):
         purposes = consent.get(source)
         if purposes is None:
             continue
-        if not isinstance(purposes, Mapping):
+        if not _is_map(purposes):
             raise ValidationError(f"context.consent.{source} must be a dict of purpose -> consent")
         for purpose, value in purposes.items():
             gdpr[str(purpose).lower()] = _consent_entry(f"context.consent.{source}.{purpose}", value, default_ms)
     ccpa: Dict[str, Any] = {}
     ccpa_in = consent.get("ccpa")
     if ccpa_in is not None:
-        if not isinstance(ccpa_in, Mapping):
+        if not _is_map(ccpa_in):
             raise ValidationError("context.consent.ccpa must be a dict")
         for key, value in ccpa_in.items():
             if key not in ("dataSaleOptOut", "data_sale_opt_out"):
@@ -349,7 +354,7 @@ def _number(value: Any) -> Optional[float]:
 
 def product(values: Any) -> Dict[str, Any]:
     """A Segment product (e-commerce spec) as an mParticle product."""
-    if not isinstance(values, Mapping):
+    if not _is_map(values):
         return {}
     out: Dict[str, Any] = {}
     id_key = next((key for key in _PRODUCT_ID_KEYS if values.get(key) is not None), None)
@@ -499,13 +504,13 @@ def _common_data(data: Dict[str, Any], message: Mapping[str, Any], context: Mapp
     if lat is not None and lng is not None:
         data["location"] = {"latitude": lat, "longitude": lng}
     campaign = context.get("campaign")
-    if isinstance(campaign, Mapping) and campaign:
+    if _is_map(campaign) and campaign:
         merged = {**{f"utm_{k}": v for k, v in campaign.items()}, **(data.get("custom_attributes") or {})}
         data["custom_attributes"] = attributes(merged)
     if not data.get("custom_attributes"):
         data.pop("custom_attributes", None)
     flags = (message.get("integrations") or {}).get("mParticle")
-    if isinstance(flags, Mapping) and isinstance(flags.get("custom_flags"), Mapping):
+    if _is_map(flags) and _is_map(flags.get("custom_flags")):
         data["custom_flags"] = {str(k): str(v) for k, v in flags["custom_flags"].items()}
 
 
@@ -523,7 +528,7 @@ def to_mparticle(
     context = message.get("context") or {}
     options = _options(message)
     traits: Any = (message.get("traits") if kind == "identify" else context.get("traits")) or {}
-    if not isinstance(traits, Mapping):
+    if not _is_map(traits):
         traits = {}
     ms = timestamp_ms(message.get("timestamp"))
     batch: Dict[str, Any] = {"environment": environment}

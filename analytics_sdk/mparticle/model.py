@@ -12,7 +12,7 @@ import uuid
 from datetime import date, datetime, time
 from decimal import Decimal
 from pprint import pformat
-from typing import Any, Callable, ClassVar, Dict, Iterable, Optional, Tuple
+from typing import Any, Callable, ClassVar, Dict, Iterable, Optional, Tuple, Type
 
 __all__ = ["Model", "one_of", "uuid_text", "attribute_bag", "to_wire", "validate_attribute_bag_values"]
 
@@ -144,7 +144,7 @@ def model(
     defaults: Optional[Dict[str, Any]] = None,
     base: type = Model,
     doc: str = "",
-) -> type:
+) -> Type[Model]:
     """Declare a model class from a space-separated field list (constructor order)."""
     namespace: Dict[str, Any] = {
         "_fields": tuple(fields.split()),

@@ -11,7 +11,7 @@ unwrapped); ``CrashReportEvent`` is sent as ``crash_report`` (the reference says
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Type
 
 from .model import Model, attribute_bag, model, one_of, uuid_text
 
@@ -105,7 +105,7 @@ EventBase = model("EventBase", "data event_type", {"event_type": one_of(*EVENT_T
 EventData = model("EventData", _COMMON, {"custom_attributes": attribute_bag})
 
 
-def _event(name: str, fields: str = "", checks: Optional[Dict[str, Any]] = None, **defaults: Any) -> type:
+def _event(name: str, fields: str = "", checks: Optional[Dict[str, Any]] = None, **defaults: Any) -> Type[Model]:
     return model(name, f"{_COMMON} {fields}", checks, defaults, base=EventData)
 
 
