@@ -1,0 +1,1 @@
+"""Pure request/response logic of the backends the local collector speaks, one module each."""
