@@ -133,8 +133,8 @@ class Amplitude(Destination):
         if reply.action is Action.DROP and reply.reason == "unauthorized" and not self._key_reported:
             self._key_reported = True  # once per destination: the drops themselves are counted and reported
             log.error(
-                "analytics_sdk: Amplitude refused the API key (%s); events for this destination are dropped "
-                "as 'unauthorized' until the key is fixed",
+                "analytics_sdk: %s; check the api_key: events for this destination are dropped "
+                "as 'unauthorized' until it is fixed",
                 reply.detail,
             )
         return reply

@@ -98,7 +98,9 @@ def read_reply(
     if 200 <= status < 300:
         return Reply(Action.DELIVERED, status)
     if status in (401, 403) or (status == 400 and error.lower().startswith("invalid api key")):
-        return Reply(Action.DROP, status, "unauthorized", f"Amplitude refused the API key: {error or 'HTTP %d' % status}")
+        # Amplitude echoes the key after "Invalid API key:"; it stays out of reports and logs.
+        said = "Invalid API key" if status == 400 else (error.split(":")[0] or f"HTTP {status}")
+        return Reply(Action.DROP, status, "unauthorized", f"Amplitude refused the API key ({said})")
     if status == 400:
         return _bad_request(status, parsed, error, count)
     if status == 413:
