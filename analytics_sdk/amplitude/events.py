@@ -111,12 +111,18 @@ def _type_ok(name: str, value: Any) -> bool:
 class EventOptions:
     """The fields every event may carry; ``callback(event, code, message)`` is per event."""
 
+    # Every field defaults to None here; instances store only what was set.
     user_id: Optional[str] = None
     device_id: Optional[str] = None
     time: Optional[int] = None
     insert_id: Optional[str] = None
     plan: Optional[Plan] = None
     ingestion_metadata: Optional[IngestionMetadata] = None
+    event_type: Any = None
+    event_properties: Optional[dict] = None
+    user_properties: Optional[dict] = None
+    groups: Optional[dict] = None
+    group_properties: Optional[dict] = None
 
     def __init__(self, user_id: Optional[str] = None, device_id: Optional[str] = None, time: Optional[int] = None,
                  app_version: Optional[str] = None, platform: Optional[str] = None, os_name: Optional[str] = None,
@@ -126,52 +132,91 @@ class EventOptions:
                  city: Optional[str] = None, dma: Optional[str] = None, language: Optional[str] = None,
                  price: Optional[float] = None, quantity: Optional[int] = None, revenue: Optional[float] = None,
                  product_id: Optional[str] = None, revenue_type: Optional[str] = None,
-                 location_lat: Optional[float] = None, location_lng: Optional[float] = None,
-                 ip: Optional[str] = None, idfa: Optional[str] = None, idfv: Optional[str] = None,
-                 adid: Optional[str] = None, android_id: Optional[str] = None, event_id: Optional[int] = None,
-                 session_id: Optional[int] = None, insert_id: Optional[str] = None, plan: Optional[Plan] = None,
-                 ingestion_metadata: Optional[IngestionMetadata] = None, partner_id: Optional[str] = None,
-                 version_name: Optional[str] = None, user_agent: Optional[str] = None,
-                 callback: Optional[Callable[..., Any]] = None, currency: Optional[str] = None) -> None:
-        # Plain stores (cheap); types are checked when the event goes on the wire.
-        self.user_id = user_id
-        self.device_id = device_id
-        self.time = time
-        self.app_version = app_version
-        self.platform = platform
-        self.os_name = os_name
-        self.os_version = os_version
-        self.device_brand = device_brand
-        self.device_manufacturer = device_manufacturer
-        self.device_model = device_model
-        self.carrier = carrier
-        self.country = country
-        self.region = region
-        self.city = city
-        self.dma = dma
-        self.language = language
-        self.price = price
-        self.quantity = quantity
-        self.revenue = revenue
-        self.currency = currency
-        self.product_id = product_id
-        self.revenue_type = revenue_type
-        self.location_lat = location_lat
-        self.location_lng = location_lng
-        self.ip = ip
-        self.idfa = idfa
-        self.idfv = idfv
-        self.adid = adid
-        self.android_id = android_id
-        self.event_id = event_id
-        self.session_id = session_id
-        self.insert_id = insert_id
-        self.library: Optional[str] = None
-        self.plan = plan
-        self.ingestion_metadata = ingestion_metadata
-        self.partner_id = partner_id
-        self.version_name = version_name
-        self.user_agent = user_agent
+                 currency: Optional[str] = None, location_lat: Optional[float] = None,
+                 location_lng: Optional[float] = None, ip: Optional[str] = None, idfa: Optional[str] = None,
+                 idfv: Optional[str] = None, adid: Optional[str] = None, android_id: Optional[str] = None,
+                 event_id: Optional[int] = None, session_id: Optional[int] = None, insert_id: Optional[str] = None,
+                 plan: Optional[Plan] = None, ingestion_metadata: Optional[IngestionMetadata] = None,
+                 partner_id: Optional[str] = None, version_name: Optional[str] = None,
+                 user_agent: Optional[str] = None, callback: Optional[Callable[..., Any]] = None) -> None:
+        # Only what is given is stored (the class holds the None defaults), so turning
+        # the event into its wire dict touches only the fields in use. Explicit
+        # tests, not a loop: this runs in request handlers.
+        values = self.__dict__
+        if user_id is not None:
+            values["user_id"] = user_id
+        if device_id is not None:
+            values["device_id"] = device_id
+        if time is not None:
+            values["time"] = time
+        if app_version is not None:
+            values["app_version"] = app_version
+        if platform is not None:
+            values["platform"] = platform
+        if os_name is not None:
+            values["os_name"] = os_name
+        if os_version is not None:
+            values["os_version"] = os_version
+        if device_brand is not None:
+            values["device_brand"] = device_brand
+        if device_manufacturer is not None:
+            values["device_manufacturer"] = device_manufacturer
+        if device_model is not None:
+            values["device_model"] = device_model
+        if carrier is not None:
+            values["carrier"] = carrier
+        if country is not None:
+            values["country"] = country
+        if region is not None:
+            values["region"] = region
+        if city is not None:
+            values["city"] = city
+        if dma is not None:
+            values["dma"] = dma
+        if language is not None:
+            values["language"] = language
+        if price is not None:
+            values["price"] = price
+        if quantity is not None:
+            values["quantity"] = quantity
+        if revenue is not None:
+            values["revenue"] = revenue
+        if product_id is not None:
+            values["product_id"] = product_id
+        if revenue_type is not None:
+            values["revenue_type"] = revenue_type
+        if currency is not None:
+            values["currency"] = currency
+        if location_lat is not None:
+            values["location_lat"] = location_lat
+        if location_lng is not None:
+            values["location_lng"] = location_lng
+        if ip is not None:
+            values["ip"] = ip
+        if idfa is not None:
+            values["idfa"] = idfa
+        if idfv is not None:
+            values["idfv"] = idfv
+        if adid is not None:
+            values["adid"] = adid
+        if android_id is not None:
+            values["android_id"] = android_id
+        if event_id is not None:
+            values["event_id"] = event_id
+        if session_id is not None:
+            values["session_id"] = session_id
+        if insert_id is not None:
+            values["insert_id"] = insert_id
+        if plan is not None:
+            values["plan"] = plan
+        if ingestion_metadata is not None:
+            values["ingestion_metadata"] = ingestion_metadata
+        if partner_id is not None:
+            values["partner_id"] = partner_id
+        if version_name is not None:
+            values["version_name"] = version_name
+        if user_agent is not None:
+            values["user_agent"] = user_agent
         self.event_callback = callback
         self._retry = 0
 
@@ -180,7 +225,7 @@ class EventOptions:
 
     def __setitem__(self, key: str, value: Any) -> None:
         if value is not None:
-            if key not in FIELDS or key not in self.__dict__:
+            if key not in FIELDS:
                 log.error("Unexpected event property key: %s", key)
                 return
             if not _type_ok(key, value):
@@ -195,12 +240,12 @@ class EventOptions:
 
     def get_event_body(self) -> Dict[str, Any]:
         """The event as Amplitude's wire dict (fields of the wrong type left out, with an error log)."""
-        values = self.__dict__
         body: Dict[str, Any] = {}
-        for name, (wire, wanted) in FIELDS.items():
-            value = values.get(name)
-            if value is None:
+        for name, value in self.__dict__.items():
+            spec = FIELDS.get(name)
+            if spec is None or value is None:
                 continue
+            wire, wanted = spec
             if not isinstance(value, wanted) and not _type_ok(name, value):
                 continue
             if name == "plan":
@@ -225,19 +270,118 @@ class EventOptions:
         self._retry = n
 
 
+for _name in FIELDS:  # None defaults on the class for every field not declared above
+    if not hasattr(EventOptions, _name):
+        setattr(EventOptions, _name, None)
+
+
 class BaseEvent(EventOptions):
     """An event: ``event_type`` plus its properties and the options above."""
 
     def __init__(self, event_type: str, user_id: Optional[str] = None, device_id: Optional[str] = None,
                  time: Optional[int] = None, event_properties: Optional[dict] = None,
                  user_properties: Optional[dict] = None, groups: Optional[dict] = None,
-                 group_properties: Optional[dict] = None, **options: Any) -> None:
-        super().__init__(user_id=user_id, device_id=device_id, time=time, **options)
-        self.event_type = event_type
-        self.event_properties = event_properties
-        self.user_properties = user_properties
-        self.groups = groups
-        self.group_properties = group_properties
+                 group_properties: Optional[dict] = None, app_version: Optional[str] = None,
+                 platform: Optional[str] = None, os_name: Optional[str] = None, os_version: Optional[str] = None,
+                 device_brand: Optional[str] = None, device_manufacturer: Optional[str] = None,
+                 device_model: Optional[str] = None, carrier: Optional[str] = None, country: Optional[str] = None,
+                 region: Optional[str] = None, city: Optional[str] = None, dma: Optional[str] = None,
+                 language: Optional[str] = None, price: Optional[float] = None, quantity: Optional[int] = None,
+                 revenue: Optional[float] = None, product_id: Optional[str] = None,
+                 revenue_type: Optional[str] = None, currency: Optional[str] = None,
+                 location_lat: Optional[float] = None, location_lng: Optional[float] = None,
+                 ip: Optional[str] = None, idfa: Optional[str] = None, idfv: Optional[str] = None,
+                 adid: Optional[str] = None, android_id: Optional[str] = None, event_id: Optional[int] = None,
+                 session_id: Optional[int] = None, insert_id: Optional[str] = None, plan: Optional[Plan] = None,
+                 ingestion_metadata: Optional[IngestionMetadata] = None, partner_id: Optional[str] = None,
+                 user_agent: Optional[str] = None, callback: Optional[Callable[..., Any]] = None,
+                 version_name: Optional[str] = None) -> None:
+        values = self.__dict__
+        values["event_type"] = event_type
+        if user_id is not None:
+            values["user_id"] = user_id
+        if device_id is not None:
+            values["device_id"] = device_id
+        if time is not None:
+            values["time"] = time
+        if event_properties is not None:
+            values["event_properties"] = event_properties
+        if user_properties is not None:
+            values["user_properties"] = user_properties
+        if groups is not None:
+            values["groups"] = groups
+        if group_properties is not None:
+            values["group_properties"] = group_properties
+        if app_version is not None:
+            values["app_version"] = app_version
+        if platform is not None:
+            values["platform"] = platform
+        if os_name is not None:
+            values["os_name"] = os_name
+        if os_version is not None:
+            values["os_version"] = os_version
+        if device_brand is not None:
+            values["device_brand"] = device_brand
+        if device_manufacturer is not None:
+            values["device_manufacturer"] = device_manufacturer
+        if device_model is not None:
+            values["device_model"] = device_model
+        if carrier is not None:
+            values["carrier"] = carrier
+        if country is not None:
+            values["country"] = country
+        if region is not None:
+            values["region"] = region
+        if city is not None:
+            values["city"] = city
+        if dma is not None:
+            values["dma"] = dma
+        if language is not None:
+            values["language"] = language
+        if price is not None:
+            values["price"] = price
+        if quantity is not None:
+            values["quantity"] = quantity
+        if revenue is not None:
+            values["revenue"] = revenue
+        if product_id is not None:
+            values["product_id"] = product_id
+        if revenue_type is not None:
+            values["revenue_type"] = revenue_type
+        if currency is not None:
+            values["currency"] = currency
+        if location_lat is not None:
+            values["location_lat"] = location_lat
+        if location_lng is not None:
+            values["location_lng"] = location_lng
+        if ip is not None:
+            values["ip"] = ip
+        if idfa is not None:
+            values["idfa"] = idfa
+        if idfv is not None:
+            values["idfv"] = idfv
+        if adid is not None:
+            values["adid"] = adid
+        if android_id is not None:
+            values["android_id"] = android_id
+        if event_id is not None:
+            values["event_id"] = event_id
+        if session_id is not None:
+            values["session_id"] = session_id
+        if insert_id is not None:
+            values["insert_id"] = insert_id
+        if plan is not None:
+            values["plan"] = plan
+        if ingestion_metadata is not None:
+            values["ingestion_metadata"] = ingestion_metadata
+        if partner_id is not None:
+            values["partner_id"] = partner_id
+        if user_agent is not None:
+            values["user_agent"] = user_agent
+        if version_name is not None:
+            values["version_name"] = version_name
+        self.event_callback = callback
+        self._retry = 0
 
     def load_event_options(self, event_options: Optional[EventOptions]) -> None:
         """Copy every option set on ``event_options`` onto this event (overwriting)."""
@@ -253,21 +397,27 @@ class BaseEvent(EventOptions):
 
 
 class IdentifyEvent(BaseEvent):
-    def __init__(self, **fields: Any) -> None:
+    """``$identify``: the arguments of BaseEvent after ``event_type``."""
+
+    def __init__(self, *args: Any, **fields: Any) -> None:
         fields.pop("event_type", None)
-        super().__init__(IDENTIFY_EVENT, **fields)
+        super().__init__(IDENTIFY_EVENT, *args, **fields)
 
 
 class GroupIdentifyEvent(BaseEvent):
-    def __init__(self, **fields: Any) -> None:
+    """``$groupidentify``: the arguments of BaseEvent after ``event_type``."""
+
+    def __init__(self, *args: Any, **fields: Any) -> None:
         fields.pop("event_type", None)
-        super().__init__(GROUP_IDENTIFY_EVENT, **fields)
+        super().__init__(GROUP_IDENTIFY_EVENT, *args, **fields)
 
 
 class RevenueEvent(BaseEvent):
-    def __init__(self, revenue_obj: Optional["Revenue"] = None, **fields: Any) -> None:
+    """``revenue_amount``: the arguments of BaseEvent after ``event_type``, plus ``revenue_obj``."""
+
+    def __init__(self, *args: Any, revenue_obj: Optional["Revenue"] = None, **fields: Any) -> None:
         fields.pop("event_type", None)
-        super().__init__(REVENUE_EVENT, **fields)
+        super().__init__(REVENUE_EVENT, *args, **fields)
         if revenue_obj is not None:
             self.event_properties = {**(self.event_properties or {}), **revenue_obj.amplitude_properties()}
 

@@ -183,8 +183,12 @@ def to_amplitude(message: Mapping[str, Any], library: str) -> Dict[str, Any]:
     kind = message.get("type")
     integrations = message.get("integrations")
     options = integrations.get("Amplitude") if integrations else None
-    if not isinstance(options, Mapping):
+    if type(options) is not dict and not isinstance(options, Mapping):  # exact type first: ABC checks are slow
         options = None
+    if options is not None and "event_type" in options:
+        # A complete Amplitude event (what analytics_sdk.amplitude sends): take it as it is.
+        event = {key: value for key, value in options.items() if key in EVENT_FIELDS}
+        return _finish(event, message, library)
     event: Dict[str, Any] = {}
     user_id = message.get("userId")
     if user_id:
@@ -243,6 +247,11 @@ def to_amplitude(message: Mapping[str, Any], library: str) -> Dict[str, Any]:
         for key, value in options.items():
             if key in EVENT_FIELDS:
                 event[key] = value
+    return _finish(event, message, library)
+
+
+def _finish(event: Dict[str, Any], message: Mapping[str, Any], library: str) -> Dict[str, Any]:
+    """Time, insert_id and library, and the checks Amplitude would otherwise answer with a 400."""
     if "time" not in event:
         ms = millis(message.get("timestamp"))
         if ms is not None:
