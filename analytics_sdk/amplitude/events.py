@@ -296,14 +296,15 @@ class BaseEvent(EventOptions):
                  ingestion_metadata: Optional[IngestionMetadata] = None, partner_id: Optional[str] = None,
                  user_agent: Optional[str] = None, callback: Optional[Callable[..., Any]] = None,
                  version_name: Optional[str] = None) -> None:
+        # Positional: the cheapest call (same order as EventOptions' parameters).
+        EventOptions.__init__(
+            self, user_id, device_id, time, app_version, platform, os_name, os_version, device_brand,
+            device_manufacturer, device_model, carrier, country, region, city, dma, language, price, quantity,
+            revenue, product_id, revenue_type, currency, location_lat, location_lng, ip, idfa, idfv, adid,
+            android_id, event_id, session_id, insert_id, plan, ingestion_metadata, partner_id, version_name,
+            user_agent, callback)
         values = self.__dict__
         values["event_type"] = event_type
-        if user_id is not None:
-            values["user_id"] = user_id
-        if device_id is not None:
-            values["device_id"] = device_id
-        if time is not None:
-            values["time"] = time
         if event_properties is not None:
             values["event_properties"] = event_properties
         if user_properties is not None:
@@ -312,76 +313,6 @@ class BaseEvent(EventOptions):
             values["groups"] = groups
         if group_properties is not None:
             values["group_properties"] = group_properties
-        if app_version is not None:
-            values["app_version"] = app_version
-        if platform is not None:
-            values["platform"] = platform
-        if os_name is not None:
-            values["os_name"] = os_name
-        if os_version is not None:
-            values["os_version"] = os_version
-        if device_brand is not None:
-            values["device_brand"] = device_brand
-        if device_manufacturer is not None:
-            values["device_manufacturer"] = device_manufacturer
-        if device_model is not None:
-            values["device_model"] = device_model
-        if carrier is not None:
-            values["carrier"] = carrier
-        if country is not None:
-            values["country"] = country
-        if region is not None:
-            values["region"] = region
-        if city is not None:
-            values["city"] = city
-        if dma is not None:
-            values["dma"] = dma
-        if language is not None:
-            values["language"] = language
-        if price is not None:
-            values["price"] = price
-        if quantity is not None:
-            values["quantity"] = quantity
-        if revenue is not None:
-            values["revenue"] = revenue
-        if product_id is not None:
-            values["product_id"] = product_id
-        if revenue_type is not None:
-            values["revenue_type"] = revenue_type
-        if currency is not None:
-            values["currency"] = currency
-        if location_lat is not None:
-            values["location_lat"] = location_lat
-        if location_lng is not None:
-            values["location_lng"] = location_lng
-        if ip is not None:
-            values["ip"] = ip
-        if idfa is not None:
-            values["idfa"] = idfa
-        if idfv is not None:
-            values["idfv"] = idfv
-        if adid is not None:
-            values["adid"] = adid
-        if android_id is not None:
-            values["android_id"] = android_id
-        if event_id is not None:
-            values["event_id"] = event_id
-        if session_id is not None:
-            values["session_id"] = session_id
-        if insert_id is not None:
-            values["insert_id"] = insert_id
-        if plan is not None:
-            values["plan"] = plan
-        if ingestion_metadata is not None:
-            values["ingestion_metadata"] = ingestion_metadata
-        if partner_id is not None:
-            values["partner_id"] = partner_id
-        if user_agent is not None:
-            values["user_agent"] = user_agent
-        if version_name is not None:
-            values["version_name"] = version_name
-        self.event_callback = callback
-        self._retry = 0
 
     def load_event_options(self, event_options: Optional[EventOptions]) -> None:
         """Copy every option set on ``event_options`` onto this event (overwriting)."""
