@@ -21,12 +21,12 @@ plan / ingestion_metadata   added to events that have none             None
 event_log_level             accepted (outcomes go to callbacks,        INFO
                             ``on_error`` and ``analytics_sdk`` logs)
 opt_out                     send nothing while True                    False
-retry_base_interval         Go ``RetryBaseInterval``: first backoff, s 0.1
+retry_base_interval         Go ``RetryBaseInterval``: 1st backoff (s)  0.1
 retry_throttled_interval    Go ``RetryThrottledInterval``: hold of a   30.0
                             throttled user/device after a 429, s
 connection_timeout          Go ``ConnectionTimeout``: HTTP timeout, s  10.0
 max_storage_capacity        Go ``MaxStorageCapacity``: queue bound     20 000
-flush_timeout               bound of ``flush()``, s (None: until done) None
+flush_timeout               bound of ``flush()`` (s; None: no bound)   None
 ==========================  =========================================  ====================
 """
 

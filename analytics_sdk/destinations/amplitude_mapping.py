@@ -22,9 +22,9 @@ alias                      refused, reported as ``unsendable`` (Amplitude's even
 userId / anonymousId       ``user_id`` / ``device_id``
 messageId                  ``insert_id`` (Amplitude deduplicates on it for 7 days)
 timestamp                  ``time`` (integer milliseconds)
-properties revenue, price, ``revenue``, ``price`` (float), ``quantity`` (int, 1 when
-quantity, productId,       only price is given), ``productId``, ``revenueType``,
-revenueType, currency      ``currency`` (productId/revenueType only with a price or revenue)
+properties: revenue,       ``revenue``, ``price`` (float), ``quantity`` (int, 1 when
+price, quantity,           only price is given), ``productId``, ``revenueType``,
+productId, revenueType,    ``currency`` (productId/revenueType only with a price or revenue)
 context.ip                 ``ip``
 context.os.name/version    ``os_name`` / ``os_version``
 context.device             model, manufacturer, brand -> ``device_*``; type -> ``platform``;
