@@ -24,7 +24,7 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 
 $(BENCH_STAMP): setup.py setup.cfg
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[speed]' segment-analytics-python mparticle
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[speed]' segment-analytics-python mparticle amplitude-analytics
 	-$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check rudder-sdk-python
 	-$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check posthog
 	touch $(BENCH_STAMP)
@@ -32,6 +32,7 @@ $(BENCH_STAMP): setup.py setup.cfg
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/compare.py --json benchmarks/latest.json
 	$(BENCH_VENV)/bin/python benchmarks/mparticle_compare.py
+	$(BENCH_VENV)/bin/python benchmarks/amplitude_compare.py
 
 lint: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check mypy types-requests types-python-dateutil

@@ -21,10 +21,11 @@ import types
 import warnings
 from typing import Any, Dict, List, Optional
 
+from .builders import Identify, Payload, Revenue
 from .client import Client, Result
 from .delivery.callbacks import OutcomeCallback
 from .delivery.outcomes import DROP_REASONS, ErrorCallback
-from .destinations import CustomerIO, Destination, Hightouch, MParticle, RudderStack, Segment
+from .destinations import Amplitude, CustomerIO, Destination, Hightouch, MParticle, RudderStack, Segment
 from .errors import DeliveryError, ValidationError
 from .messages import Id, Timestamp
 from .plugins import DestinationPlugin, EventPlugin, Plugin, PluginType
@@ -44,6 +45,9 @@ __all__ = [
     "Hightouch",
     "CustomerIO",
     "MParticle",
+    "Amplitude",
+    "Identify",
+    "Revenue",
     "Plugin",
     "EventPlugin",
     "DestinationPlugin",
@@ -222,7 +226,7 @@ sys.modules[__name__].__class__ = _SettingsModule
 
 def identify(
     user_id: Optional[Id] = None,
-    traits: Optional[Dict[str, Any]] = None,
+    traits: Optional[Payload] = None,
     context: Optional[Dict[str, Any]] = None,
     timestamp: Optional[Timestamp] = None,
     anonymous_id: Optional[Id] = None,
@@ -238,7 +242,7 @@ def identify(
 def track(
     user_id: Optional[Id] = None,
     event: Optional[str] = None,
-    properties: Optional[Dict[str, Any]] = None,
+    properties: Optional[Payload] = None,
     context: Optional[Dict[str, Any]] = None,
     timestamp: Optional[Timestamp] = None,
     anonymous_id: Optional[Id] = None,
@@ -292,7 +296,7 @@ def screen(
 def group(
     user_id: Optional[Id] = None,
     group_id: Optional[Id] = None,
-    traits: Optional[Dict[str, Any]] = None,
+    traits: Optional[Payload] = None,
     context: Optional[Dict[str, Any]] = None,
     timestamp: Optional[Timestamp] = None,
     anonymous_id: Optional[Id] = None,

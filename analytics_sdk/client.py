@@ -7,7 +7,7 @@ import time
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import messages
+from . import builders, messages
 from .delivery.callbacks import Callbacks, OutcomeCallback
 from .delivery.consumer import Consumer
 from .delivery.lifecycle import install_sigterm_handler, register_exit_timeout
@@ -276,7 +276,7 @@ class Client:
     def identify(
         self,
         user_id: Optional[messages.Id] = None,
-        traits: Optional[Dict[str, Any]] = None,
+        traits: Optional[builders.Payload] = None,
         context: Optional[Dict[str, Any]] = None,
         timestamp: Optional[messages.Timestamp] = None,
         anonymous_id: Optional[messages.Id] = None,
@@ -285,7 +285,9 @@ class Client:
         *,
         callback: Optional[OutcomeCallback] = None,
     ) -> Result:
-        """Tie a user to their traits. Returns ``(queued, message)``."""
+        """Tie a user to their traits (a dict, or an ``analytics_sdk.Identify``). Returns ``(queued, message)``."""
+        if isinstance(traits, builders.Builder):
+            traits, integrations = builders.lift("identify", traits, integrations)
         return self._enqueue(
             messages.build_identify(user_id, traits, context, timestamp, anonymous_id, integrations, message_id),
             callback,
@@ -295,7 +297,7 @@ class Client:
         self,
         user_id: Optional[messages.Id] = None,
         event: Optional[str] = None,
-        properties: Optional[Dict[str, Any]] = None,
+        properties: Optional[builders.Payload] = None,
         context: Optional[Dict[str, Any]] = None,
         timestamp: Optional[messages.Timestamp] = None,
         anonymous_id: Optional[messages.Id] = None,
@@ -304,7 +306,10 @@ class Client:
         *,
         callback: Optional[OutcomeCallback] = None,
     ) -> Result:
-        """Record that a user did something. Returns ``(queued, message)``."""
+        """Record that a user did something (properties: a dict, or an ``analytics_sdk.Revenue``).
+        Returns ``(queued, message)``."""
+        if isinstance(properties, builders.Builder):
+            properties, integrations = builders.lift("track", properties, integrations)
         return self._enqueue(
             messages.build_track(
                 user_id, event, properties, context, timestamp, anonymous_id, integrations, message_id
@@ -360,7 +365,7 @@ class Client:
         self,
         user_id: Optional[messages.Id] = None,
         group_id: Optional[messages.Id] = None,
-        traits: Optional[Dict[str, Any]] = None,
+        traits: Optional[builders.Payload] = None,
         context: Optional[Dict[str, Any]] = None,
         timestamp: Optional[messages.Timestamp] = None,
         anonymous_id: Optional[messages.Id] = None,
@@ -369,7 +374,10 @@ class Client:
         *,
         callback: Optional[OutcomeCallback] = None,
     ) -> Result:
-        """Associate a user with a group (company, team...). Returns ``(queued, message)``."""
+        """Associate a user with a group (company, team...); traits: a dict or an
+        ``analytics_sdk.Identify``. Returns ``(queued, message)``."""
+        if isinstance(traits, builders.Builder):
+            traits, integrations = builders.lift("group", traits, integrations)
         return self._enqueue(
             messages.build_group(
                 user_id, group_id, traits, context, timestamp, anonymous_id, integrations, message_id
@@ -429,6 +437,11 @@ class Client:
 
     def _enqueue_many(self, msg: Dict[str, Any], callback: Optional[OutcomeCallback]) -> Result:
         """Every destination that takes the message gets it; success means all of them queued it."""
+        if callback is not None and self.send:
+            # Registered before encoding, so a refusal at encode time reaches it too.
+            accepting = sum(1 for route in self._routes if route.destination.accepts(msg))
+            if accepting:
+                self._callbacks.register(msg["messageId"], callback, accepting)
         encoded = []
         ok = True
         by_encoder: Dict[Any, Optional[bytes]] = {}  # Segment-format destinations share one encoding
@@ -449,8 +462,6 @@ class Client:
         snapshot = encode(msg) if workers else b""
         if not self.send:
             return ok, msg
-        if callback is not None and encoded:
-            self._callbacks.register(msg["messageId"], callback, len(encoded))
         for route, data in encoded:
             if self.sync_mode:
                 ok = route.consumer.send_now(data) and ok

@@ -99,9 +99,9 @@ def test_a_swallowed_exit_still_terminates_the_process():
         import sys, time, analytics_sdk
         client = analytics_sdk.Client("k", host=sys.argv[1], exit_timeout=0.5)
         client.track("u", "Before")
-        print("ready", flush=True)
         while True:
             try:
+                print("ready", flush=True)  # inside the try: the signal can only land where it is swallowed
                 time.sleep(60)
             except BaseException:  # an application that swallows everything
                 pass

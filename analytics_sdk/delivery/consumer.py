@@ -295,7 +295,7 @@ class Consumer:
             self.outcomes.count_retry(attempt.resent)
         _yield_gil(0)  # see _GIL_NOTE
         try:
-            reply = destination.read(attempt.status, attempt.body, parse_retry_after(attempt.retry_after), len(part.items))
+            reply = destination.read_batch(attempt.status, attempt.body, parse_retry_after(attempt.retry_after), part.items)
         except Exception as exc:  # noqa: BLE001 - a destination's bug must not kill the uploader
             log.exception("analytics_sdk: %s could not read a response", destination.name)
             reply = Reply(Action.DROP, attempt.status, "rejected", f"unreadable response ({type(exc).__name__})")

@@ -42,6 +42,7 @@ DROP_REASONS = (
     "spool_full",  # the on-disk spool was at spool_max_messages
     "plugin_error",  # a plugin raised (before/enrichment: the message was not sent; destination plugin: it did not get it)
     "unsendable",  # a destination cannot represent the message (e.g. an alias where the backend has none)
+    "quota_exceeded",  # the backend's quota for this user/device is used up (Amplitude's daily limit)
 )
 
 # Counted in stats() but never reported as errors: the user asked for them.

@@ -32,6 +32,10 @@ class PluginTarget(Destination):
     def __init__(self, name: str) -> None:
         self.name = name
 
+    def message_id(self, event: Any) -> None:
+        # Per-call callbacks count destinations only: a plugin's outcome must not use one up.
+        return None
+
 
 class PluginWorker:
     def __init__(self, plugin: Any, outcomes: Outcomes, max_queue_size: int) -> None:

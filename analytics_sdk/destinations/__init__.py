@@ -1,6 +1,7 @@
 """Destinations: one module per backend. A destination owns its wire format, request,
 limits and the meaning of its responses (see ``base.py``); delivery is shared."""
 
+from .amplitude import Amplitude
 from .base import Action, Destination, Reply, Unsendable, reply_from_status
 from .mparticle import MParticle
 from .segment import CustomerIO, Hightouch, RudderStack, Segment
@@ -16,4 +17,5 @@ __all__ = [
     "Hightouch",
     "CustomerIO",
     "MParticle",
+    "Amplitude",
 ]

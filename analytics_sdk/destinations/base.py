@@ -109,6 +109,11 @@ class Destination:
         """What a response (``status`` None: no response at all) means for the ``count`` events sent."""
         raise NotImplementedError  # pragma: no cover - abstract
 
+    def read_batch(self, status: Optional[int], body: bytes, retry_after: Optional[float], items: Sequence[bytes]) -> Reply:
+        """Like :meth:`read`, with the encoded events sent, for backends whose replies name
+        events by content (Amplitude's daily-quota user ids). What the consumer calls."""
+        return self.read(status, body, retry_after, len(items))
+
     # -- reporting ------------------------------------------------------------------------
 
     def event(self, item: bytes) -> Dict[str, Any]:

@@ -1,0 +1,384 @@
+"""Amplitude's event classes, as ``amplitude-analytics`` names them.
+
+``BaseEvent`` and friends hold Amplitude event fields as attributes and as items
+(``event["groups"] = ...``). A value of the wrong type is refused with an error
+log and left out, as in Amplitude's SDK. Construction is cheap on purpose (it
+runs in request handlers): plain attribute stores, type checks when the event
+is turned into its wire dict.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Callable, Dict, Optional, Tuple
+
+from ..builders import Identify, Revenue as _Revenue
+
+__all__ = [
+    "Plan",
+    "IngestionMetadata",
+    "EventOptions",
+    "BaseEvent",
+    "IdentifyEvent",
+    "GroupIdentifyEvent",
+    "RevenueEvent",
+    "Identify",
+    "Revenue",
+    "FIELDS",
+    "event_from_wire",
+]
+
+log = logging.getLogger("amplitude")
+
+IDENTIFY_EVENT = "$identify"
+GROUP_IDENTIFY_EVENT = "$groupidentify"
+REVENUE_EVENT = "revenue_amount"
+
+
+class Plan:
+    """Tracking plan information (``plan`` on the wire)."""
+
+    def __init__(self, branch: Optional[str] = None, source: Optional[str] = None,
+                 version: Optional[str] = None, version_id: Optional[str] = None) -> None:
+        self.branch = branch
+        self.source = source
+        self.version = version
+        self.version_id = version_id
+
+    def get_plan_body(self) -> Dict[str, str]:
+        pairs = (("branch", self.branch), ("source", self.source), ("version", self.version), ("versionId", self.version_id))
+        return {key: value for key, value in pairs if isinstance(value, str) and value}
+
+
+class IngestionMetadata:
+    """Ingestion metadata (``ingestion_metadata`` on the wire)."""
+
+    def __init__(self, source_name: Optional[str] = None, source_version: Optional[str] = None) -> None:
+        self.source_name = source_name
+        self.source_version = source_version
+
+    def get_body(self) -> Dict[str, str]:
+        pairs = (("source_name", self.source_name), ("source_version", self.source_version))
+        return {key: value for key, value in pairs if isinstance(value, str) and value}
+
+
+# attribute -> (wire key, accepted types); the order is the wire order.
+FIELDS: Dict[str, Tuple[str, Tuple[type, ...]]] = {
+    "user_id": ("user_id", (str,)),
+    "device_id": ("device_id", (str,)),
+    "event_type": ("event_type", (str,)),
+    "time": ("time", (int,)),
+    "event_properties": ("event_properties", (dict,)),
+    "user_properties": ("user_properties", (dict,)),
+    "groups": ("groups", (dict,)),
+    "group_properties": ("group_properties", (dict,)),
+    **{name: (name, (str,)) for name in (
+        "app_version", "platform", "os_name", "os_version", "device_brand", "device_manufacturer",
+        "device_model", "carrier", "country", "region", "city", "dma", "language")},
+    "price": ("price", (float,)),
+    "quantity": ("quantity", (int,)),
+    "revenue": ("revenue", (float,)),
+    "currency": ("currency", (str,)),
+    "product_id": ("productId", (str,)),
+    "revenue_type": ("revenueType", (str,)),
+    "location_lat": ("location_lat", (float,)),
+    "location_lng": ("location_lng", (float,)),
+    **{name: (name, (str,)) for name in ("ip", "idfa", "idfv", "adid", "android_id")},
+    "event_id": ("event_id", (int,)),
+    "session_id": ("session_id", (int,)),
+    "insert_id": ("insert_id", (str,)),
+    "library": ("library", (str,)),
+    "plan": ("plan", (Plan,)),
+    "ingestion_metadata": ("ingestion_metadata", (IngestionMetadata,)),
+    "partner_id": ("partner_id", (str,)),
+    "version_name": ("version_name", (str,)),
+    "user_agent": ("user_agent", (str,)),
+}
+_OPTION_NAMES = tuple(name for name in FIELDS if name not in ("event_type", "event_properties", "user_properties",
+                                                               "groups", "group_properties"))
+_WIRE_TO_ATTRIBUTE = {wire: name for name, (wire, _) in FIELDS.items()}
+
+
+def _type_ok(name: str, value: Any) -> bool:
+    wanted = FIELDS[name][1]
+    if isinstance(value, wanted):
+        return True
+    log.error("Event property %s expected %s but received %s.", name, wanted[0].__name__, type(value).__name__)
+    return False
+
+
+class EventOptions:
+    """The fields every event may carry; ``callback(event, code, message)`` is per event."""
+
+    # Every field defaults to None here; instances store only what was set.
+    user_id: Optional[str] = None
+    device_id: Optional[str] = None
+    time: Optional[int] = None
+    insert_id: Optional[str] = None
+    plan: Optional[Plan] = None
+    ingestion_metadata: Optional[IngestionMetadata] = None
+    event_type: Any = None
+    event_properties: Optional[dict] = None
+    user_properties: Optional[dict] = None
+    groups: Optional[dict] = None
+    group_properties: Optional[dict] = None
+
+    def __init__(self, user_id: Optional[str] = None, device_id: Optional[str] = None, time: Optional[int] = None,
+                 app_version: Optional[str] = None, platform: Optional[str] = None, os_name: Optional[str] = None,
+                 os_version: Optional[str] = None, device_brand: Optional[str] = None,
+                 device_manufacturer: Optional[str] = None, device_model: Optional[str] = None,
+                 carrier: Optional[str] = None, country: Optional[str] = None, region: Optional[str] = None,
+                 city: Optional[str] = None, dma: Optional[str] = None, language: Optional[str] = None,
+                 price: Optional[float] = None, quantity: Optional[int] = None, revenue: Optional[float] = None,
+                 product_id: Optional[str] = None, revenue_type: Optional[str] = None,
+                 currency: Optional[str] = None, location_lat: Optional[float] = None,
+                 location_lng: Optional[float] = None, ip: Optional[str] = None, idfa: Optional[str] = None,
+                 idfv: Optional[str] = None, adid: Optional[str] = None, android_id: Optional[str] = None,
+                 event_id: Optional[int] = None, session_id: Optional[int] = None, insert_id: Optional[str] = None,
+                 plan: Optional[Plan] = None, ingestion_metadata: Optional[IngestionMetadata] = None,
+                 partner_id: Optional[str] = None, version_name: Optional[str] = None,
+                 user_agent: Optional[str] = None, callback: Optional[Callable[..., Any]] = None) -> None:
+        # Only what is given is stored (the class holds the None defaults), so turning
+        # the event into its wire dict touches only the fields in use. Explicit
+        # tests, not a loop: this runs in request handlers.
+        values = self.__dict__
+        if user_id is not None:
+            values["user_id"] = user_id
+        if device_id is not None:
+            values["device_id"] = device_id
+        if time is not None:
+            values["time"] = time
+        if app_version is not None:
+            values["app_version"] = app_version
+        if platform is not None:
+            values["platform"] = platform
+        if os_name is not None:
+            values["os_name"] = os_name
+        if os_version is not None:
+            values["os_version"] = os_version
+        if device_brand is not None:
+            values["device_brand"] = device_brand
+        if device_manufacturer is not None:
+            values["device_manufacturer"] = device_manufacturer
+        if device_model is not None:
+            values["device_model"] = device_model
+        if carrier is not None:
+            values["carrier"] = carrier
+        if country is not None:
+            values["country"] = country
+        if region is not None:
+            values["region"] = region
+        if city is not None:
+            values["city"] = city
+        if dma is not None:
+            values["dma"] = dma
+        if language is not None:
+            values["language"] = language
+        if price is not None:
+            values["price"] = price
+        if quantity is not None:
+            values["quantity"] = quantity
+        if revenue is not None:
+            values["revenue"] = revenue
+        if product_id is not None:
+            values["product_id"] = product_id
+        if revenue_type is not None:
+            values["revenue_type"] = revenue_type
+        if currency is not None:
+            values["currency"] = currency
+        if location_lat is not None:
+            values["location_lat"] = location_lat
+        if location_lng is not None:
+            values["location_lng"] = location_lng
+        if ip is not None:
+            values["ip"] = ip
+        if idfa is not None:
+            values["idfa"] = idfa
+        if idfv is not None:
+            values["idfv"] = idfv
+        if adid is not None:
+            values["adid"] = adid
+        if android_id is not None:
+            values["android_id"] = android_id
+        if event_id is not None:
+            values["event_id"] = event_id
+        if session_id is not None:
+            values["session_id"] = session_id
+        if insert_id is not None:
+            values["insert_id"] = insert_id
+        if plan is not None:
+            values["plan"] = plan
+        if ingestion_metadata is not None:
+            values["ingestion_metadata"] = ingestion_metadata
+        if partner_id is not None:
+            values["partner_id"] = partner_id
+        if version_name is not None:
+            values["version_name"] = version_name
+        if user_agent is not None:
+            values["user_agent"] = user_agent
+        self.event_callback = callback
+        self._retry = 0
+
+    def __getitem__(self, item: str) -> Any:
+        return self.__dict__.get(item)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if value is not None:
+            if key not in FIELDS:
+                log.error("Unexpected event property key: %s", key)
+                return
+            if not _type_ok(key, value):
+                return
+        self.__dict__[key] = value
+
+    def __contains__(self, item: str) -> bool:
+        return self.__dict__.get(item) is not None
+
+    def __str__(self) -> str:
+        return json.dumps(self.get_event_body(), sort_keys=True, skipkeys=True, default=str)
+
+    def get_event_body(self) -> Dict[str, Any]:
+        """The event as Amplitude's wire dict (fields of the wrong type left out, with an error log)."""
+        body: Dict[str, Any] = {}
+        for name, value in self.__dict__.items():
+            spec = FIELDS.get(name)
+            if spec is None or value is None:
+                continue
+            wire, wanted = spec
+            if not isinstance(value, wanted) and not _type_ok(name, value):
+                continue
+            if name == "plan":
+                value = value.get_plan_body()
+            elif name == "ingestion_metadata":
+                value = value.get_body()
+            elif wanted[0] is dict and None in value.values():
+                value = {k: v for k, v in value.items() if v is not None}  # as Amplitude's SDK does
+            body[wire] = value
+        return body
+
+    def callback(self, status_code: int, message: Optional[str] = None) -> None:
+        if callable(self.event_callback):
+            self.event_callback(self, status_code, message)
+
+    @property
+    def retry(self) -> int:
+        return self._retry
+
+    @retry.setter
+    def retry(self, n: int) -> None:
+        self._retry = n
+
+
+for _name in FIELDS:  # None defaults on the class for every field not declared above
+    if not hasattr(EventOptions, _name):
+        setattr(EventOptions, _name, None)
+
+
+class BaseEvent(EventOptions):
+    """An event: ``event_type`` plus its properties and the options above."""
+
+    def __init__(self, event_type: str, user_id: Optional[str] = None, device_id: Optional[str] = None,
+                 time: Optional[int] = None, event_properties: Optional[dict] = None,
+                 user_properties: Optional[dict] = None, groups: Optional[dict] = None,
+                 group_properties: Optional[dict] = None, app_version: Optional[str] = None,
+                 platform: Optional[str] = None, os_name: Optional[str] = None, os_version: Optional[str] = None,
+                 device_brand: Optional[str] = None, device_manufacturer: Optional[str] = None,
+                 device_model: Optional[str] = None, carrier: Optional[str] = None, country: Optional[str] = None,
+                 region: Optional[str] = None, city: Optional[str] = None, dma: Optional[str] = None,
+                 language: Optional[str] = None, price: Optional[float] = None, quantity: Optional[int] = None,
+                 revenue: Optional[float] = None, product_id: Optional[str] = None,
+                 revenue_type: Optional[str] = None, currency: Optional[str] = None,
+                 location_lat: Optional[float] = None, location_lng: Optional[float] = None,
+                 ip: Optional[str] = None, idfa: Optional[str] = None, idfv: Optional[str] = None,
+                 adid: Optional[str] = None, android_id: Optional[str] = None, event_id: Optional[int] = None,
+                 session_id: Optional[int] = None, insert_id: Optional[str] = None, plan: Optional[Plan] = None,
+                 ingestion_metadata: Optional[IngestionMetadata] = None, partner_id: Optional[str] = None,
+                 user_agent: Optional[str] = None, callback: Optional[Callable[..., Any]] = None,
+                 version_name: Optional[str] = None) -> None:
+        # Positional: the cheapest call (same order as EventOptions' parameters).
+        EventOptions.__init__(
+            self, user_id, device_id, time, app_version, platform, os_name, os_version, device_brand,
+            device_manufacturer, device_model, carrier, country, region, city, dma, language, price, quantity,
+            revenue, product_id, revenue_type, currency, location_lat, location_lng, ip, idfa, idfv, adid,
+            android_id, event_id, session_id, insert_id, plan, ingestion_metadata, partner_id, version_name,
+            user_agent, callback)
+        values = self.__dict__
+        values["event_type"] = event_type
+        if event_properties is not None:
+            values["event_properties"] = event_properties
+        if user_properties is not None:
+            values["user_properties"] = user_properties
+        if groups is not None:
+            values["groups"] = groups
+        if group_properties is not None:
+            values["group_properties"] = group_properties
+
+    def load_event_options(self, event_options: Optional[EventOptions]) -> None:
+        """Copy every option set on ``event_options`` onto this event (overwriting)."""
+        if not event_options:
+            return
+        theirs = event_options.__dict__
+        for name in _OPTION_NAMES:
+            value = theirs.get(name)
+            if value is not None:
+                self[name] = value
+        if event_options.event_callback is not None and self.event_callback is None:
+            self.event_callback = event_options.event_callback
+
+
+class IdentifyEvent(BaseEvent):
+    """``$identify``: the arguments of BaseEvent after ``event_type``."""
+
+    def __init__(self, *args: Any, **fields: Any) -> None:
+        fields.pop("event_type", None)
+        super().__init__(IDENTIFY_EVENT, *args, **fields)
+
+
+class GroupIdentifyEvent(BaseEvent):
+    """``$groupidentify``: the arguments of BaseEvent after ``event_type``."""
+
+    def __init__(self, *args: Any, **fields: Any) -> None:
+        fields.pop("event_type", None)
+        super().__init__(GROUP_IDENTIFY_EVENT, *args, **fields)
+
+
+class RevenueEvent(BaseEvent):
+    """``revenue_amount``: the arguments of BaseEvent after ``event_type``, plus ``revenue_obj``."""
+
+    def __init__(self, *args: Any, revenue_obj: Optional["Revenue"] = None, **fields: Any) -> None:
+        fields.pop("event_type", None)
+        super().__init__(REVENUE_EVENT, *args, **fields)
+        if revenue_obj is not None:
+            self.event_properties = {**(self.event_properties or {}), **revenue_obj.amplitude_properties()}
+
+
+class Revenue(_Revenue):
+    """Amplitude's Revenue, also usable from the Segment-style API (``analytics_sdk.Revenue``)."""
+
+    def get_event_properties(self) -> Dict[str, Any]:
+        return self.amplitude_properties()
+
+    def to_revenue_event(self) -> RevenueEvent:
+        return RevenueEvent(event_properties=self.amplitude_properties())
+
+
+_CLASSES = {IDENTIFY_EVENT: IdentifyEvent, GROUP_IDENTIFY_EVENT: GroupIdentifyEvent, REVENUE_EVENT: RevenueEvent}
+
+
+def event_from_wire(body: Dict[str, Any]) -> BaseEvent:
+    """An event object for a wire dict (for callbacks and destination plugins)."""
+    kind = body.get("event_type")
+    cls = _CLASSES.get(kind) if isinstance(kind, str) else None
+    event = cls() if cls is not None else BaseEvent(kind if isinstance(kind, str) else "")
+    values = event.__dict__
+    for wire, value in body.items():
+        name = _WIRE_TO_ATTRIBUTE.get(wire)
+        if name is None or name == "event_type":
+            continue
+        if name == "plan" and isinstance(value, dict):
+            value = Plan(value.get("branch"), value.get("source"), value.get("version"), value.get("versionId"))
+        elif name == "ingestion_metadata" and isinstance(value, dict):
+            value = IngestionMetadata(value.get("source_name"), value.get("source_version"))
+        values[name] = value
+    return event

@@ -1,0 +1,149 @@
+"""Amplitude's HTTP V2 (``/2/httpapi``) and Batch (``/batch``) event APIs.
+
+Encoding maps a canonical message to an Amplitude event (``amplitude_mapping``),
+a request is ``{"api_key": ..., "events": [...], "options": {...}}`` with the
+key in the body, and a response is read per event (``amplitude_replies``):
+Amplitude names bad and throttled events by index, so only those are dropped or
+held back. Facts and sources: wire-facts.md, section A.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, Mapping, Optional, Sequence
+
+from ..delivery.transport import USER_AGENT
+from ..errors import ValidationError
+from ..serialization import encode as encode_json
+from ..version import VERSION
+from .amplitude_mapping import to_amplitude
+from .amplitude_replies import events_reader, read_reply
+from .base import Action, Destination, Reply
+
+__all__ = ["Amplitude", "SERVER_URLS", "MAX_STRING_LENGTH", "LIBRARY"]
+
+log = logging.getLogger("analytics_sdk")
+
+SERVER_URLS = {
+    ("US", False): "https://api2.amplitude.com/2/httpapi",
+    ("US", True): "https://api2.amplitude.com/batch",
+    ("EU", False): "https://api.eu.amplitude.com/2/httpapi",
+    ("EU", True): "https://api.eu.amplitude.com/batch",
+}
+MAX_STRING_LENGTH = 1024  # Amplitude cuts longer strings; we cut them before sending
+LIBRARY = f"analytics-sdk-python/{VERSION}"
+
+
+def _cut_strings(value: Any) -> Any:
+    """A copy with every string (keys too) at most 1024 characters."""
+    if isinstance(value, str):
+        return value[:MAX_STRING_LENGTH]
+    if isinstance(value, dict):
+        return {_cut_strings(k) if isinstance(k, str) else k: _cut_strings(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_cut_strings(v) for v in value]
+    return value
+
+
+class Amplitude(Destination):
+    """Send events to Amplitude.
+
+    ``server_zone`` "US" or "EU" and ``use_batch`` choose the endpoint (the Batch
+    API allows 20 MB and higher per-device rates); ``server_url`` overrides it.
+    ``min_id_length`` is sent as ``options.min_id_length``.
+    ``retry_throttled_interval`` is how long events of a throttled user/device
+    are held back after a 429 (seconds; Amplitude asks for 30; the client's
+    retry policy caps it at 60).
+    """
+
+    name = "Amplitude"
+
+    def __init__(
+        self,
+        api_key: str,
+        server_zone: str = "US",
+        use_batch: bool = False,
+        server_url: Optional[str] = None,
+        min_id_length: Optional[int] = None,
+        retry_throttled_interval: float = 30.0,
+        transport: Any = None,
+    ) -> None:
+        if not isinstance(api_key, str) or not api_key:
+            raise ValidationError("Amplitude: api_key is required (your project's API key)")
+        zone = server_zone.upper() if isinstance(server_zone, str) else server_zone
+        if server_url is None and zone not in ("US", "EU"):
+            raise ValidationError(f"Amplitude: server_zone must be 'US' or 'EU', got {server_zone!r}")
+        if server_url is not None and not (isinstance(server_url, str) and server_url.startswith(("http://", "https://"))):
+            raise ValidationError(f"Amplitude: server_url must be an http:// or https:// URL, got {server_url!r}")
+        if min_id_length is not None and (
+            not isinstance(min_id_length, int) or isinstance(min_id_length, bool) or min_id_length < 1
+        ):
+            raise ValidationError(f"Amplitude: min_id_length must be a positive integer, got {min_id_length!r}")
+        if not isinstance(retry_throttled_interval, (int, float)) or not retry_throttled_interval >= 0:
+            raise ValidationError(
+                f"Amplitude: retry_throttled_interval must be a non-negative number of seconds, got {retry_throttled_interval!r}"
+            )
+        self.server_zone = zone
+        self.use_batch = bool(use_batch)
+        self.url = server_url or SERVER_URLS[(zone, self.use_batch)]
+        self.min_id_length = min_id_length
+        self.retry_throttled_interval = float(retry_throttled_interval)
+        self.transport = transport
+        # Limits per API (amp-docs): fewer than 2000 events and 1 MB per HTTP V2
+        # request; 2000 events and 20 MB per Batch request.
+        self.max_events_per_request = 2000 if self.use_batch else 1999
+        self.max_request_bytes = 20_000_000 if self.use_batch else 999_999
+        options = b""
+        if min_id_length is not None:
+            options = b',"options":{"min_id_length":%d}' % min_id_length
+        self._prefix = b'{"api_key":' + json.dumps(api_key).encode("ascii") + b',"events":['
+        self._suffix = b"]" + options + b"}"
+        self.envelope_bytes = len(self._prefix) + len(self._suffix)
+        self.max_event_bytes = self.max_request_bytes - self.envelope_bytes
+        self._headers = {"Content-Type": "application/json", "Accept": "*/*", "User-Agent": USER_AGENT}
+        self._key_reported = False
+
+    # -- caller's thread ---------------------------------------------------------------
+
+    def encode(self, message: Mapping[str, Any]) -> bytes:
+        event = to_amplitude(message, LIBRARY)
+        data = encode_json(event)
+        # A string over 1024 characters makes the event longer than that; only
+        # then is it worth walking the event to cut strings.
+        if len(data) > MAX_STRING_LENGTH:
+            cut = _cut_strings(event)
+            if cut != event:
+                data = encode_json(cut)
+        return data
+
+    # -- uploader's thread ----------------------------------------------------------------
+
+    def headers(self) -> Dict[str, str]:
+        return self._headers
+
+    def body(self, events: Sequence[bytes]) -> bytes:
+        return b"".join((self._prefix, b",".join(events), self._suffix))
+
+    def read(self, status: Optional[int], body: bytes, retry_after: Optional[float], count: int) -> Reply:
+        return self.read_batch(status, body, retry_after, [b"{}"] * count)
+
+    def read_batch(self, status: Optional[int], body: bytes, retry_after: Optional[float], items: Sequence[bytes]) -> Reply:
+        reply = read_reply(status, body, retry_after, len(items), events_reader(items), self.retry_throttled_interval)
+        if reply.action is Action.DROP and reply.reason == "unauthorized" and not self._key_reported:
+            self._key_reported = True  # once per destination: the drops themselves are counted and reported
+            log.error(
+                "analytics_sdk: %s; check the api_key: events for this destination are dropped "
+                "as 'unauthorized' until it is fixed",
+                reply.detail,
+            )
+        return reply
+
+    # -- reporting ------------------------------------------------------------------------
+
+    def message_id(self, event: Mapping[str, Any]) -> Optional[str]:
+        value = event.get("insert_id") or event.get("messageId")
+        return value if isinstance(value, str) else None
+
+    def __repr__(self) -> str:  # never show the API key
+        return f"<Amplitude {self.url!r}>"

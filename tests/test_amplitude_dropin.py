@@ -1,0 +1,182 @@
+"""``analytics_sdk.amplitude`` against the real ``amplitude-analytics`` as an oracle: the
+same calls through both, against one loopback server, give the same events on the
+wire (library, time and insert_id aside) and the same callback codes. Plus plugins,
+flush, shutdown and delivery at exit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+from typing import Any, Callable, Dict, List, Tuple
+
+import pytest
+
+import analytics_sdk.amplitude as ours
+
+from .amplitude_sink import Sink
+
+theirs = pytest.importorskip("amplitude")
+
+FILLED_BY_SDK = ("library", "time", "insert_id")
+
+
+def scenario(sdk: Any, client: Any) -> None:
+    """The same calls, written once against the amplitude-analytics API."""
+    options = sdk.EventOptions(user_id="user-0001", device_id="device-0001", session_id=1714564800000)
+    client.track(sdk.BaseEvent("Song Played", user_id="user-0001", device_id="device-0001",
+                               event_properties={"title": "x" * 1500, "n": 3, "skip": None},
+                               groups={"team": "red"}, location_lat=1.5, price=2.5, quantity=2, revenue=5.0,
+                               product_id="sku-1", revenue_type="sale", platform="server", session_id=77))
+    event = sdk.BaseEvent("Item Access", user_id="user-0002")
+    event["groups"] = {"org": ["a", "b"]}
+    event["price"] = 5  # an int price: refused by both, left out
+    client.track(event)
+    client.identify(sdk.Identify().set("plan", "pro").set_once("first", "2024").add("logins", 1).append("tags", "a")
+                    .prepend("p", 1).pre_insert("q", 2).post_insert("r", 3).remove("s", 4).unset("old"), options)
+    client.identify(sdk.Identify().clear_all(), sdk.EventOptions(user_id="user-0003"))
+    client.group_identify("org", "acme", sdk.Identify().set("tier", "gold"), options, {"ep": 1}, {"up": 2})
+    client.set_group("org", ["acme", "beta"], sdk.EventOptions(user_id="user-0004"))
+    client.revenue(sdk.Revenue(price=9.99, quantity=2, product_id="sku-2", revenue_type="purchase", receipt="r-1",
+                               receipt_sig="sig", properties={"coupon": "c"}, revenue=19.98, currency="USD"),
+                   sdk.EventOptions(device_id="device-0002"))
+    client.track(sdk.BaseEvent("Short Id", user_id="abc"))  # the server refuses it (id length): callback 400
+
+
+def run(sdk: Any, sink: Sink, api_key: str) -> List[Tuple[str, int]]:
+    codes: List[Tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def callback(event: Any, code: int, message: Any) -> None:
+        with lock:
+            codes.append((event.event_type, code))
+
+    config = sdk.Config(server_url=sink.url, callback=callback, min_id_length=3,
+                        plan=sdk.Plan(branch="main", source="web", version="1"))
+    config.min_id_length = 4  # changed after construction, as users do, before the client exists
+    client = sdk.Amplitude(api_key, config)
+    scenario(sdk, client)
+    for _ in range(3):  # amplitude-analytics resends the events a 400 did not name on a later flush
+        futures = client.flush()
+        for future in futures if isinstance(futures, list) else [futures]:
+            if future is not None:
+                future.result()
+    client.shutdown()
+    return sorted(codes)
+
+
+def wire_events(sink: Sink, api_key: str) -> List[Dict[str, Any]]:
+    events = [e for body in sink.bodies() if body["api_key"] == api_key for e in body["events"]]
+    events = [e for e in events if e.get("user_id") != "abc"]  # sent once, refused: same for both
+    return sorted((json.dumps({k: v for k, v in e.items() if k not in FILLED_BY_SDK}, sort_keys=True) for e in events))
+
+
+def test_same_events_on_the_wire_and_same_callback_codes_as_amplitude_analytics():
+    with Sink() as sink:
+        their_codes = run(theirs, sink, "their-key")
+        our_codes = run(ours, sink, "our-key")
+    assert our_codes == their_codes
+    assert ("Short Id", 400) in our_codes and ("Song Played", 200) in our_codes
+    assert len(set(wire_events(sink, "our-key"))) == 7  # each sent twice: the first request was refused (short id)
+    assert wire_events(sink, "our-key") == wire_events(sink, "their-key")
+    ours_bodies = [b for b in sink.bodies() if b["api_key"] == "our-key"]
+    assert all(b["options"] == {"min_id_length": 4} for b in ours_bodies)
+    first = ours_bodies[0]["events"][0]
+    assert first["library"].startswith("analytics-sdk-python/") and isinstance(first["time"], int)
+
+
+def test_callbacks_for_every_outcome_event_level_too():
+    with Sink(lambda path, raw, default: (400, b'{"code": 400, "error": "Invalid event JSON"}')) as sink:
+        seen: List[Tuple[str, int]] = []
+        client = ours.Amplitude("k", ours.Config(server_url=sink.url, flush_timeout=10))
+        client.track(ours.BaseEvent("Bad", user_id="user-1", callback=lambda e, code, msg: seen.append((e.event_type, code))))
+        client.track(ours.BaseEvent("No Ids", callback=lambda e, code, msg: seen.append((e.event_type, code))))
+        client.flush()
+        client.shutdown()
+    assert sorted(seen) == [("Bad", 400), ("No Ids", 0)]  # the server refused one; the other had no id
+
+
+class Tag(ours.EventPlugin):
+    def __init__(self) -> None:
+        super().__init__(ours.PluginType.ENRICHMENT)
+
+    def track(self, event: Any) -> Any:
+        if event.event_type == "Secret":
+            return None
+        event.event_properties = {**(event.event_properties or {}), "tagged": True}
+        return event
+
+
+class Upper(ours.EventPlugin):
+    def __init__(self) -> None:
+        super().__init__(ours.PluginType.ENRICHMENT)
+
+    def track(self, event: Any) -> Any:
+        event.event_type = event.event_type.upper()
+        return event
+
+
+class Collect(ours.DestinationPlugin):
+    def __init__(self) -> None:
+        super().__init__()
+        self.got: List[Tuple[str, str, Dict[str, Any]]] = []
+        self.shut = False
+
+    def execute(self, event: Any) -> None:
+        event = self.timeline.process(event)
+        self.got.append((event.event_type, threading.current_thread().name, dict(event.event_properties or {})))
+
+    def shutdown(self) -> None:
+        self.shut = True
+
+
+def test_plugins_enrich_drop_and_destination_plugins_get_each_event_off_the_callers_thread():
+    with Sink() as sink:
+        client = ours.Amplitude("k", ours.Config(server_url=sink.url, flush_timeout=10))
+        collect = Collect()
+        collect.add(Upper())
+        client.add(Tag()).add(collect)
+        client.track(ours.BaseEvent("Played", user_id="user-1"))
+        client.track(ours.BaseEvent("Secret", user_id="user-1"))
+        client.identify(ours.Identify().set("a", 1), ours.EventOptions(user_id="user-1"))
+        client.flush()
+        client.remove(collect)
+        client.track(ours.BaseEvent("After", user_id="user-1"))
+        client.shutdown()
+    sent = [e for body in sink.bodies() for e in body["events"]]
+    assert [e["event_type"] for e in sent] == ["Played", "$identify", "After"]
+    assert sent[0]["event_properties"] == {"tagged": True}
+    assert [(t, p) for t, _, p in collect.got] == [("PLAYED", {"tagged": True}), ("$identify", {})]  # Upper only overrides track()
+    assert all(name != threading.current_thread().name for _, name, _ in collect.got)
+    assert collect.shut
+
+
+def test_config_maps_onto_the_pipeline_and_opt_out_skips():
+    config = ours.Config(flush_queue_size=50, flush_interval_millis=250, flush_max_retries=4, server_zone="EU",
+                         use_batch=True, retry_throttled_interval=5, connection_timeout=3, max_storage_capacity=99,
+                         retry_base_interval=0.2)
+    client = ours.Amplitude("k", config)
+    inner = client._client
+    destination = inner.destinations[0]
+    assert destination.url == "https://api.eu.amplitude.com/batch" == config.server_url
+    assert (inner.upload_size, inner.upload_interval, inner.max_retries, inner.max_queue_size, inner.timeout) == (
+        50, 0.25, 4, 99, 3)
+    assert destination.retry_throttled_interval == 5.0 and inner._consumer.retry_policy.backoff_base == 0.2
+    config.opt_out = True
+    client.track(ours.BaseEvent("E", user_id="user-1"))
+    assert client.stats()["enqueued"] == 0
+    client.shutdown(timeout=1)
+
+
+def test_events_are_delivered_at_exit_without_flush(tmp_path):
+    with Sink() as sink:
+        script = textwrap.dedent(f"""
+            from analytics_sdk.amplitude import Amplitude, BaseEvent, Config
+            client = Amplitude("k", Config(server_url={sink.url!r}))
+            for i in range(3):
+                client.track(BaseEvent("Exit", user_id="user-1", event_properties={{"i": i}}))
+        """)
+        subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    assert sorted(e["event_properties"]["i"] for e in sink.ingested) == [0, 1, 2]
