@@ -127,9 +127,9 @@ class Client:
             ("queue_full_timeout", queue_full_timeout),
         ):
             _require_non_negative_number(name, value)
-        for name, value in (("flush_timeout", flush_timeout), ("exit_timeout", exit_timeout)):
-            if value is not None:
-                _require_non_negative_number(name, value)
+        for optional_name, optional_value in (("flush_timeout", flush_timeout), ("exit_timeout", exit_timeout)):
+            if optional_value is not None:
+                _require_non_negative_number(optional_name, optional_value)
         if not on_error:
             on_error = None  # Segment code sometimes passes False
         elif not callable(on_error):
@@ -450,8 +450,9 @@ class Client:
                 route.outcomes.count_quiet("filtered")
                 continue
             encoder = route.destination.encode
-            if encoder in by_encoder and by_encoder[encoder] is not None:
-                data = self._check_size(route, by_encoder[encoder])
+            shared = by_encoder.get(encoder)
+            if shared is not None:
+                data = self._check_size(route, shared)
             else:
                 data = by_encoder[encoder] = self._encode_for(route, msg)
             if data is None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import socket
 import ssl
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import BinaryIO, Dict, List, Optional, Tuple
 
 __all__ = ["Response", "Connection", "ProtocolError", "request_head"]
 
@@ -56,7 +56,7 @@ class Connection:
         self._head = head
         self._ssl_context = ssl_context
         self._sock: Optional[socket.socket] = None
-        self._reader = None
+        self._reader: Optional[BinaryIO] = None
         self.used = False  # at least one response came back on this socket
 
     def close(self) -> None:
@@ -97,6 +97,7 @@ class Connection:
 
     def _read_response(self) -> Response:
         reader = self._reader
+        assert reader is not None
         while True:
             line = reader.readline(_MAX_LINE)
             if not line:
@@ -126,7 +127,7 @@ class Connection:
         return Response(status, retry_after, body, keep_alive)
 
     @staticmethod
-    def _read_headers(reader):  # type: ignore[no-untyped-def]
+    def _read_headers(reader: BinaryIO) -> Tuple[Optional[int], bool, bool, bool, Optional[str]]:
         length: Optional[int] = None
         chunked = close = keep = False
         retry_after: Optional[str] = None
@@ -157,8 +158,8 @@ class Connection:
         raise ProtocolError("too many response headers")
 
     @staticmethod
-    def _read_chunked(reader) -> bytes:  # type: ignore[no-untyped-def]
-        parts = []
+    def _read_chunked(reader: BinaryIO) -> bytes:
+        parts: List[bytes] = []
         while True:
             size_line = reader.readline(_MAX_LINE)
             try:
