@@ -214,6 +214,10 @@ class RequestsTransport:
                 timeout=self.timeout if timeout is None else timeout,
                 proxies=self.proxies,
                 verify=self.verify,
+                # Like HttpTransport, follow no redirect: requests would turn a 301-303
+                # into a body-less GET (its 200 counted as delivered) and send a 307/308
+                # body to whatever host the Location names. A 3xx is reported instead.
+                allow_redirects=False,
             )
         except Exception as exc:  # noqa: BLE001 - network trouble is a verdict, never a crash
             return Attempt(None, error=type(exc).__name__)
