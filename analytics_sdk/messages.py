@@ -110,7 +110,9 @@ def _optional_id(name: str, value: Any) -> Optional[str]:
     # The exact-str check comes first: ``value == ""`` on a foreign object (a numpy
     # array) may return an array whose truth value raises.
     if type(value) is str:
-        return _text(name, value) if value else None
+        if value.isascii():  # O(1): the common case costs no call
+            return value or None
+        return _text(name, value)
     if value is None:
         return None
     if isinstance(value, str):  # str subclasses
@@ -161,7 +163,7 @@ def _optional_str(name: str, value: Any) -> Optional[str]:
 
 
 def _event(value: Any) -> str:
-    if type(value) is not str and not isinstance(value, str):
+    if not isinstance(value, str):
         raise ValidationError(f"event must be a non-empty string, got {type(value).__name__}")
     if not value:
         raise ValidationError("event must be a non-empty string, got ''")
@@ -253,7 +255,8 @@ def build_track(
     message_id: Any = None,
 ) -> Dict[str, Any]:
     uid, aid = _user_ids(user_id, anonymous_id)
-    event = _event(event)
+    if type(event) is not str or not event or not event.isascii():
+        event = _event(event)  # the checks, off the common path
     msg = _common("track", uid, aid, context, timestamp, integrations, message_id)
     msg["event"] = event
     msg["properties"] = _mapping("properties", properties)

@@ -18,17 +18,23 @@ dataclass instance          dict of its fields
 numpy scalar / array        ``.item()`` / ``.tolist()``
 other Mapping               dict
 float NaN / Infinity        null (JSON forbids them; the API rejects them)
-non-string dict key         ``str(key)`` (after the table above)
+non-string dict key         its JSON text (1 -> "1", None -> "null")
+two keys with the same text ValidationError naming both ({1: "a", "1": "b"})
+lone surrogate              U+FFFD (a surrogate pair is joined)
+int over 4,300 digits       ValidationError (parsers refuse it)
+nesting past MAX_DEPTH      ValidationError naming where
+a class                     ``str(value)`` (never its unbound methods)
 anything else               ``str(value)``, with one warning per type
 ==========================  =================================================
 
 The fast path is orjson when the ``speed`` extra is installed (unless the
 environment sets ``ANALYTICS_SDK_JSON=stdlib``), else the standard library's C
 encoder; both use ``default=`` so only the values JSON cannot hold are touched,
-and both give the same content. NaN, odd keys and lone surrogates make the C encoder raise; the
-slow path then rebuilds a clean copy and encodes that. Nothing here raises for a
-value, except for a circular reference, which is a caller bug and is reported
-at the call site as a :class:`ValidationError`.
+both write UTF-8 and both give the same content. NaN, odd or mixed keys, lone
+surrogates, huge ints, deep nesting and conversions that raise make the fast
+encoder raise; the slow path then rebuilds a clean copy and encodes that, or
+raises :class:`ValidationError` naming where the bad value is (a caller bug:
+reported at the call site, never in the uploader).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import json
 import math
 import sys
 from collections.abc import Mapping
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -269,3 +269,60 @@ def test_accepted_hostile_messages_all_reach_a_real_collector(collector, make_cl
     assert client.flush(timeout=5)
     assert sorted(e["messageId"] for e in collector.events()) == sorted(sent)
     assert client.stats()["dropped"] == {}
+
+
+# -- fuzzing: every call raises ValidationError or gives bytes a strict parser takes --------
+
+from hypothesis import HealthCheck, event, given, settings as hypothesis_settings, strategies as st  # noqa: E402
+
+_HOSTILE = [lambda: FakeNdarray, FakeNdarray, RaisingGetattr, RaisingEverything, BrokenMapping, AmbiguousTruth]
+_ENCODERS = [serialization.encode_stdlib] + ([serialization.encode_orjson] if hasattr(serialization, "encode_orjson") else [])
+_any_text = st.text(st.characters(codec=None, categories=None), max_size=8)  # lone surrogates included
+_keys = st.one_of(_any_text, st.integers(-3, 3), st.none(), st.booleans(), st.floats(allow_nan=True), st.tuples(st.integers()))
+_leaves = st.one_of(
+    st.none(), st.booleans(), _any_text, st.floats(), st.integers(),
+    st.integers(min_value=10**4290, max_value=10**4310), st.decimals(), st.datetimes(), st.binary(max_size=8),
+    st.sampled_from(range(6)).map(lambda i: _HOSTILE[i]()),
+)
+_values = st.recursive(
+    _leaves,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_keys, inner, max_size=4),
+                            st.frozensets(st.integers(), max_size=3)),
+    max_leaves=30,
+)
+_ids = st.one_of(st.just("id-1"), st.just("id-1"), st.just("id-1"), st.none(), _any_text, st.integers(),
+                 st.sampled_from([1.5, b"id"]), st.builds(AmbiguousTruth))
+
+
+def _strict_check(raw: bytes) -> None:
+    def no_duplicates(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        assert len(keys) == len(set(keys)), f"duplicate keys {keys}"
+        return dict(pairs)
+
+    def depth(value: Any) -> int:
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        return 0 if children is None else 1 + max(map(depth, children), default=0)
+
+    parsed = json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicates,
+                        parse_constant=lambda name: pytest.fail(f"non-standard constant {name}"))
+    assert depth(parsed) <= MAX_DEPTH
+
+
+@hypothesis_settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(kind=st.sampled_from(sorted(m.BUILDERS)), ids=st.lists(_ids, min_size=4, max_size=4), payload=_values,
+       deep=st.integers(0, MAX_DEPTH - 1), encode=st.sampled_from(_ENCODERS))
+def test_fuzz_every_call_raises_validation_error_or_gives_strict_json(kind, ids, payload, deep, encode):
+    arguments = m.BUILDER_ARGUMENTS[kind]
+    kwargs: Dict[str, Any] = dict(zip([a for a in arguments if a.endswith("_id") or a in ("event", "name", "category")], ids))
+    for free in ("properties", "traits", "context", "integrations"):
+        if free in arguments:
+            kwargs[free] = {"p": payload, "deep": nested(deep)}
+    try:
+        message = m.BUILDERS[kind](**kwargs)
+        raw = encode(message)
+    except ValidationError:
+        event("refused")
+        return
+    event("accepted")
+    _strict_check(raw)

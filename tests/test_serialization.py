@@ -7,6 +7,9 @@ import dataclasses
 import enum
 import json
 import math
+import os
+import subprocess
+import sys
 import uuid
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -202,3 +205,21 @@ def test_a_broken_mapping_is_refused_naming_where(encode):
 
     with pytest.raises(ValidationError, match=r"v\['a'\]\[0\]: cannot convert BrokenMapping \(KeyError"):
         encode({"v": {"a": [BrokenMapping()]}})
+
+
+# Modules whose behaviour depends on which encoder ``serialization.encode`` is.
+_ENCODER_SENSITIVE = ["tests/test_delivery.py", "tests/test_bad_input.py", "tests/test_redirects.py"]
+
+
+@pytest.mark.skipif(serialization.ENCODER == "json", reason="this run already uses the stdlib encoder")
+def test_delivery_and_bad_input_pass_under_the_stdlib_encoder():
+    """``make test`` installs orjson, a default install does not: run the delivery and
+    bad-input tests again as a default install would (``ANALYTICS_SDK_JSON=stdlib``)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "ANALYTICS_SDK_JSON": "stdlib"}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *_ENCODER_SENSITIVE],
+        cwd=root, env=env, capture_output=True, text=True, timeout=110,
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout
