@@ -7,7 +7,7 @@ import time
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from . import builders, messages
+from . import builders, messages, settings
 from .delivery.callbacks import Callbacks, OutcomeCallback
 from .delivery.consumer import Consumer
 from .delivery.lifecycle import install_sigterm_handler, register_exit_timeout
@@ -112,28 +112,33 @@ class Client:
         handle_sigterm: bool = True,
         backlog_upload_size: int = 1000,
     ) -> None:
-        if destinations is None and (not isinstance(write_key, str) or not write_key):
-            raise ValidationError("write_key is required: Client('YOUR_WRITE_KEY') or analytics_sdk.write_key = ...")
-        _require_positive_int("max_queue_size", max_queue_size)
-        _require_positive_int("thread", thread)
-        _require_positive_int("upload_size", upload_size)
-        _require_positive_int("backlog_upload_size", backlog_upload_size)
-        _require_non_negative_int("max_retries", max_retries)
-        _require_positive_int("spool_max_messages", spool_max_messages)
+        if destinations is None:  # other destinations carry their own keys
+            settings.check_write_key(write_key)
+        for name, count in (
+            ("max_queue_size", max_queue_size),
+            ("thread", thread),
+            ("upload_size", upload_size),
+            ("backlog_upload_size", backlog_upload_size),
+            ("spool_max_messages", spool_max_messages),
+        ):
+            settings.check_positive_int(name, count)
+        settings.check_non_negative_int("max_retries", max_retries)
+        settings.check_seconds("timeout", timeout, positive=True)  # 0 would make every socket non-blocking
         for name, value in (
-            ("timeout", timeout),
             ("upload_interval", upload_interval),
             ("max_total_backoff_duration", max_total_backoff_duration),
             ("queue_full_timeout", queue_full_timeout),
         ):
-            _require_non_negative_number(name, value)
-        for optional_name, optional_value in (("flush_timeout", flush_timeout), ("exit_timeout", exit_timeout)):
-            if optional_value is not None:
-                _require_non_negative_number(optional_name, optional_value)
-        if not on_error:
-            on_error = None  # Segment code sometimes passes False
-        elif not callable(on_error):
-            raise ValidationError("on_error must be callable as on_error(error, messages)")
+            settings.check_seconds(name, value)
+        for optional_name, optional_value in (
+            ("flush_timeout", flush_timeout),  # None: flush waits for every outcome
+            ("exit_timeout", exit_timeout),
+            ("max_rate_limit_duration", max_rate_limit_duration),
+        ):
+            settings.check_optional_seconds(optional_name, optional_value)
+        settings.check_host(host)
+        verify = settings.check_verify(verify)
+        on_error = settings.check_on_error(on_error)
         if callback is not None and not callable(callback):
             raise ValidationError("callback must be callable as callback(event, code, message)")
         if destinations is None:
@@ -563,8 +568,7 @@ class Client:
             timeout = self.flush_timeout
         if timeout is None:
             return None
-        _require_non_negative_number("timeout", timeout)
-        return time.monotonic() + timeout
+        return time.monotonic() + settings.check_seconds("timeout", timeout)
 
     def join(self, timeout: Optional[float] = None) -> bool:
         """Segment's ``join``: block until the queue is sent and the uploader has stopped."""
@@ -624,18 +628,3 @@ _REFUSAL_DETAIL = {
     "spool_full": "the spool is full (spool_max_messages); the message was not queued",
     "client_closed": "the client was shut down; the message was not queued",
 }
-
-
-def _require_positive_int(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValidationError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _require_non_negative_int(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValidationError(f"{name} must be a non-negative integer, got {value!r}")
-
-
-def _require_non_negative_number(name: str, value: Any) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-        raise ValidationError(f"{name} must be a non-negative number of seconds, got {value!r}")

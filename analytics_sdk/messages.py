@@ -91,15 +91,35 @@ def utc_now_iso() -> str:
     return f"{prefix}.{int((now - second) * 1_000_000):06d}+00:00"
 
 
+def _text(name: str, value: str) -> str:
+    """``value`` if it is valid Unicode text. A lone surrogate (from a bad decode)
+    is refused, not replaced: two different ids must never become the same one."""
+    if value.isascii():  # O(1) in CPython: the common case costs nothing more
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"{name} contains a lone surrogate ({value[exc.start]!r} at index {exc.start}); it is not valid Unicode text"
+        ) from None
+    return value
+
+
 def _optional_id(name: str, value: Any) -> Optional[str]:
     """Return the id as a string, None when absent; numbers are stringified."""
-    if value is None or value == "":
-        return None
+    # The exact-str check comes first: ``value == ""`` on a foreign object (a numpy
+    # array) may return an array whose truth value raises.
     if type(value) is str:
-        return value
-    if isinstance(value, (int, uuid.UUID)) and not isinstance(value, bool):
-        return str(value)
+        if value.isascii():  # O(1): the common case costs no call
+            return value or None
+        return _text(name, value)
+    if value is None:
+        return None
     if isinstance(value, str):  # str subclasses
+        return _optional_id(name, str.__str__(value))
+    if isinstance(value, (int, uuid.UUID)) and not isinstance(value, bool):
+        if isinstance(value, int) and value.bit_length() > 256:
+            raise ValidationError(f"{name} is an integer too large to be an id ({value.bit_length()} bits)")
         return str(value)
     raise ValidationError(f"{name} must be a string or an integer, got {type(value).__name__}")
 
@@ -125,16 +145,29 @@ def _mapping(name: str, value: Any) -> Dict[str, Any]:
     if type(value) is dict:
         return value
     if isinstance(value, Mapping):
-        return dict(value)
+        try:
+            return dict(value)
+        except Exception as exc:  # noqa: BLE001 - the caller's Mapping failed to give its items
+            raise ValidationError(f"{name}: cannot read the {type(value).__name__} ({type(exc).__name__}: {exc})") from exc
     raise ValidationError(f"{name} must be a dict, got {type(value).__name__}")
 
 
 def _optional_str(name: str, value: Any) -> Optional[str]:
-    if value is None or type(value) is str:
+    if value is None:
         return value
+    if type(value) is str:
+        return _text(name, value)
     if isinstance(value, str):
-        return str(value)
+        return _text(name, str.__str__(value))
     raise ValidationError(f"{name} must be a string, got {type(value).__name__}")
+
+
+def _event(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"event must be a non-empty string, got {type(value).__name__}")
+    if not value:
+        raise ValidationError("event must be a non-empty string, got ''")
+    return _text("event", str.__str__(value))
 
 
 def _timestamp(value: Any) -> str:
@@ -150,7 +183,7 @@ def _timestamp(value: Any) -> str:
     if isinstance(value, str):
         try:
             return _timestamp(date_parser.isoparse(value))
-        except (ValueError, OverflowError) as exc:
+        except (ValueError, OverflowError, TypeError, IndexError) as exc:
             raise ValidationError(f"timestamp is not an ISO-8601 date/time: {value!r}") from exc
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
@@ -222,8 +255,8 @@ def build_track(
     message_id: Any = None,
 ) -> Dict[str, Any]:
     uid, aid = _user_ids(user_id, anonymous_id)
-    if not event or not isinstance(event, str):
-        raise ValidationError(f"event must be a non-empty string, got {event!r}")
+    if type(event) is not str or not event or not event.isascii():
+        event = _event(event)  # the checks, off the common path
     msg = _common("track", uid, aid, context, timestamp, integrations, message_id)
     msg["event"] = event
     msg["properties"] = _mapping("properties", properties)

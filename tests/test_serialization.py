@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import enum
 import json
 import math
+import os
+import subprocess
+import sys
 import uuid
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -81,7 +85,10 @@ def roundtrip(encode, value):
         (Opaque(), "opaque!"),
         ({1: "a", (1, 2): "b"}, {"1": "a", "(1, 2)": "b"}),
         ({"nested": [{"d": Decimal("NaN")}]}, {"nested": [{"d": None}]}),
-        ("\ud800 lone surrogate", "\ud800 lone surrogate"),
+        ("\ud800 lone surrogate", "\ufffd lone surrogate"),
+        ("pair \ud83d\ude00 joined", "pair \U0001f600 joined"),
+        ({"k\udc00": "v"}, {"k\ufffd": "v"}),
+        (10**40, 10**40),
     ],
 )
 def test_conversion_table(encode, value, expected):
@@ -119,3 +126,100 @@ def test_both_encoders_give_the_same_content():
 
 def test_the_default_encoder_is_reported():
     assert serialization.ENCODER in ("orjson", "json")
+
+
+def test_both_encoders_write_utf8_of_the_same_size():
+    # The 32 KB limit is measured on these bytes: it must not depend on the encoder.
+    if not hasattr(serialization, "encode_orjson"):
+        pytest.skip("orjson is not installed")
+    message = {"name": "Zoë 東京 😀", "n": [1, 2.5, None, True]}
+    assert len(serialization.encode_orjson(message)) == len(encode_stdlib(message))
+    assert "東京".encode("utf-8") in encode_stdlib(message)
+
+
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ({1: "a", "1": "b"}, "keys 1 and '1' both become the JSON key '1'"),
+        ({"1": "b", 1: "a"}, "keys '1' and 1 both become"),
+        ({None: 1, "null": 2}, "'null'"),
+        ({False: 1, "false": 2}, "'false'"),
+        ({1.5: 1, "1.5": 2}, "'1.5'"),
+        ({"a\ud800": 1, "a\udfff": 2}, "'a\ufffd'"),
+        ({"x": {"y": {2: "a", "2": "b"}}}, "v['x']['y']"),
+    ],
+)
+def test_keys_that_become_the_same_text_are_refused(encode, value, words):
+    with pytest.raises(ValidationError) as info:
+        encode({"v": value})
+    assert words in str(info.value)
+
+
+def test_distinct_non_string_keys_are_kept(encode):
+    assert roundtrip(encode, {7: "a", 2.5: "b", True: "c", None: "d"}) == {"7": "a", "2.5": "b", "true": "c", "null": "d"}
+
+
+def nested(depth):
+    value = "leaf"
+    for i in range(depth):
+        value = {"k": value} if i % 2 else [value]
+    return value
+
+
+def test_nesting_up_to_the_limit_is_kept_and_one_more_level_is_refused(encode):
+    # {"v": ...} is level 1, so the nested value may add MAX_DEPTH - 1 levels.
+    assert roundtrip(encode, nested(serialization.MAX_DEPTH - 1)) == nested(serialization.MAX_DEPTH - 1)
+    with pytest.raises(ValidationError, match=f"nested deeper than {serialization.MAX_DEPTH} levels"):
+        encode({"v": nested(serialization.MAX_DEPTH)})
+
+
+def test_depth_counts_containers_made_by_the_conversion_table(encode):
+    deep_sets = nested(serialization.MAX_DEPTH - 2)
+    for _ in range(2):
+        deep_sets = [frozenset([1]), {"s": deep_sets}]  # siblings converted by the hook
+    with pytest.raises(ValidationError, match="nested deeper"):
+        encode({"v": [Point(1, deep_sets)]})
+
+
+def test_many_shallow_objects_are_not_mistaken_for_depth(encode):
+    products = [{"id": i, "tags": ["a"]} for i in range(200)]  # 400 brackets, depth 4
+    assert roundtrip(encode, products) == products
+
+
+def test_integers_past_the_parsers_digit_limit_are_refused(encode):
+    with pytest.raises(ValidationError, match="more than 4300 digits"):
+        encode({"v": {"n": 10**4300}})
+    assert roundtrip(encode, 10**4299) == 10**4299
+
+
+def test_a_broken_mapping_is_refused_naming_where(encode):
+    class BrokenMapping(collections.abc.Mapping):
+        def __iter__(self):
+            return iter(["k"])
+
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, key):
+            raise KeyError(key)
+
+    with pytest.raises(ValidationError, match=r"v\['a'\]\[0\]: cannot convert BrokenMapping \(KeyError"):
+        encode({"v": {"a": [BrokenMapping()]}})
+
+
+# Modules whose behaviour depends on which encoder ``serialization.encode`` is.
+_ENCODER_SENSITIVE = ["tests/test_delivery.py", "tests/test_bad_input.py", "tests/test_redirects.py"]
+
+
+@pytest.mark.skipif(serialization.ENCODER == "json", reason="this run already uses the stdlib encoder")
+def test_delivery_and_bad_input_pass_under_the_stdlib_encoder():
+    """``make test`` installs orjson, a default install does not: run the delivery and
+    bad-input tests again as a default install would (``ANALYTICS_SDK_JSON=stdlib``)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "ANALYTICS_SDK_JSON": "stdlib"}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *_ENCODER_SENSITIVE],
+        cwd=root, env=env, capture_output=True, text=True, timeout=110,
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout

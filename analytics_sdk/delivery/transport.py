@@ -20,6 +20,7 @@ Two implementations, chosen by :func:`make_transport`:
 from __future__ import annotations
 
 import gzip as gzip_module
+import logging
 import os
 import ssl
 import threading
@@ -35,6 +36,8 @@ from ..version import VERSION
 from .http11 import Connection, ProtocolError, request_head
 
 __all__ = ["Attempt", "HttpTransport", "RequestsTransport", "make_transport", "USER_AGENT"]
+
+log = logging.getLogger("analytics_sdk")
 
 USER_AGENT = f"analytics-sdk-python/{VERSION}"
 
@@ -101,7 +104,15 @@ class HttpTransport:
         self.proxies: Optional[Dict[str, str]] = None
         self.verify = resolve_verify(verify)
         self._headers = headers
-        self._ssl_context = self._make_ssl_context() if self._scheme == "https" else None
+        self._ssl_context: Optional[ssl.SSLContext] = None
+        self._tls_error = ""
+        if self._scheme == "https":
+            self._load_ssl_context()
+            if self._tls_error:
+                # An environment problem (REQUESTS_CA_BUNDLE naming a missing file):
+                # never raised from the lazily created client inside track(); every
+                # attempt fails and the messages are reported through on_error.
+                log.error("analytics_sdk: %s; nothing can be delivered until it is fixed", self._tls_error)
         host_header = parts.netloc.rpartition("@")[2]  # keeps [::1] brackets and a non-default port
         self._head = request_head(host_header, self._path or "/", headers)
         self._default_port = 443 if self._scheme == "https" else 80
@@ -120,6 +131,13 @@ class HttpTransport:
         if os.path.isdir(bundle):
             return ssl.create_default_context(capath=bundle)
         return ssl.create_default_context(cafile=bundle)
+
+    def _load_ssl_context(self) -> None:
+        try:
+            self._ssl_context = self._make_ssl_context()
+            self._tls_error = ""
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            self._tls_error = f"cannot load the CA bundle {self.verify!r} ({type(exc).__name__}: {exc})"
 
     def _connection(self) -> Connection:
         local = self._local
@@ -143,6 +161,10 @@ class HttpTransport:
             conn.close()
 
     def send(self, body: bytes, timeout: Optional[float] = None) -> Attempt:
+        if self._tls_error:
+            self._load_ssl_context()  # the file may have appeared since
+            if self._tls_error:
+                return Attempt(None, error=self._tls_error)
         data = gzip_module.compress(body, compresslevel=6) if self.gzip else body
         conn = self._connection()
         limit = self.timeout if timeout is None else timeout
@@ -214,6 +236,10 @@ class RequestsTransport:
                 timeout=self.timeout if timeout is None else timeout,
                 proxies=self.proxies,
                 verify=self.verify,
+                # Like HttpTransport, follow no redirect: requests would turn a 301-303
+                # into a body-less GET (its 200 counted as delivered) and send a 307/308
+                # body to whatever host the Location names. A 3xx is reported instead.
+                allow_redirects=False,
             )
         except Exception as exc:  # noqa: BLE001 - network trouble is a verdict, never a crash
             return Attempt(None, error=type(exc).__name__)

@@ -1,0 +1,139 @@
+"""Settings are validated where they are set, with a ValidationError naming the setting
+(issue 10, item 8): never an OverflowError from a thread or a ValueError at send time."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import pytest
+
+import analytics_sdk
+from analytics_sdk import Client, ValidationError
+from analytics_sdk import settings
+
+BAD_SECONDS = [math.inf, -math.inf, math.nan, -1, "5", None, True, threading.TIMEOUT_MAX * 2, 1e300]
+
+
+@pytest.mark.parametrize("value", BAD_SECONDS)
+@pytest.mark.parametrize("name", ["timeout", "queue_full_timeout", "upload_interval", "max_total_backoff_duration"])
+def test_bad_durations_are_refused_at_construction(name, value):
+    with pytest.raises(ValidationError) as info:
+        Client("key", send=False, **{name: value})
+    assert name in str(info.value)
+
+
+@pytest.mark.parametrize("value", [v for v in BAD_SECONDS if v is not None])
+@pytest.mark.parametrize("name", ["flush_timeout", "exit_timeout", "max_rate_limit_duration"])
+def test_bad_optional_durations_are_refused_at_construction(name, value):
+    with pytest.raises(ValidationError) as info:
+        Client("key", send=False, **{name: value})
+    assert name in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["flush_timeout", "exit_timeout", "max_rate_limit_duration"])
+def test_optional_durations_may_be_none(name):
+    Client("key", send=False, **{name: None}).shutdown(timeout=1)
+
+
+def test_http_timeout_must_be_positive():
+    # timeout=0 makes every socket non-blocking: every request would fail.
+    with pytest.raises(ValidationError, match="timeout must be greater than 0"):
+        Client("key", send=False, timeout=0)
+
+
+@pytest.mark.parametrize(
+    "host, words",
+    [
+        ("http://", "no host name"),
+        ("https://:8080", "no host name"),
+        ("http://[::1", "not a valid URL"),
+        ("http://127.0.0.1:99999", "port"),
+        ("http://127.0.0.1:0", "port"),
+        ("http://127.0.0.1:abc", "port"),
+        ("ftp://example.com", "http:// or https://"),
+        ("example.com", "http:// or https://"),
+        ("http://example.com?x=1", "query"),
+        ("http://example.com/#frag", "fragment"),
+        ("http://exa mple.com", "whitespace"),
+        ("http://example.com\n", "whitespace"),
+        (42, "http:// or https://"),
+    ],
+)
+def test_bad_hosts_are_refused_at_construction(host, words):
+    with pytest.raises(ValidationError) as info:
+        Client("key", send=False, host=host)
+    assert "host" in str(info.value) and words in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["https://api.segment.io", "http://127.0.0.1:8080", "https://[::1]:8443", "http://localhost/prefix/", None],
+)
+def test_good_hosts_are_kept(host):
+    client = Client("key", send=False, host=host)
+    assert client.host == host
+    client.shutdown(timeout=1)
+
+
+@pytest.mark.parametrize("value", [None, "", 5, "key\ud800", b"key"])
+def test_bad_write_keys_are_refused(value):
+    with pytest.raises(ValidationError, match="write_key"):
+        Client(value, send=False)
+
+
+@pytest.mark.parametrize("value", [math.inf, math.nan, -1, "1", threading.TIMEOUT_MAX * 2])
+@pytest.mark.parametrize("method", ["flush", "shutdown", "join"])
+def test_bad_lifecycle_timeouts_are_refused(method, value):
+    client = Client("key", send=False)
+    try:
+        with pytest.raises(ValidationError, match="timeout"):
+            getattr(client, method)(value)
+    finally:
+        client.shutdown(timeout=1)
+
+
+def test_good_lifecycle_timeouts_still_work(make_client):
+    client = make_client()
+    client.track("u", "E")
+    assert client.flush(0.0) in (True, False)
+    assert client.flush(5)
+    assert client.shutdown(1)
+
+
+def test_module_flush_with_infinite_timeout_is_a_validation_error(module_settings):
+    module_settings.track("u", "E")
+    with pytest.raises(ValidationError, match="timeout"):
+        module_settings.flush(math.inf)
+    assert module_settings.flush(5)
+
+
+# -- the pure validators ---------------------------------------------------------------
+
+
+def test_seconds_accepts_ints_and_floats_and_returns_them():
+    assert settings.check_seconds("t", 0) == 0
+    assert settings.check_seconds("t", 2.5) == 2.5
+    assert settings.check_seconds("t", threading.TIMEOUT_MAX) == threading.TIMEOUT_MAX
+
+
+def test_positive_int_names_the_setting():
+    with pytest.raises(ValidationError, match="upload_size must be a positive integer, got 0"):
+        settings.check_positive_int("upload_size", 0)
+    with pytest.raises(ValidationError, match="thread"):
+        settings.check_positive_int("thread", True)
+
+
+def test_non_negative_int():
+    assert settings.check_non_negative_int("max_retries", 0) == 0
+    with pytest.raises(ValidationError, match="max_retries"):
+        settings.check_non_negative_int("max_retries", -1)
+
+
+def test_module_settings_use_the_same_validation(module_settings):
+    module_settings.timeout = math.inf
+    with pytest.raises(ValidationError, match="timeout"):
+        module_settings.track("u", "E")
+    module_settings.timeout = 15
+    assert module_settings.track("u", "E")[0]
+    assert analytics_sdk.default_client is not None
