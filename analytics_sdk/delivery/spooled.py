@@ -85,6 +85,7 @@ class SpooledConsumer(Consumer):
         self._unreleased: Set[int] = set()  # rows to give back, not released yet
         self._adopt_pending = False
         self._own = 0  # rows this consumer wrote or adopted that have not reached an outcome
+        self._stored = 0  # rows this consumer ever wrote (a running count, for lingering)
 
     # After fork the spool opens its own connection with the child's owner id (see
     # spool.py), so the child never sends the parent's rows.
@@ -180,6 +181,7 @@ class SpooledConsumer(Consumer):
             self._written += 1
             self._rows += 1
             self._own += 1
+            self._stored += 1
             if not self._threads:
                 self._start_threads()
             self._spooled.notify_all()
@@ -215,6 +217,7 @@ class SpooledConsumer(Consumer):
             self._written += len(items)
             self._rows += stored
             self._own += stored
+            self._stored += stored
             self._spooled.notify_all()
             self._changed.notify_all()
         return True
@@ -339,12 +342,17 @@ class SpooledConsumer(Consumer):
 
     def _linger(self) -> None:
         """Wait up to ``upload_interval`` for a full batch, as the in-memory path does,
-        unless a flush or a shutdown wants the rows now."""
+        unless a flush or a shutdown wants the rows now. Counts what the writer stores
+        meanwhile instead of asking SQLite on every write (that costs the caller GIL time)."""
+        waiting = self.spool.unclaimed()
+        if not 0 < waiting < self.upload_size:
+            return
         until = _monotonic() + self.upload_interval
-        while 0 < self.spool.unclaimed() < self.upload_size:
-            with self._lock:
+        with self._lock:
+            enough = self._stored + (self.upload_size - waiting)
+            while self._stored < enough and not self._stopping and self._flush_target <= 0:
                 remaining = until - _monotonic()
-                if remaining <= 0 or self._stopping or self._flush_target > 0:
+                if remaining <= 0:
                     return
                 self._spooled.wait(remaining)
 
