@@ -294,3 +294,20 @@ def test_rows_of_a_predecessor_with_our_pid_are_adopted(tmp_path, collector):
     assert client.flush(timeout=10)
     assert sorted(e["messageId"] for e in collector.events()) == sorted(f"left-{n}-{i}" for n in range(2) for i in range(10))
     client.shutdown(timeout=2)
+
+
+def test_ownership_tells_incarnations_apart():
+    """Pure rule behind adoption: same pid and host, other incarnation -> ours to take;
+    a live process -> never, unless its pid now belongs to a process started later."""
+    from analytics_sdk.delivery.spool import _orphaned, _start_time, owner_id
+
+    me = owner_id()
+    host = socket.gethostname()
+    parent = os.getppid()
+    assert not _orphaned(me, me)
+    assert _orphaned(f"{os.getpid()}@{host}#0:feedface", me)  # our pid, another token: a predecessor
+    assert not _orphaned(f"{parent}@{host}#{_start_time(parent)}:feedface", me)  # alive: its rows
+    assert not _orphaned(f"{parent}@{host}", me)  # alive, old format: cannot tell, so not ours
+    if _start_time(parent):
+        assert _orphaned(f"{parent}@{host}#1:feedface", me)  # the pid was reused by a later process
+    assert not _orphaned(f"{os.getpid()}@another-host#0:feedface", me)  # another host: never
