@@ -255,7 +255,8 @@ class SpooledConsumer(Consumer):
                     while not self._writer_ready():
                         if self._stopping and not self._queue:
                             return
-                        self._not_empty.wait(None if not self._down else _DOWN_POLL)
+                        # Idle: until a call queues something. Down with a backlog: look again soon.
+                        self._not_empty.wait(_DOWN_POLL if self._down and self._queue else None)
                 record = self._take_buffer()
                 if record is not None:
                     self._store(record)
