@@ -626,5 +626,6 @@ DEFAULT_EXIT_TIMEOUT = 5.0
 _REFUSAL_DETAIL = {
     "queue_full": "the queue is full (max_queue_size); the message was not queued",
     "spool_full": "the spool is full (spool_max_messages); the message was not queued",
+    "spool_unavailable": "the spool cannot be written (see the log) and its memory buffer is full; the message was not queued",
     "client_closed": "the client was shut down; the message was not queued",
 }

@@ -40,6 +40,7 @@ DROP_REASONS = (
     "shutdown_timeout",  # still pending when the flush/shutdown deadline ran out at exit
     "client_closed",  # called after shutdown()/join()
     "spool_full",  # the on-disk spool was at spool_max_messages
+    "spool_unavailable",  # the spool could not be written (full disk, lost directory, locked) and memory had no room
     "plugin_error",  # a plugin raised (before/enrichment: the message was not sent; destination plugin: it did not get it)
     "unsendable",  # a destination cannot represent the message (e.g. an alias where the backend has none)
     "quota_exceeded",  # the backend's quota for this user/device is used up (Amplitude's daily limit)

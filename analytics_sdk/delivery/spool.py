@@ -3,10 +3,14 @@
 Storage only (no threads): :class:`~analytics_sdk.spooled.SpooledConsumer`
 decides when to write, claim and delete. One row per message, oldest first:
 
-* ``owner`` is the process that wrote the row (``pid@host``). A process sends
-  only its own rows, plus rows whose owner process is gone (a crash, SIGKILL, a
-  previous run), which it adopts. So a fork child never resends its parent's rows
-  and two live processes on one file never send the same row.
+* ``owner`` is the process that wrote the row: ``pid@host#start:token``, where
+  ``start`` is the process start time (Linux, else empty) and ``token`` is random
+  per process (new in a fork child). A process sends only its own rows, plus rows
+  whose owner process is gone (a crash, SIGKILL, a previous run), which it
+  adopts. The token tells a restarted process from its predecessor with the same
+  pid (a container's PID 1), the start time a live process from an unrelated one
+  that reused the pid. So a fork child never resends its parent's rows and two
+  live processes on one file never send the same row.
 * ``claimed`` marks rows an uploader is sending; rows are deleted only after the
   collector accepted them or they were dropped with a reason. A process that dies
   mid-send leaves claimed rows, which the next process adopts and resends with the
@@ -20,9 +24,17 @@ import socket
 import sqlite3
 import threading
 import weakref
-from typing import List, Optional, Sequence, Tuple
+from contextlib import contextmanager
+from typing import Callable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar
 
-__all__ = ["Spool", "SpoolError"]
+__all__ = ["Spool", "SpoolError", "SpoolBusy", "owner_id"]
+
+T = TypeVar("T")
+
+# How long an operation waits for another connection's write lock. Short: the
+# threads that use the spool retry with backoff, and a caller's write must not
+# wait behind a long lock wait of theirs (see SpooledConsumer).
+BUSY_TIMEOUT = 2.0
 
 
 # One statement per group of rows, not one per row: each SQLite step releases the
@@ -32,6 +44,46 @@ _ROWS_PER_STATEMENT = 400
 
 class SpoolError(Exception):
     """The spool file cannot be used (corrupt, unreadable, locked)."""
+
+
+class SpoolBusy(SpoolError):
+    """Another thread of this process was using the spool for longer than the caller may wait."""
+
+
+_token = os.urandom(6).hex()  # this process; a fork child draws its own (_after_fork_in_child)
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), or "" when unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rpartition(b")")[2].split()
+        return fields[19].decode()  # field 22 of stat(5); fields[0] is field 3
+    except (OSError, IndexError):
+        return ""
+
+
+def owner_id() -> str:
+    """How this process marks the rows it writes (see the module docstring)."""
+    pid = os.getpid()
+    return f"{pid}@{socket.gethostname()}#{_start_time(pid)}:{_token}"
+
+
+def _orphaned(owner: str, me: str) -> bool:
+    """Whether rows written by ``owner`` belong to a process of this host that has ended."""
+    if owner == me:
+        return False
+    ident, _, incarnation = owner.partition("#")
+    pid_text, _, host = ident.partition("@")
+    if host != me.partition("#")[0].partition("@")[2] or not pid_text.isdigit():
+        return False  # another host's process: we cannot tell whether it lives
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True  # our pid, another incarnation: a predecessor (restart in a container)
+    if not _process_alive(pid):
+        return True
+    started, now = incarnation.partition(":")[0], _start_time(pid)
+    return bool(started and now and started != now)  # the pid now belongs to another process
 
 
 def _process_alive(pid: int) -> bool:
@@ -45,7 +97,12 @@ def _process_alive(pid: int) -> bool:
 
 
 class Spool:
-    """A bounded FIFO of encoded messages in a SQLite file (WAL mode)."""
+    """A bounded FIFO of encoded messages in a SQLite file (WAL mode).
+
+    Operations raise ``sqlite3.Error`` or :class:`SpoolError` when the file cannot
+    be used at the moment (full disk, a lock held too long, a lost directory); the
+    caller decides whether to retry. A failed transaction is rolled back.
+    """
 
     def __init__(self, path: str, max_messages: int = 1_000_000) -> None:
         self.path = path
@@ -60,9 +117,9 @@ class Spool:
     # -- connection ----------------------------------------------------------------
 
     def _open(self) -> None:
-        self.owner = f"{os.getpid()}@{socket.gethostname()}"
+        self.owner = owner_id()
         try:
-            db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             # NORMAL: a commit survives the process being killed (the WAL is in the
             # OS page cache); only a power loss can take the last commits.
@@ -89,13 +146,44 @@ class Spool:
         self._inherited_connections.append(self._db)
         self._lock = threading.Lock()
         self._db = None
-        self.owner = f"{os.getpid()}@{socket.gethostname()}"
+        self.owner = owner_id()
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._db is None:  # first use after fork
-            self._open()
-        assert self._db is not None
-        return self._db
+    @contextmanager
+    def _using(self, wait: Optional[float] = None) -> Iterator[sqlite3.Connection]:
+        """The connection, under our lock. ``wait`` bounds both the wait for our lock
+        and SQLite's wait for another connection's (for a caller's thread)."""
+        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+            raise SpoolBusy("the spool is busy")
+        try:
+            if self._db is None:  # first use after fork (or the file could not be opened then)
+                self._open()
+            db = self._db
+            assert db is not None
+            if wait is None:
+                yield db
+                return
+            db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+            try:
+                yield db
+            finally:
+                db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        finally:
+            self._lock.release()
+
+    @staticmethod
+    def _transaction(db: sqlite3.Connection, work: Callable[[], T]) -> T:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = work()
+            db.execute("COMMIT")
+            return result
+        except BaseException:
+            if db.in_transaction:  # SQLite may have rolled back already (e.g. a full disk)
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -104,93 +192,84 @@ class Spool:
 
     # -- operations -------------------------------------------------------------------
 
-    def append(self, items: Sequence[bytes]) -> int:
+    def append(self, items: Sequence[bytes], wait: Optional[float] = None) -> int:
         """Write messages in one transaction; returns how many fitted under the limit."""
-        with self._lock:
+        with self._using(wait) as db:
             room = max(0, self.max_messages - self._count)
             accepted = list(items[:room])
             if accepted:
-                self._connection().execute("BEGIN IMMEDIATE")
-                try:
-                    for start in range(0, len(accepted), _ROWS_PER_STATEMENT):
-                        chunk = accepted[start : start + _ROWS_PER_STATEMENT]
-                        values = ",".join(["(?, ?)"] * len(chunk))
-                        params = [value for body in chunk for value in (self.owner, body)]
-                        self._connection().execute(f"INSERT INTO spool (owner, body) VALUES {values}", params)
-                    self._connection().execute("COMMIT")
-                except BaseException:
-                    self._connection().execute("ROLLBACK")
-                    raise
+                self._transaction(db, lambda: self._insert(db, accepted))
                 self._count += len(accepted)
             return len(accepted)
 
+    def _insert(self, db: sqlite3.Connection, items: List[bytes]) -> None:
+        for start in range(0, len(items), _ROWS_PER_STATEMENT):
+            chunk = items[start : start + _ROWS_PER_STATEMENT]
+            values = ",".join(["(?, ?)"] * len(chunk))
+            params = [value for body in chunk for value in (self.owner, body)]
+            db.execute(f"INSERT INTO spool (owner, body) VALUES {values}", params)
+
     def adopt_orphans(self) -> int:
         """Take over rows written on this host by processes that no longer exist."""
-        host = socket.gethostname()
-        with self._lock:
-            owners = [row[0] for row in self._connection().execute("SELECT DISTINCT owner FROM spool WHERE owner != ?", (self.owner,))]
-            dead = []
-            for owner in owners:
-                pid, _, owner_host = owner.partition("@")
-                if owner_host == host and pid.isdigit() and not _process_alive(int(pid)):
-                    dead.append(owner)
+        with self._using() as db:
+            owners = [row[0] for row in db.execute("SELECT DISTINCT owner FROM spool WHERE owner != ?", (self.owner,))]
+            dead = [owner for owner in owners if _orphaned(owner, self.owner)]
             adopted = 0
             for owner in dead:
-                cursor = self._connection().execute(
-                    "UPDATE spool SET owner = ?, claimed = 0 WHERE owner = ?", (self.owner, owner)
-                )
+                cursor = db.execute("UPDATE spool SET owner = ?, claimed = 0 WHERE owner = ?", (self.owner, owner))
                 adopted += cursor.rowcount
-            self._count = self._connection().execute("SELECT COUNT(*) FROM spool").fetchone()[0]
+            self._count = db.execute("SELECT COUNT(*) FROM spool").fetchone()[0]
             return adopted
 
     def claim(self, max_count: int) -> List[Tuple[int, bytes]]:
         """Mark up to ``max_count`` of our oldest unclaimed rows as being sent."""
-        with self._lock:
-            self._connection().execute("BEGIN IMMEDIATE")
-            try:
-                rows = self._connection().execute(
-                    "SELECT id, body FROM spool WHERE owner = ? AND claimed = 0 ORDER BY id LIMIT ?",
-                    (self.owner, max_count),
-                ).fetchall()
-                if rows:
-                    self._update_ids("UPDATE spool SET claimed = 1", [row[0] for row in rows])
-                self._connection().execute("COMMIT")
-            except BaseException:
-                self._connection().execute("ROLLBACK")
-                raise
+
+        def work() -> List[Tuple[int, bytes]]:
+            rows = db.execute(
+                "SELECT id, body FROM spool WHERE owner = ? AND claimed = 0 ORDER BY id LIMIT ?",
+                (self.owner, max_count),
+            ).fetchall()
+            if rows:
+                self._update_ids(db, "UPDATE spool SET claimed = 1", [row[0] for row in rows])
+            return rows
+
+        with self._using() as db:
+            rows = self._transaction(db, work)
         return [(rowid, bytes(body)) for rowid, body in rows]
 
     def release(self, rowids: Sequence[int]) -> None:
         """Give claimed rows back (sent next time); used when a deadline stops a send."""
-        with self._lock:
-            self._update_ids("UPDATE spool SET claimed = 0", rowids)
+        with self._using() as db:
+            self._update_ids(db, "UPDATE spool SET claimed = 0", rowids)
 
     def delete(self, rowids: Sequence[int]) -> None:
         """Forget rows that reached a final outcome (delivered or reported)."""
-        with self._lock:
-            self._update_ids("DELETE FROM spool", rowids)
+        with self._using() as db:
+            self._transaction(db, lambda: self._update_ids(db, "DELETE FROM spool", rowids))
             self._count -= len(rowids)
 
-    def _update_ids(self, statement: str, rowids: Sequence[int]) -> None:
+    @staticmethod
+    def _update_ids(db: sqlite3.Connection, statement: str, rowids: Sequence[int]) -> None:
         for start in range(0, len(rowids), _ROWS_PER_STATEMENT):
             chunk = list(rowids[start : start + _ROWS_PER_STATEMENT])
-            self._connection().execute(f"{statement} WHERE id IN ({','.join(['?'] * len(chunk))})", chunk)
+            db.execute(f"{statement} WHERE id IN ({','.join(['?'] * len(chunk))})", chunk)
 
     def last_id(self) -> int:
-        with self._lock:
-            return self._connection().execute("SELECT COALESCE(MAX(id), 0) FROM spool WHERE owner = ?", (self.owner,)).fetchone()[0]
+        with self._using() as db:
+            return db.execute("SELECT COALESCE(MAX(id), 0) FROM spool WHERE owner = ?", (self.owner,)).fetchone()[0]
 
-    def pending_through(self, rowid: int) -> bool:
-        """Whether any of our rows up to ``rowid`` is still waiting for an outcome."""
-        with self._lock:
-            row = self._connection().execute("SELECT 1 FROM spool WHERE owner = ? AND id <= ? LIMIT 1", (self.owner, rowid)).fetchone()
-        return row is not None
+    def pending_through(self, rowid: int, finished: Set[int] = frozenset()) -> bool:  # type: ignore[assignment]
+        """Whether any of our rows up to ``rowid`` is still waiting for an outcome
+        (``finished``: rows that reached one but could not be deleted yet)."""
+        with self._using() as db:
+            rows = db.execute(
+                "SELECT id FROM spool WHERE owner = ? AND id <= ? ORDER BY id LIMIT ?", (self.owner, rowid, len(finished) + 1)
+            ).fetchall()
+        return any(row[0] not in finished for row in rows)
 
     def unclaimed(self) -> int:
-        with self._lock:
-            return self._connection().execute(
-                "SELECT COUNT(*) FROM spool WHERE owner = ? AND claimed = 0", (self.owner,)
-            ).fetchone()[0]
+        with self._using() as db:
+            return db.execute("SELECT COUNT(*) FROM spool WHERE owner = ? AND claimed = 0", (self.owner,)).fetchone()[0]
 
     @property
     def count(self) -> int:
@@ -217,6 +296,8 @@ def _after_fork_in_parent() -> None:
 
 
 def _after_fork_in_child() -> None:
+    global _token
+    _token = os.urandom(6).hex()
     for spool in list(_spools):
         spool._after_fork_in_child()
 
