@@ -99,6 +99,7 @@ class Consumer:
         self._flush_target = 0
         self._stopping = False
         self._closed = False
+        self._gave_up = False  # a shutdown stopped waiting and reported what was in flight
         self._deadline: Optional[float] = None
         self._uploader_idents: set = set()
 
@@ -330,7 +331,12 @@ class Consumer:
             later.append(Part(half, attempts=attempts, resend=True))
         if later:
             with self._lock:
-                record.parts.extend(later)
+                given_up = record.abandoned or self._gave_up
+                if not given_up:
+                    record.parts.extend(later)
+            if given_up:  # a shutdown stopped waiting while this response was read: report, never drop silently
+                for part_left in later:
+                    self._cut_by_deadline(record, part_left.items, status, attempts)
         return len(result.delivered)
 
     def _retry_part(
@@ -351,9 +357,13 @@ class Consumer:
         """Keep ``part`` aside until its time, as an in-flight record of its own."""
         token = next(self._tokens)
         with self._lock:
-            self._progress.in_flight[token] = InFlight(first_seq=record.first_seq, parts=[part], token=token)
-            heapq.heappush(self._held, (part.due, token))
-            self._not_empty.notify()
+            given_up = self._gave_up
+            if not given_up:
+                self._progress.in_flight[token] = InFlight(first_seq=record.first_seq, parts=[part], token=token)
+                heapq.heappush(self._held, (part.due, token))
+                self._not_empty.notify()
+        if given_up:  # the shutdown already reported what it found in flight: report this too
+            self._cut_by_deadline(record, part.items, None, part.attempts)
 
     def _cut_by_deadline(self, record: InFlight, items: List[bytes], status: Optional[int], attempts: int) -> None:
         """A shutdown deadline stopped the retries of ``items``: in memory, that is a loss."""
@@ -446,6 +456,7 @@ class Consumer:
             self._progress.dequeued += len(stranded)
             self._queue.clear()
             records = list(self._progress.in_flight.values())
+            self._gave_up = not done  # from now on, what an uploader would put back is reported instead
         if stranded:
             self.outcomes.drop("shutdown_timeout", stranded, "still queued when the shutdown deadline passed")
         if not done:
