@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -10,7 +11,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from . import builders, messages, settings
 from .delivery.callbacks import Callbacks, OutcomeCallback
 from .delivery.consumer import Consumer
-from .delivery.lifecycle import install_sigterm_handler, register_exit_timeout
+from .delivery.lifecycle import install_sigterm_handler, register_exit_timeout, reset_after_fork
 from .delivery.outcomes import ErrorCallback, Outcomes
 from .delivery.plugin_worker import PluginTarget, PluginWorker
 from .destinations.base import Destination, Unsendable
@@ -176,6 +177,8 @@ class Client:
 
         self._callbacks = Callbacks(callback)
         self._outcomes = Outcomes(on_error, None, self._callbacks)  # what happens before routing
+        reset_after_fork(self._outcomes)  # a child counts its own outcomes, with a lock no thread holds
+        self._plugins_lock = threading.Lock()  # add/remove only; never held while plugin code runs
         self._routes: Tuple[Route, ...] = tuple(
             build_routes(
                 destinations,
@@ -254,23 +257,28 @@ class Client:
             outcomes = Outcomes(self._outcomes.on_error, PluginTarget(name), self._callbacks)
             worker = PluginWorker(plugin, outcomes, self.max_queue_size)
             register_exit_timeout(worker, self.exit_timeout)
-            self._plugin_workers = {**self._plugin_workers, plugin: worker}
+            with self._plugins_lock:
+                self._plugin_workers = {**self._plugin_workers, plugin: worker}
         else:
             # Copy-on-write: calls read the tuple without a lock.
-            plugins = list(self._event_plugins) + [plugin]
-            plugins.sort(key=lambda p: p.plugin_type.value)  # stable: BEFORE, then ENRICHMENT, each in order added
-            self._event_plugins = tuple(plugins)
+            with self._plugins_lock:
+                plugins = list(self._event_plugins) + [plugin]
+                plugins.sort(key=lambda p: p.plugin_type.value)  # stable: BEFORE, then ENRICHMENT, each in order added
+                self._event_plugins = tuple(plugins)
         return self
 
     def remove(self, plugin: Any) -> "Client":
         """Remove a plugin. A destination plugin finishes what it was given, then stops."""
-        if plugin in self._plugin_workers:
-            workers = dict(self._plugin_workers)
-            worker = workers.pop(plugin)
-            self._plugin_workers = workers
+        with self._plugins_lock:
+            worker = self._plugin_workers.get(plugin)
+            if worker is not None:
+                self._plugin_workers = {p: w for p, w in self._plugin_workers.items() if p is not plugin}
+            found = any(p is plugin for p in self._event_plugins)
+            if found:
+                self._event_plugins = tuple(p for p in self._event_plugins if p is not plugin)
+        if worker is not None:
             worker.stop()
-        elif plugin in self._event_plugins:
-            self._event_plugins = tuple(p for p in self._event_plugins if p is not plugin)
+        elif found:
             shutdown = getattr(plugin, "shutdown", None)
             if callable(shutdown):
                 shutdown()

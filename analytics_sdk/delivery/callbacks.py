@@ -8,15 +8,35 @@ while a callback could fire, so a client without callbacks pays nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-__all__ = ["Callbacks", "OutcomeCallback", "DELIVERED_MESSAGE"]
+__all__ = ["Callbacks", "OutcomeCallback", "DELIVERED_MESSAGE", "user_code", "in_user_code"]
 
 log = logging.getLogger("analytics_sdk")
 
 OutcomeCallback = Callable[[Dict[str, Any], int, str], Any]
+
+# Set while an SDK thread runs user code (on_error, callbacks, a destination plugin).
+# flush()/shutdown() called from there must not wait: the outcome they would wait
+# for may need this very thread, or another SDK thread that waits for us.
+_dispatch = threading.local()
+
+
+@contextlib.contextmanager
+def user_code() -> Iterator[None]:
+    depth = getattr(_dispatch, "depth", 0)
+    _dispatch.depth = depth + 1
+    try:
+        yield
+    finally:
+        _dispatch.depth = depth
+
+
+def in_user_code() -> bool:
+    return getattr(_dispatch, "depth", 0) > 0
 DELIVERED_MESSAGE = "Event sent successfully."  # Amplitude's wording
 
 
@@ -26,7 +46,7 @@ class Callbacks:
     def __init__(self, callback: Optional[OutcomeCallback] = None) -> None:
         self.callback = callback
         self._lock = threading.Lock()
-        self._per_call: Dict[str, Tuple[OutcomeCallback, int]] = {}
+        self._per_call: Dict[str, List[List[Any]]] = {}  # messageId -> [[callback, outcomes left], ...]
 
     @property
     def active(self) -> bool:
@@ -38,22 +58,23 @@ class Callbacks:
 
     def register(self, message_id: str, callback: OutcomeCallback, destinations: int) -> None:
         """Call ``callback`` for each of the ``destinations`` outcomes of ``message_id``."""
-        with self._lock:
-            self._per_call[message_id] = (callback, destinations)
+        with self._lock:  # a list: callers may reuse a messageId (Segment encourages it for retries)
+            self._per_call.setdefault(message_id, []).append([callback, destinations])
 
     def _take(self, message_id: Optional[str]) -> Optional[OutcomeCallback]:
         if message_id is None:
             return None
         with self._lock:
-            entry = self._per_call.get(message_id)
-            if entry is None:
+            entries = self._per_call.get(message_id)
+            if not entries:
                 return None
-            callback, left = entry
-            if left <= 1:
-                del self._per_call[message_id]
-            else:
-                self._per_call[message_id] = (callback, left - 1)
-            return callback
+            entry = entries[0]
+            entry[1] -= 1
+            if entry[1] <= 0:
+                entries.pop(0)
+                if not entries:
+                    del self._per_call[message_id]
+            return entry[0]
 
     def fire(self, events: List[Tuple[Dict[str, Any], Optional[str]]], code: int, message: str) -> None:
         """Report an outcome for ``(event, message_id)`` pairs; callbacks that raise are logged."""
@@ -62,6 +83,7 @@ class Callbacks:
                 if callback is None:
                     continue
                 try:
-                    callback(event, code, message)
+                    with user_code():
+                        callback(event, code, message)
                 except Exception:  # noqa: BLE001 - a user's hook must never kill the uploader
                     log.exception("analytics_sdk: outcome callback raised; ignoring")

@@ -21,6 +21,7 @@ from typing import Any, Deque, List, Optional, Tuple
 
 from ..destinations.base import Action, Destination, Reply
 from .batching import take_batch
+from .callbacks import in_user_code
 from .lifecycle import track_worker
 from .outcomes import Outcomes
 from .progress import InFlight, Part, Progress
@@ -124,6 +125,11 @@ class Consumer:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def pending(self) -> bool:
+        """Whether anything still waits for an outcome (queued, in flight or held)."""
+        return bool(self._queue) or not self._progress.done(self._progress.enqueued)
+
     # -- caller side -----------------------------------------------------------
 
     def put(self, item: bytes, wait: float = 0.0) -> Optional[str]:
@@ -191,7 +197,7 @@ class Consumer:
                 return
             try:
                 self._deliver(record)
-            except Exception:  # noqa: BLE001 - the uploader must never die
+            except BaseException:  # noqa: BLE001 - the uploader must never die (sys.exit() in on_error too)
                 log.exception("analytics_sdk: unexpected error in the uploader")
                 self._report_abandoned(record, "rejected", "internal error in the uploader")
             finally:
@@ -237,9 +243,11 @@ class Consumer:
 
     def _pop_due_hold(self) -> Optional[InFlight]:
         """(lock held) A held record whose time has come, or None."""
-        if self._held and self._held[0][0] <= _monotonic():
+        while self._held and self._held[0][0] <= _monotonic():
             _, token = heapq.heappop(self._held)
-            return self._progress.in_flight.get(token)
+            record = self._progress.in_flight.get(token)
+            if record is not None and not record.abandoned:
+                return record  # (entries of records a shutdown already reported are skipped)
         return None
 
     def _until_next_hold(self) -> Optional[float]:
@@ -274,11 +282,10 @@ class Consumer:
                     record.parts.pop()
                 self._cut_by_deadline(record, part.items, None, part.attempts)
                 continue
-            reply = self._send(part)
             with self._lock:
-                if record.abandoned:  # reported at exit already
+                if record.abandoned:  # a shutdown reported it while we waited: never send it too
                     return delivered
-                record.parts.pop()
+            reply = self._send(part)
             delivered += self._apply(record, part, reply, self.defer_holds if defer_holds is None else defer_holds)
         return delivered
 
@@ -307,63 +314,70 @@ class Consumer:
         return reply
 
     def _apply(self, record: InFlight, part: Part, reply: Reply, defer_holds: bool) -> int:
-        """Act on what the destination said about ``part``; returns how many were delivered."""
+        """Act on what the destination said about ``part``; returns how many were delivered.
+
+        Successors (retries, halves, holds) replace ``part`` in the record before any
+        outcome is reported: reporting runs user code (on_error, callbacks), and a
+        shutdown that gives up meanwhile must find every event still unresolved.
+        """
         result = resolve(reply, part.items)
         status, attempts = reply.status, part.attempts
+        later: List[Part] = []
+        gave_up_retrying: List[bytes] = []
+        holds: List[Part] = []
+        for seconds, items in result.held.items():
+            held = self._retry_part(items, part, seconds)
+            if held is None:
+                gave_up_retrying += items
+            elif defer_holds:
+                holds.append(held)
+            else:
+                later.append(held)
+        if result.retry:
+            retry = self._retry_part(result.retry, part, reply.retry_after)
+            if retry is None:
+                gave_up_retrying += result.retry
+            else:
+                later.append(retry)
+        for half in reversed(result.halves):  # keep order: the first half goes next
+            later.append(Part(half, attempts=attempts, resend=True))
+        with self._lock:
+            if record.abandoned:
+                return 0  # a shutdown gave up while we waited and reported every event of it, these too
+            record.parts.pop()  # ``part`` is the last one: only this thread takes parts off a record
+            record.parts.extend(later)
+            if self._gave_up:  # the shutdown is about to report this record: keep the holds in it
+                record.parts.extend(holds)
+            else:
+                for held in holds:
+                    self._hold_locked(record, held)
         if result.delivered:
             self.outcomes.delivered(result.delivered, status)
             log.debug("analytics_sdk: delivered %d message(s) (HTTP %s)", len(result.delivered), status)
         for (reason, detail), items in result.dropped.items():
             self.outcomes.drop(reason, items, detail or "the server refused the message(s)", status, attempts)
-        later: List[Part] = []
-        for seconds, items in result.held.items():
-            held = self._retry_part(items, part, seconds, reply, hold=True)
-            if held is not None:
-                if defer_holds:
-                    self._hold(record, held)
-                else:
-                    later.append(held)
-        if result.retry:
-            retry = self._retry_part(result.retry, part, reply.retry_after, reply, hold=False)
-            if retry is not None:
-                later.append(retry)
-        for half in reversed(result.halves):  # keep order: the first half goes next
-            later.append(Part(half, attempts=attempts, resend=True))
-        if later:
-            with self._lock:
-                given_up = record.abandoned or self._gave_up
-                if not given_up:
-                    record.parts.extend(later)
-            if given_up:  # a shutdown stopped waiting while this response was read: report, never drop silently
-                for part_left in later:
-                    self._cut_by_deadline(record, part_left.items, status, attempts)
+        if gave_up_retrying:
+            detail = "gave up retrying" + (f": {reply.detail}" if reply.detail else "")
+            self.outcomes.drop("retries_exhausted", gave_up_retrying, detail, status, attempts)
         return len(result.delivered)
 
-    def _retry_part(
-        self, items: List[bytes], part: Part, wait: Optional[float], reply: Reply, hold: bool
-    ) -> Optional[Part]:
+    def _retry_part(self, items: List[bytes], part: Part, wait: Optional[float]) -> Optional[Part]:
         """The part to resend after a backoff (or ``wait``), or None when the retry
-        policy gives up (reported here)."""
-        state = part.retry or self.retry_policy.start()
+        policy gives up. Each successor gets its own copy of the retry history, so
+        groups split off one response never spend each other's retries."""
+        state = part.retry.copy() if part.retry is not None else self.retry_policy.start()
         delay = state.next_delay(wait)
         if delay is None:
-            detail = "gave up retrying" + (f": {reply.detail}" if reply.detail else "")
-            self.outcomes.drop("retries_exhausted", items, detail, reply.status, part.attempts)
             return None
         log.debug("analytics_sdk: retrying %d message(s) in %.2f s", len(items), delay)
         return Part(items, retry=state, due=_monotonic() + delay, attempts=part.attempts, resend=True)
 
-    def _hold(self, record: InFlight, part: Part) -> None:
-        """Keep ``part`` aside until its time, as an in-flight record of its own."""
+    def _hold_locked(self, record: InFlight, part: Part) -> None:
+        """(lock held) Keep ``part`` aside until its time, as an in-flight record of its own."""
         token = next(self._tokens)
-        with self._lock:
-            given_up = self._gave_up
-            if not given_up:
-                self._progress.in_flight[token] = InFlight(first_seq=record.first_seq, parts=[part], token=token)
-                heapq.heappush(self._held, (part.due, token))
-                self._not_empty.notify()
-        if given_up:  # the shutdown already reported what it found in flight: report this too
-            self._cut_by_deadline(record, part.items, None, part.attempts)
+        self._progress.in_flight[token] = InFlight(first_seq=record.first_seq, parts=[part], token=token)
+        heapq.heappush(self._held, (part.due, token))
+        self._not_empty.notify()
 
     def _cut_by_deadline(self, record: InFlight, items: List[bytes], status: Optional[int], attempts: int) -> None:
         """A shutdown deadline stopped the retries of ``items``: in memory, that is a loss."""
@@ -407,8 +421,9 @@ class Consumer:
         deadline = _FOREVER if timeout is None else _monotonic() + timeout
         with self._lock:
             target = self._progress.enqueued
-            if threading.get_ident() in self._uploader_idents:
-                # Called from on_error on an uploader: waiting would wait for ourselves.
+            if in_user_code() or threading.get_ident() in self._uploader_idents:
+                # Called from on_error, a callback or a plugin on one of our threads: waiting
+                # could wait for ourselves, or for another SDK thread that waits for us.
                 return self._done_without_waiting(target)
             self._flush_target = max(self._flush_target, target)
             self._wake_for_flush()
@@ -446,7 +461,7 @@ class Consumer:
 
     def finish_shutdown(self, deadline: float) -> bool:
         """Wait for the drain until ``deadline``; report whatever could not be sent."""
-        if threading.get_ident() in self._uploader_idents:
+        if in_user_code() or threading.get_ident() in self._uploader_idents:
             return False
         if not any(t.is_alive() for t in self._threads):
             self._drain_inline()
@@ -462,6 +477,11 @@ class Consumer:
         if not done:
             for record in records:
                 self._report_abandoned(record, "shutdown_timeout", "still sending when the shutdown deadline passed")
+            with self._lock:  # reported: a later flush() must not wait for them
+                for record in records:
+                    self._progress.in_flight.pop(record.token, None)
+                self._held.clear()
+                self._changed.notify_all()
         for thread in self._threads:
             thread.join(max(0.0, min(deadline - _monotonic(), _MAX_WAIT)))
         return done and not stranded

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 from typing import BinaryIO, Dict, List, Optional, Tuple
 
@@ -25,6 +26,8 @@ __all__ = ["Response", "Connection", "ProtocolError", "request_head"]
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
 _SMALL_BODY = 64 * 1024  # below this, head and body go out in one send
+_READ_STEP = 64 * 1024
+_MAX_BODY = 16 * 1024 * 1024  # responses are small; a huge one is a broken or hostile server
 
 
 @dataclass(frozen=True)
@@ -77,29 +80,103 @@ class Connection:
         self._reader = sock.makefile("rb")
 
     def post(self, body: bytes, timeout: float) -> Response:
-        """Send one request and read its response; raises OSError/ProtocolError on trouble."""
+        """Send one request and read its response within ``timeout`` seconds in all
+        (not per read: a server that trickles bytes cannot stretch it); raises
+        OSError/ProtocolError on trouble."""
+        deadline = time.monotonic() + timeout
         if self._sock is None:
             self._connect(timeout)
         sock = self._sock
         assert sock is not None
         sock.settimeout(timeout)
         head = self._head + str(len(body)).encode("ascii") + b"\r\n\r\n"
-        if len(body) < _SMALL_BODY:
-            sock.sendall(head + body)
-        else:  # no copy of a large body
-            sock.sendall(head)
-            sock.sendall(body)
-        response = self._read_response()
+        try:
+            if len(body) < _SMALL_BODY:
+                sock.sendall(head + body)
+            else:  # no copy of a large body
+                sock.sendall(head)
+                sock.sendall(body)
+        except OSError:
+            # A server may answer (413, 401) before reading the whole body, then reset:
+            # its answer, if it came, says more than the reset does.
+            early = self._early_response(min(1.0, max(0.0, deadline - time.monotonic())))
+            if early is None:
+                raise
+            return early
+        response = self._read_response(deadline)
         self.used = True
         if not response.keep_alive:
             self.close()
         return response
 
-    def _read_response(self) -> Response:
+    def _early_response(self, wait: float) -> Optional[Response]:
+        try:
+            response = self._read_response(time.monotonic() + wait)
+        except (OSError, ProtocolError):
+            response = None
+        self.close()  # the request was not fully sent: this socket is done either way
+        return response
+
+    def _arm(self, deadline: float) -> None:
+        """Give the next read only what is left of the request's time."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("the request took longer than its timeout")
+        assert self._sock is not None
+        self._sock.settimeout(remaining)
+
+    def _line(self, deadline: float) -> bytes:
+        """One line, with the deadline checked before every receive (``readline`` would
+        keep receiving a trickled line past it). Usually one peek of the buffer."""
         reader = self._reader
         assert reader is not None
+        parts: List[bytes] = []
+        size = 0
         while True:
-            line = reader.readline(_MAX_LINE)
+            self._arm(deadline)
+            buffered = reader.peek(1)  # what is buffered, or one receive when nothing is
+            if not buffered:
+                return b"".join(parts)  # closed
+            end = buffered.find(b"\n", 0, _MAX_LINE)
+            if end >= 0:
+                parts.append(reader.read(end + 1))
+                return b"".join(parts)
+            parts.append(reader.read(len(buffered)))
+            size += len(buffered)
+            if size > _MAX_LINE:
+                raise ProtocolError("response line too long")
+
+    def _exact(self, size: int, deadline: float) -> bytes:
+        """``size`` bytes, read in bounded steps, each within the deadline."""
+        assert self._reader is not None
+        parts: List[bytes] = []
+        left = size
+        while left > 0:
+            self._arm(deadline)
+            chunk = self._reader.read1(min(left, _READ_STEP))
+            if not chunk:
+                raise ProtocolError("connection closed inside the body")
+            parts.append(chunk)
+            left -= len(chunk)
+        return b"".join(parts)
+
+    def _until_close(self, deadline: float) -> bytes:
+        assert self._reader is not None
+        parts: List[bytes] = []
+        size = 0
+        while True:
+            self._arm(deadline)
+            chunk = self._reader.read1(_READ_STEP)
+            if not chunk:
+                return b"".join(parts)
+            size += len(chunk)
+            if size > _MAX_BODY:
+                raise ProtocolError("response body too large")
+            parts.append(chunk)
+
+    def _read_response(self, deadline: float) -> Response:
+        while True:
+            line = self._line(deadline)
             if not line:
                 raise ProtocolError("connection closed before a status line")
             if not line.startswith(b"HTTP/1."):
@@ -109,30 +186,29 @@ class Connection:
             except ValueError:
                 raise ProtocolError("unreadable status code") from None
             http10 = line[7:8] == b"0"
-            length, chunked, close, keep, retry_after = self._read_headers(reader)
+            length, chunked, close, keep, retry_after = self._read_headers(deadline)
             if status >= 200 or status == 101:
                 break  # 100 Continue and other interim responses are skipped
         keep_alive = keep if http10 else not close
         if status in (204, 304) or 100 <= status < 200:
             body = b""
         elif chunked:
-            body = self._read_chunked(reader)
+            body = self._read_chunked(deadline)
         elif length is not None:
-            body = reader.read(length)
-            if len(body) < length:
-                raise ProtocolError("connection closed inside the body")
+            if length > _MAX_BODY:
+                raise ProtocolError("response body too large")
+            body = self._exact(length, deadline)
         else:  # the body runs until the server closes the connection
-            body = reader.read()
+            body = self._until_close(deadline)
             keep_alive = False
         return Response(status, retry_after, body, keep_alive)
 
-    @staticmethod
-    def _read_headers(reader: BinaryIO) -> Tuple[Optional[int], bool, bool, bool, Optional[str]]:
+    def _read_headers(self, deadline: float) -> Tuple[Optional[int], bool, bool, bool, Optional[str]]:
         length: Optional[int] = None
         chunked = close = keep = False
         retry_after: Optional[str] = None
         for _ in range(_MAX_HEADERS):
-            line = reader.readline(_MAX_LINE)
+            line = self._line(deadline)
             if line in (b"\r\n", b"\n"):
                 return length, chunked, close, keep, retry_after
             if not line:
@@ -157,21 +233,22 @@ class Connection:
                 retry_after = value.strip().decode("latin-1")
         raise ProtocolError("too many response headers")
 
-    @staticmethod
-    def _read_chunked(reader: BinaryIO) -> bytes:
+    def _read_chunked(self, deadline: float) -> bytes:
         parts: List[bytes] = []
+        size_total = 0
         while True:
-            size_line = reader.readline(_MAX_LINE)
+            size_line = self._line(deadline)
             try:
                 size = int(size_line.split(b";", 1)[0].strip(), 16)
             except ValueError:
                 raise ProtocolError("unreadable chunk size") from None
             if size == 0:
-                while reader.readline(_MAX_LINE) not in (b"\r\n", b"\n", b""):  # trailers
-                    pass
+                for _ in range(_MAX_HEADERS):  # trailers
+                    if self._line(deadline) in (b"\r\n", b"\n", b""):
+                        break
                 return b"".join(parts)
-            chunk = reader.read(size)
-            if len(chunk) < size:
-                raise ProtocolError("connection closed inside a chunk")
-            parts.append(chunk)
-            reader.readline(_MAX_LINE)  # the CRLF after each chunk
+            size_total += size
+            if size < 0 or size_total > _MAX_BODY:
+                raise ProtocolError("response body too large")
+            parts.append(self._exact(size, deadline))
+            self._line(deadline)  # the CRLF after each chunk

@@ -3,7 +3,7 @@ after ``fork()``.
 
 One of each hook per process, holding the workers (consumers, destination-plugin
 workers) only weakly. A worker is anything with ``begin_shutdown(deadline)``,
-``finish_shutdown(deadline)``, ``closed``, ``depth`` and ``after_fork_in_child()``.
+``finish_shutdown(deadline)``, ``closed``, ``pending`` and ``after_fork_in_child()``.
 
 SIGTERM (process managers, Kubernetes, systemd, ``Pool.terminate()``) kills a
 Python process by default without running any exit hook: everything queued
@@ -28,7 +28,7 @@ import time
 import weakref
 from typing import Any, Optional
 
-__all__ = ["track_worker", "register_exit_timeout", "shutdown_all_at_exit", "install_sigterm_handler"]
+__all__ = ["track_worker", "reset_after_fork", "register_exit_timeout", "shutdown_all_at_exit", "install_sigterm_handler"]
 
 log = logging.getLogger("analytics_sdk")
 
@@ -54,7 +54,9 @@ def shutdown_all_at_exit() -> None:
     """Drain every registered worker in parallel, each within its own exit timeout."""
     global _exiting
     _exiting = True
-    pending = [(w, t) for w, t in list(_exit_timeouts.items()) if not w.closed or w.depth]
+    # Closed workers too, when they still hold work: a client dropped without
+    # shutdown(), or a shutdown() cut short by SIGTERM or Ctrl-C.
+    pending = [(w, t) for w, t in list(_exit_timeouts.items()) if not w.closed or w.pending]
     if not pending:
         return
     start = time.monotonic()
@@ -108,7 +110,20 @@ def _start_watchdog(signum: int) -> None:
     threading.Thread(target=terminate, name="analytics_sdk-sigterm-watchdog", daemon=True).start()
 
 
+_fork_reset: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def reset_after_fork(obj: Any) -> None:
+    """Call ``obj.after_fork()`` in every fork child (counters and locks of a client)."""
+    _fork_reset.add(obj)
+
+
 def _reinit_after_fork() -> None:
+    for obj in list(_fork_reset):
+        try:
+            obj.after_fork()
+        except Exception:  # noqa: BLE001
+            log.exception("analytics_sdk: could not reset state after fork")
     for worker in list(_live_workers):
         try:
             worker.after_fork_in_child()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
 from ..errors import DeliveryError
 from ..serialization import decode
-from .callbacks import DELIVERED_MESSAGE, Callbacks
+from .callbacks import DELIVERED_MESSAGE, Callbacks, user_code
 
 if TYPE_CHECKING:
     from ..destinations.base import Destination
@@ -138,7 +138,8 @@ class Outcomes:
         callback = self.on_error
         if callback is not None:
             try:
-                callback(error, [self._as_dict(m) for m in messages])
+                with user_code():
+                    callback(error, [self._as_dict(m) for m in messages])
             except Exception:  # noqa: BLE001 - the user's hook must never kill the uploader
                 log.exception("analytics_sdk: on_error callback raised; ignoring")
         if self.callbacks.active:
@@ -151,17 +152,23 @@ class Outcomes:
         pairs = []
         for message in messages:
             event = self._as_dict(message)
-            if destination is not None:
-                message_id = destination.message_id(event)
-            else:
-                message_id = event.get("messageId") if isinstance(event, dict) else None
+            try:
+                if destination is not None:
+                    message_id = destination.message_id(event)
+                else:
+                    message_id = event.get("messageId") if isinstance(event, dict) else None
+            except Exception:  # noqa: BLE001 - a destination's bug must not cost an outcome
+                message_id = None
             pairs.append((event, message_id))
         return pairs
 
     def _as_dict(self, message: Any) -> Any:
         if isinstance(message, (bytes, bytearray)):
             if self.destination is not None:
-                return self.destination.event(bytes(message))
+                try:
+                    return self.destination.event(bytes(message))
+                except Exception:  # noqa: BLE001 - a destination's bug must not cost an outcome
+                    return {"raw": bytes(message).decode("utf-8", "replace")}
             try:
                 return decode(bytes(message))
             except ValueError:

@@ -15,6 +15,7 @@ import time
 from typing import Any, Deque, Dict, List, Optional
 
 from ..destinations.base import Destination
+from .callbacks import in_user_code, user_code
 from .lifecycle import track_worker
 from .outcomes import Outcomes
 
@@ -71,6 +72,10 @@ class PluginWorker:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def pending(self) -> bool:
+        return self._done < self.enqueued
+
     def put(self, item: bytes) -> Optional[str]:
         """Queue one message (canonical JSON bytes); the refusal reason, or None."""
         with self._lock:
@@ -116,7 +121,8 @@ class PluginWorker:
         target = self.outcomes.destination
         event: Dict[str, Any] = target.event(item) if target is not None else {}
         try:
-            self.plugin.execute(event)  # user code: no lock held
+            with user_code():
+                self.plugin.execute(event)  # user code: no lock held
         except Exception as exc:  # noqa: BLE001 - a plugin's failure is reported, never fatal
             self.outcomes.drop("plugin_error", [item], f"{type(exc).__name__}: {exc}")
         else:
@@ -135,8 +141,8 @@ class PluginWorker:
         return True
 
     def flush(self, timeout: Optional[float] = None) -> bool:
-        if threading.current_thread() is self._thread:
-            return False  # called from the plugin itself: waiting would wait for ourselves
+        if in_user_code():
+            return self._done >= self.enqueued  # called from a plugin or callback: waiting could wait for ourselves
         deadline = _FOREVER if timeout is None else time.monotonic() + timeout
         return self._wait(self.enqueued, deadline)
 
@@ -147,11 +153,15 @@ class PluginWorker:
             self._changed.notify_all()
 
     def finish_shutdown(self, deadline: float) -> bool:
-        if threading.current_thread() is self._thread:
+        if in_user_code():
             return False
-        if self._thread is None:  # never started, or too late to start one: run here
-            while self._queue and time.monotonic() < deadline:
-                self._execute(self._queue.popleft())
+        if self._thread is None:  # never started, or too late to start one (interpreter exit): run here
+            while time.monotonic() < deadline:
+                with self._lock:
+                    if not self._queue:
+                        break
+                    item = self._queue.popleft()
+                self._execute(item)
         done = self._wait(self.enqueued, deadline)
         with self._lock:
             stranded: List[bytes] = list(self._queue)

@@ -121,6 +121,13 @@ class RetryState:
         self._waits = backoff.expo(base=2, factor=self.policy.backoff_base, max_value=self.policy.backoff_max)
         next(self._waits)  # backoff's generators are primed with one next()
 
+    def copy(self) -> "RetryState":
+        """The same history (attempts, start) with a backoff sequence of its own."""
+        twin = RetryState(self.policy, self.started)
+        for _ in range(self.attempts):
+            twin.next_delay(now=self.started)  # advance the waits as far as ours went
+        return twin
+
     def next_delay(self, retry_after: Optional[float] = None, now: Optional[float] = None) -> Optional[float]:
         """Record a failed attempt; return seconds to wait before the next, or None to give up."""
         self.attempts += 1

@@ -34,6 +34,7 @@ import threading
 from typing import Deque, List, Optional, Set, Tuple
 
 from .batching import fits, take_batch
+from .callbacks import in_user_code
 from .consumer import Consumer, _monotonic, _yield_gil
 from .progress import InFlight, Part
 from .spool import Spool
@@ -490,7 +491,7 @@ class SpooledConsumer(Consumer):
             self._spooled.notify_all()
 
     def finish_shutdown(self, deadline: float) -> bool:
-        if threading.get_ident() in self._uploader_idents:
+        if in_user_code() or threading.get_ident() in self._uploader_idents:
             return False
         with self._lock:
             target = self._progress.enqueued

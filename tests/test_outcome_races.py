@@ -1,0 +1,190 @@
+"""Races between shutdown, holds, retries and user code: every event gets exactly one
+outcome, and nothing waits forever. A scripted transport makes the timing repeatable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from analytics_sdk import Client, EventPlugin, PluginType
+from analytics_sdk.delivery.transport import Attempt
+from analytics_sdk.destinations.base import Action, Destination, Reply, reply_from_status
+from analytics_sdk.serialization import encode
+
+
+class ScriptedTransport:
+    timeout = 5.0
+
+    def __init__(self, answer: Optional[Callable[[int], int]] = None) -> None:
+        self.answer = answer or (lambda n: 200)
+        self.requests = 0
+        self._lock = threading.Lock()
+
+    def send(self, body: bytes, timeout: Optional[float] = None) -> Attempt:
+        with self._lock:
+            self.requests += 1
+            n = self.requests
+        return Attempt(self.answer(n))
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class Scripted(Destination):
+    """Newline-joined JSON; ``reply(status, items)`` decides what each response means."""
+
+    name = "Scripted"
+    envelope_bytes = 2
+    encode = staticmethod(encode)
+
+    def __init__(self, reply: Callable[[Optional[int], List[bytes]], Reply], transport: ScriptedTransport, name: str = "Scripted") -> None:
+        self.reply = reply
+        self.transport = transport
+        self.name = name
+
+    def headers(self) -> Dict[str, str]:
+        return {}
+
+    def body(self, events) -> bytes:
+        return b"\n".join(events)
+
+    def read_batch(self, status, body, retry_after, items) -> Reply:
+        return self.reply(status, items)
+
+
+class Outcomes:
+    def __init__(self, slow_reason: str = "") -> None:
+        self.by_id: Dict[str, List[str]] = {}
+        self.slow_reason = slow_reason
+
+    def on_error(self, error: Exception, messages: List[Dict[str, Any]]) -> None:
+        for message in messages:
+            self.by_id.setdefault(message["messageId"], []).append(error.reason)
+        if error.reason == self.slow_reason:
+            time.sleep(1.0)  # user code that takes a while: a shutdown gives up meanwhile
+
+
+def test_a_shutdown_that_gives_up_during_on_error_still_reports_the_retries():
+    outcomes = Outcomes(slow_reason="invalid")
+    reply = lambda status, items: Reply(Action.RETRY, 503, drops={0: ("invalid", "bad event")})
+    client = Client(destinations=[Scripted(reply, ScriptedTransport())], on_error=outcomes.on_error,
+                    upload_size=3, upload_interval=0.01, handle_sigterm=False)
+    ids = [client.track(f"u{i}", "E")[1]["messageId"] for i in range(3)]
+    time.sleep(0.2)
+    assert client.shutdown(0.3) is False
+    time.sleep(1.5)
+    assert [outcomes.by_id.get(mid) for mid in ids] == [["invalid"], ["shutdown_timeout"], ["shutdown_timeout"]]
+
+
+def test_flush_after_a_shutdown_that_reported_held_events_returns():
+    outcomes = Outcomes()
+    reply = lambda status, items: Reply(Action.DELIVERED, 429, holds={i: 3.0 for i in range(len(items))})
+    transport = ScriptedTransport()
+    client = Client(destinations=[Scripted(reply, transport)], on_error=outcomes.on_error, upload_interval=0.01, handle_sigterm=False)
+    client.track("u1", "E")
+    time.sleep(0.3)
+    assert client.shutdown(0.5) is False
+    assert list(outcomes.by_id.values()) == [["shutdown_timeout"]]
+    result: List[bool] = []
+    waiter = threading.Thread(target=lambda: result.append(client.flush()), daemon=True)
+    waiter.start()
+    waiter.join(10)
+    assert result == [True]
+    time.sleep(3.2)  # past the hold: the reported event is never sent as well
+    assert transport.requests == 1
+
+
+def test_flush_from_on_error_with_two_destinations_does_not_deadlock():
+    results: List[bool] = []
+    client: Optional[Client] = None
+
+    def on_error(error: Exception, messages: Any) -> None:
+        time.sleep(0.2)  # both uploaders are inside on_error now
+        results.append(client.flush())
+
+    reply = lambda status, items: Reply(Action.DROP, 401, reason="unauthorized", detail="bad key")
+    client = Client(
+        destinations=[Scripted(reply, ScriptedTransport(), "A"), Scripted(reply, ScriptedTransport(), "B")],
+        on_error=on_error, upload_interval=0.01, handle_sigterm=False,
+    )
+    client.track("u1", "E")
+    deadline = time.monotonic() + 5
+    while len(results) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(results) == 2  # both returned (False: not done yet, as they cannot wait)
+    assert client.flush(2.0) is True
+
+
+def test_groups_from_one_response_keep_separate_retry_budgets():
+    reasons: Dict[str, Any] = {}
+
+    def on_error(error: Exception, messages: Any) -> None:
+        for message in messages:
+            reasons[message["userId"]] = (error.reason, error.attempts)
+
+    reply = lambda status, items: Reply(Action.RETRY, 429, retry_after=0.0, holds={0: 0.01})
+    client = Client(destinations=[Scripted(reply, ScriptedTransport())], on_error=on_error, upload_size=4,
+                    upload_interval=0.01, max_retries=10, handle_sigterm=False)
+    for user in "abcd":
+        client.track(user, "E")
+    assert client.flush(20)
+    assert {attempts for _, attempts in reasons.values()} == {11}  # 1 + max_retries each, not a shared 10
+
+
+def test_the_clients_own_counters_start_at_zero_in_a_fork_child():
+    class DropAll(EventPlugin):
+        def execute(self, event):
+            return None
+
+    client = Client(destinations=[Scripted(lambda s, i: Reply(Action.DELIVERED, 200), ScriptedTransport())], handle_sigterm=False)
+    client.add(DropAll(PluginType.BEFORE))
+    for _ in range(5):
+        client.track("u", "E")
+    assert client.stats()["filtered"] == 5
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, str(client.stats()["filtered"]).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 16) == b"0"
+
+
+_DROPPED_CLIENT = """
+    import gc, sys, time
+    sys.path.insert(0, sys.argv[1])
+    from tests.test_outcome_races import Scripted, ScriptedTransport
+    from analytics_sdk import Client
+    from analytics_sdk.destinations.base import Action, reply_from_status
+
+    def reply(status, items):
+        answer = reply_from_status(status)
+        if answer.action is Action.DELIVERED:
+            print("DELIVERED", len(items), flush=True)
+        return answer
+
+    def job():
+        transport = ScriptedTransport(lambda n: 500 if n == 1 else 200)
+        client = Client(destinations=[Scripted(reply, transport)], upload_interval=0.01,
+                        on_error=lambda e, m: print("REPORTED", e.reason, flush=True), handle_sigterm=False)
+        client.track("u1", "E")
+        time.sleep(0.1)  # the first attempt failed: in backoff now
+
+    job()
+    gc.collect()  # the dropped client's finalizer closed its consumer
+"""
+
+
+def test_exit_delivers_for_a_closed_client_with_work_still_in_flight():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(_DROPPED_CLIENT), root], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "DELIVERED 1" in out.stdout or "REPORTED" in out.stdout, out.stdout
