@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import time
 import threading
-from typing import List
+from typing import Callable, List
 
 import pytest
 
@@ -107,8 +107,11 @@ def test_a_keep_alive_socket_closed_by_the_server_is_replaced_at_once():
     assert len(server.requests) == 2
 
 
-def test_a_trickling_server_cannot_stretch_the_timeout():
+def _one_shot_server(answer: Callable[[socket.socket], None], receive_buffer: int = 0) -> int:
+    """A listener that reads one request head, then lets ``answer`` do the rest; its port."""
     listener = socket.socket()
+    if receive_buffer:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
     listener.bind(("127.0.0.1", 0))
     listener.listen()
 
@@ -116,7 +119,15 @@ def test_a_trickling_server_cannot_stretch_the_timeout():
         conn, _ = listener.accept()
         data = b""
         while b"\r\n\r\n" not in data:
-            data += conn.recv(65536)
+            data += conn.recv(4096)
+        answer(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()[1]
+
+
+def test_a_trickling_server_cannot_stretch_the_timeout():
+    def trickle(conn: socket.socket) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nX-Pad: ")
         for _ in range(12):  # one byte every 0.25 s: each receive is quick, the whole is not
             time.sleep(0.25)
@@ -126,28 +137,18 @@ def test_a_trickling_server_cannot_stretch_the_timeout():
                 return
         conn.close()
 
-    threading.Thread(target=serve, daemon=True).start()
-    transport = HttpTransport(f"http://127.0.0.1:{listener.getsockname()[1]}/v1/batch", {}, timeout=0.8)
+    transport = HttpTransport(f"http://127.0.0.1:{_one_shot_server(trickle)}/v1/batch", {}, timeout=0.8)
     started = time.monotonic()
     attempt = transport.send(b"{}")
     assert attempt.status is None and time.monotonic() - started < 2.0
 
 
 def test_an_answer_sent_before_the_body_was_read_is_not_lost():
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-
-    def serve() -> None:
-        conn, _ = listener.accept()
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += conn.recv(4096)
+    def refuse_early(conn: socket.socket) -> None:
         conn.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         time.sleep(0.05)
         conn.close()  # unread body left: the kernel resets the connection
 
-    threading.Thread(target=serve, daemon=True).start()
-    transport = HttpTransport(f"http://127.0.0.1:{listener.getsockname()[1]}/v1/batch", {}, timeout=5)
+    port = _one_shot_server(refuse_early, receive_buffer=4096)
+    transport = HttpTransport(f"http://127.0.0.1:{port}/v1/batch", {}, timeout=5)
     assert transport.send(b"x" * 30_000_000).status == 413  # split, not retried as "no response"
