@@ -59,7 +59,6 @@ def test_gzip_body(collector):
     [
         (None, b"{not json", 400),
         ({"nobatch": []}, None, 400),
-        ({"batch": [{"type": "track", "userId": "u"}]}, None, 400),
         ({"batch": [msg(properties={"x": "y" * 40_000})]}, None, 413),
         ({"batch": [msg(messageId=str(i), properties={"x": "y" * 20_000}) for i in range(30)]}, None, 413),
     ],
@@ -67,6 +66,16 @@ def test_gzip_body(collector):
 def test_invalid_requests_are_refused_like_the_api(collector, body, raw, status):
     assert post(collector.url + "/v1/batch", body, raw=raw).status_code == status
     assert collector.summary()["stored"] == 0
+
+
+def test_invalid_message_is_dropped_alone_with_200_like_segment(collector):
+    # Segment answers 200 and drops only the invalid message; the good one beside it is kept.
+    body = {"batch": [{"type": "track", "userId": "u", "messageId": "bad"}, msg()]}
+    assert post(collector.url + "/v1/batch", body).status_code == 200
+    assert [e["messageId"] for e in collector.events()] == ["m1"]
+    [rejection] = collector.rejections()
+    assert rejection["message"]["messageId"] == "bad" and "track needs event" in rejection["reason"]
+    assert collector.counters()["rejected"] == 1
 
 
 def test_write_key_is_checked_when_configured():
@@ -84,6 +93,8 @@ def test_repeats_are_counted_not_stored_twice(collector):
 def test_validate_message():
     assert validate_message(msg()) is None
     assert "event" in validate_message({"type": "track", "userId": "u"})
+    assert "event" in validate_message({"type": "track", "userId": "u", "event": ""})
+    assert "userId must be a string" in validate_message({"type": "track", "userId": {"id": 1}, "event": "E"})
     assert "userId or anonymousId" in validate_message({"type": "identify"})
     assert "groupId" in validate_message({"type": "group", "userId": "u"})
     assert "previousId" in validate_message({"type": "alias", "userId": "u"})

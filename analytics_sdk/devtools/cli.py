@@ -22,9 +22,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, TextIO
 
 from .. import messages
 from ..client import Client
-from .collector import EventStore
-from .collector import _add_collector_arguments as add_collector_arguments
-from .collector import run_collector
+from .collector import EventStore, add_collector_arguments, run_collector
 from ..errors import ValidationError
 
 __all__ = ["main"]
@@ -350,7 +348,7 @@ def main(argv: Optional[Iterable[str]] = None, out: TextIO = sys.stdout, err: Te
         if args.command == "send":
             return run_send(args, out, err)
         if args.command == "serve":
-            return run_collector(args)
+            return run_collector(args, prog=PROG)
         return run_events(args, out)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=err)

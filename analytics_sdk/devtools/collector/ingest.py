@@ -1,0 +1,86 @@
+"""From a request body to stored messages: decode, authenticate, split, check, store.
+
+HTTP framing and faults are the handler's job; what a format accepts is the
+format's. A message the format's code cannot even inspect is rejected alone.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional
+
+from .bodies import inflate
+from .formats import Format, Outcome, RequestError
+from .store import Accepted, EventStore, Rejected, RequestRecord
+from .secrets import redact_headers
+
+__all__ = ["Ingest", "ingest"]
+
+
+@dataclass
+class Ingest:
+    """The answer to one POST and what the request log should say about it."""
+
+    status: int
+    body: Dict[str, Any]
+    messages: int = 0
+
+
+def _decode_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except RecursionError:  # a legal but absurdly nested body must not become a traceback
+        raise RequestError(400, "body is nested too deeply") from None
+    except ValueError:  # includes bytes that are not UTF-8/16/32
+        raise RequestError(400, "body is not valid JSON") from None
+
+
+def ingest(
+    store: EventStore,
+    fmt: Format,
+    path: str,
+    headers: Mapping[str, str],
+    raw: bytes,
+    body_limit: int,
+    write_key: Optional[str],
+    poison: Optional[str] = None,
+) -> Ingest:
+    received_at = time.time()
+    record = RequestRecord(fmt.name, "POST", path, 0, redact_headers(headers), len(raw), received_at=received_at)
+    try:
+        if headers.get("Content-Encoding", "").strip().lower() == "gzip":
+            raw = inflate(raw, body_limit)
+        body = _decode_json(raw)
+        key = fmt.credential(headers, body)
+        if write_key is not None and key != write_key:
+            raise RequestError(401, "invalid write key")
+        batch = fmt.messages(path, body)
+        record.messages = len(batch)
+        if poison is not None and poison.encode("utf-8") in raw:
+            raise RequestError(400, "poison marker found")
+    except RequestError as refused:
+        record.status, record.error = refused.status, refused.reason
+        store.record_refused(record)
+        return Ingest(refused.status, fmt.error_body(refused.status, refused.reason), record.messages)
+
+    accepted: List[Accepted] = []
+    rejected: List[Rejected] = []
+    rejected_at: List[int] = []
+    for index, message in enumerate(batch):
+        try:
+            verdict = fmt.check(message)
+            if verdict.rejection is None:
+                summary = fmt.summarize(message, fallback_key=f"generated-{received_at}-{index}")
+                accepted.append(Accepted(message, summary, verdict.warnings))
+                continue
+            reason = verdict.rejection
+        except Exception as exc:  # a format bug or an exotic value: this message only
+            reason = f"collector could not read this message ({type(exc).__name__})"
+        rejected.append(Rejected(message, reason))
+        rejected_at.append(index)
+    status, answer = fmt.response(Outcome(len(accepted), list(zip(rejected_at, [r.reason for r in rejected]))))
+    record.status = status
+    store.record(record, accepted, rejected, key)
+    return Ingest(status, answer, len(batch))
