@@ -189,3 +189,39 @@ def test_parse_since():
     assert parse_since("2h", now=10_000.0) == 2800.0
     assert parse_since("2024-01-01T00:00:00Z") == 1704067200.0
     assert parse_since(None) is None
+
+
+def test_send_reports_bad_lines_and_goes_on(collector, tmp_path):
+    path = tmp_path / "mixed.ndjson"
+    good = [json.dumps({"type": "track", "userId": "u", "event": "Kept", "messageId": f"k{i}"}).encode() for i in range(6)]
+    nested = b'{"type": "track", "userId": "u", "event": "E", "properties": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    not_utf8 = b'{"type": "track", "userId": "\xff\xfe", "event": "E"}'
+    path.write_bytes(b"\n".join(good[:2] + [nested] + good[2:4] + [not_utf8] + good[4:]) + b"\n")
+    result = run("send", str(path), "--write-key", "k", "--host", collector.url)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "line 3: nested too deeply" in result.stderr
+    assert "line 6: not UTF-8 (byte 0xff at column 30)" in result.stderr
+    assert "8 messages read: 6 delivered, 2 invalid, 0 not delivered" in result.stdout
+    assert sorted(e["messageId"] for e in collector.events()) == [f"k{i}" for i in range(6)]
+
+
+def test_events_table_shows_the_time_zone_and_traits_from_context(collector):
+    env = {"ANALYTICS_WRITE_KEY": "k", "ANALYTICS_HOST": collector.url}
+    import requests
+
+    rudder_style = {"type": "identify", "userId": "u9", "messageId": "r1", "traits": {},
+                    "context": {"traits": {"email": "a@b.c", "plan": "pro"}}}
+    requests.post(collector.url + "/v1/batch", json={"batch": [rudder_style]}, auth=("k", ""), timeout=5)
+    table = run("events", "--url", collector.url, env={**env, "TZ": "Asia/Tokyo"})
+    row = table.stdout.splitlines()[1]
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0900  identify", row), row
+    assert "email, plan" in row
+
+
+def test_events_needs_the_key_of_a_protected_collector():
+    with Collector(write_key="secret") as server:
+        denied = run("events", "--url", server.url)
+        assert denied.returncode == 2 and "needs its write key" in denied.stderr
+        allowed = run("events", "--url", server.url, "--write-key", "secret")
+        assert allowed.returncode == 0 and "(no matching messages)" in allowed.stdout

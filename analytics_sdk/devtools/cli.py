@@ -14,21 +14,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
-from datetime import datetime, timezone
-from typing import Any, Dict, Iterable, Iterator, List, Optional, TextIO
+from datetime import datetime
+from typing import Any, Dict, Iterable, Iterator, List, Optional, TextIO, Tuple
 
 from .. import messages
 from ..client import Client
 from .collector import EventStore, add_collector_arguments, run_collector
+from .collector.formats.segment import describe
+from .since import SINCE_FORMS, parse_time
 from ..errors import ValidationError
 
 __all__ = ["main"]
 
 PROG = "analytics-sdk"
 DEFAULT_EVENTS_URL = "http://127.0.0.1:8088"
+
+
+MAX_LINES_SHOWN = 10  # invalid lines reported one by one; the rest are counted
 
 
 class UsageError(Exception):
@@ -126,10 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     source = events.add_mutually_exclusive_group()
     source.add_argument("--url", default=None, help=f"collector URL (default: $ANALYTICS_HOST or {DEFAULT_EVENTS_URL})")
     source.add_argument("--db", help="read the collector's SQLite file directly")
+    events.add_argument(
+        "--write-key", default=os.environ.get("ANALYTICS_WRITE_KEY"),
+        help="the collector's write key, if it was started with one (default: $ANALYTICS_WRITE_KEY)",
+    )
     events.add_argument("--type", choices=list(messages.BUILDERS), help="only this call type")
     events.add_argument("--user", help="only this userId")
     events.add_argument("--event", help="only this event name")
-    events.add_argument("--since", help="only messages received since: ISO-8601 time, or an age like 30s, 10m, 2h, 1d")
+    events.add_argument("--since", help=f"only messages received since: {SINCE_FORMS}")
     events.add_argument("--limit", type=int, help="at most this many")
     events.add_argument("--follow", action="store_true", help="keep printing new messages as they arrive (Ctrl-C stops)")
     events.add_argument("--json", action="store_true", help="one JSON message per line (NDJSON), for scripts")
@@ -205,16 +213,30 @@ class Progress:
         self.stream.flush()
 
 
-def _lines(path: str) -> Iterator[str]:
+def _lines(path: str) -> Iterator[bytes]:
+    # Bytes, decoded line by line: one line that is not UTF-8 must not end the backfill.
     if path == "-":
-        yield from sys.stdin
+        yield from sys.stdin.buffer
         return
     try:
-        handle = open(path, encoding="utf-8")
+        handle = open(path, "rb")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     with handle:
         yield from handle
+
+
+def _call_from_line(line: bytes) -> Tuple[str, Dict[str, Any]]:
+    """The call a line asks for; ValueError saying why when it asks for none."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 (byte 0x{line[exc.start]:02x} at column {exc.start + 1})") from None
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None
+    return messages.call_from_wire(data)
 
 
 def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -222,20 +244,21 @@ def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     progress = Progress(err, err.isatty() if args.progress is None else args.progress)
     invalid = 0
     read = 0
-    shown = 0
     for number, line in enumerate(_lines(args.file), start=1):
         if not line.strip():
             continue
         read += 1
         try:
-            kind, kwargs = messages.call_from_wire(json.loads(line))
+            kind, kwargs = _call_from_line(line)
             getattr(client, kind)(**kwargs)
-        except (ValueError, ValidationError) as exc:  # json errors are ValueErrors
+        except (ValueError, ValidationError, RecursionError, TypeError) as exc:  # json errors are ValueErrors
             invalid += 1
-            if shown < 10:
-                shown += 1
-                print(f"{PROG}: line {number}: {exc}", file=err)
+            if invalid <= MAX_LINES_SHOWN:
+                reason = str(exc) if isinstance(exc, (ValueError, ValidationError)) else type(exc).__name__
+                print(f"{PROG}: line {number}: {reason}", file=err)
         progress.update(read, client.stats(), invalid)
+    if invalid > MAX_LINES_SHOWN:
+        print(f"{PROG}: ... and {invalid - MAX_LINES_SHOWN:,} more invalid lines", file=err)
     finished = client.shutdown(timeout=args.timeout)
     stats = client.stats()
     progress.update(read, stats, invalid, final=True)
@@ -250,24 +273,14 @@ def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 # -- read back ------------------------------------------------------------------------------------
 
-_AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
 def parse_since(text: Optional[str], now: Optional[float] = None) -> Optional[float]:
-    """Epoch seconds from an ISO-8601 time or an age such as ``10m``."""
+    """Epoch seconds from an ISO-8601 time, epoch seconds or an age such as ``10m``."""
     if text is None:
         return None
-    match = _AGE.match(text.strip())
-    if match:
-        return (time.time() if now is None else now) - float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_time(text, now)
     except ValueError:
-        raise UsageError(f"--since takes an ISO-8601 time or an age like 10m, got {text!r}") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.timestamp()
+        raise UsageError(f"--since takes {SINCE_FORMS}, got {text!r}") from None
 
 
 def _fetch(args: argparse.Namespace, after: int, since: Optional[float]) -> List[Dict[str, Any]]:
@@ -285,32 +298,23 @@ def _fetch(args: argparse.Namespace, after: int, since: Optional[float]) -> List
     url = (args.url or os.environ.get("ANALYTICS_HOST") or DEFAULT_EVENTS_URL).rstrip("/")
     params = {k: v for k, v in filters.items() if v is not None}
     params["after"] = after
+    auth = (args.write_key, "") if args.write_key else None
     try:
-        response = requests.get(url + "/v1/events", params=params, timeout=10)
+        response = requests.get(url + "/v1/events", params=params, auth=auth, timeout=10)
     except requests.RequestException as exc:
         raise UsageError(f"cannot reach a collector at {url} ({type(exc).__name__}); start one with 'analytics-sdk serve'") from None
+    if response.status_code == 401:
+        raise UsageError(f"{url} needs its write key to read: --write-key KEY or ANALYTICS_WRITE_KEY")
     if response.status_code != 200:
         raise UsageError(f"{url} answered HTTP {response.status_code}; is it an analytics-sdk collector?")
     return response.json()["events"]
 
 
-def _describe(message: Dict[str, Any]) -> str:
-    kind = message.get("type")
-    if kind == "track":
-        return str(message.get("event"))
-    if kind in ("page", "screen"):
-        return " / ".join(str(x) for x in (message.get("category"), message.get("name")) if x)
-    if kind == "group":
-        return f"group {message.get('groupId')}"
-    if kind == "alias":
-        return f"from {message.get('previousId')}"
-    return ", ".join(sorted((message.get("traits") or {}).keys()))
-
-
 def format_row(message: Dict[str, Any]) -> str:
-    received = datetime.fromtimestamp(message["_received"]["at"]).strftime("%Y-%m-%d %H:%M:%S")
+    # Local time with its UTC offset: a bare clock time is ambiguous across machines and DST.
+    received = datetime.fromtimestamp(message["_received"]["at"]).astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
     who = message.get("userId") or f"(anon) {message.get('anonymousId')}"
-    return f"{received}  {message.get('type', ''):<8}  {who:<20}  {_describe(message):<28}  {message.get('messageId')}"
+    return f"{received}  {message.get('type', ''):<8}  {who:<20}  {describe(message):<28}  {message.get('messageId')}"
 
 
 def run_events(args: argparse.Namespace, out: TextIO) -> int:
@@ -326,7 +330,7 @@ def run_events(args: argparse.Namespace, out: TextIO) -> int:
                 print(json.dumps(message, separators=(",", ":")), file=out)
             else:
                 if not header_shown:
-                    print(f"{'received':<19}  {'type':<8}  {'user':<20}  {'what':<28}  messageId", file=out)
+                    print(f"{'received':<25}  {'type':<8}  {'user':<20}  {'what':<28}  messageId", file=out)
                     header_shown = True
                 print(format_row(message), file=out)
         out.flush()
