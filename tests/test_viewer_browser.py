@@ -1,0 +1,162 @@
+"""The live viewer in a real headless Chromium: events appear as the SDK sends them, filters
+narrow them, a click shows the message and its request.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them) and
+``selenium`` (the [test] extra); without them these tests are skipped, and only these.
+Set ``VIEWER_SCREENSHOT=path.png`` to save what the browser shows.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import tempfile
+import time
+from typing import Any, Callable, Iterator, List
+
+import pytest
+import requests
+
+from analytics_sdk import Client
+from analytics_sdk.devserver import Collector
+
+CHROMIUM = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium", shutil.which("chromium-browser")) if p and os.path.exists(p)), None)
+DRIVER = next((p for p in (shutil.which("chromedriver"), "/usr/bin/chromedriver") if p and os.path.exists(p)), None)
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (it is in the [test] extra)")
+if CHROMIUM is None or DRIVER is None:
+    pytest.skip(
+        "browser tests need Chromium and its driver: apt-get install chromium chromium-driver (.ci/run does)",
+        allow_module_level=True,
+    )
+
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+BROWSER_ZONE = "Europe/Berlin"  # not the machine's: proves times carry their zone
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    profile = tempfile.mkdtemp(prefix="viewer-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1440,900", "--lang=en-US", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    service = webdriver.ChromeService(executable_path=DRIVER, env={**os.environ, "TZ": BROWSER_ZONE})
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(20)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait(driver: Any, condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda _: condition())
+
+
+def rows(driver: Any) -> List[List[str]]:
+    """The table as text, newest first: [time, type, user, what, library, format, flags]."""
+    # One script call: the page re-renders the table as events arrive, so element handles go stale.
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#events tbody tr')].map(tr => [...tr.cells].map(td => td.innerText))"
+    )
+
+
+def send_session(collector: Collector) -> None:
+    client = Client("viewer-key", host=collector.url)
+    client.identify("ada", {"email": "ada@example.com", "plan": "pro"})
+    client.track("ada", "Signed Up", {"plan": "pro"})
+    client.page("ada", "Docs", "Quickstart", {"url": "https://example.com/docs"})
+    client.track("ada", "Order Completed", {"revenue": "42.50", "currency": "EUR"})  # revenue as text: a warning
+    client.screen(anonymous_id="anon-7", name="Cart")
+    client.group("ada", "acme", {"name": "Acme", "employees": 12})
+    client.track("grace", "Order Completed", {"revenue": 9.99, "currency": "USD"})
+    assert client.flush(timeout=10)
+    client.shutdown(timeout=5)
+    bad = {"batch": [{"type": "track", "userId": "grace", "messageId": "no-event"}]}  # dropped by Segment
+    auth = "Basic " + base64.b64encode(b"viewer-key:").decode()
+    assert requests.post(collector.url + "/v1/batch", json=bad, headers={"Authorization": auth}, timeout=5).status_code == 200
+
+
+def test_events_appear_live_filter_and_open(browser):
+    with Collector() as collector:
+        browser.get(collector.url + "/")
+        assert "Waiting for events" in browser.find_element(By.ID, "empty").text
+        assert BROWSER_ZONE in browser.find_element(By.ID, "time-head").get_attribute("textContent")
+        send_session(collector)  # after the page loaded: they must arrive without a reload
+        wait(browser, lambda: len(rows(browser)) == 8)
+        table = rows(browser)
+        assert table[0][1] == "track" and table[0][6] == "rejected"  # newest first
+        assert {r[1] for r in table} == {"identify", "track", "page", "screen", "group"}
+        assert all(r[0].endswith(("GMT+1", "GMT+2")) for r in table), table[0][0]  # the browser's zone, named
+        assert all(r[5] == "segment" for r in table)
+        assert all(r[4].startswith("analytics-sdk-python/") for r in table if r[6] != "rejected")
+        warned = [r for r in table if r[6].endswith("warning")]
+        assert [(r[2], r[3]) for r in warned] == [("ada", "Order Completed")]
+        wait(browser, lambda: browser.find_element(By.ID, "c-accepted").text == "7")
+        assert browser.find_element(By.ID, "c-rejected").text == "1"
+        assert browser.find_elements(By.CSS_SELECTOR, "#chart rect.t-track")  # this minute's bar
+
+        Select(browser.find_element(By.ID, "f-type")).select_by_visible_text("track")
+        wait(browser, lambda: {r[1] for r in rows(browser)} == {"track"})
+        assert len(rows(browser)) == 4  # three accepted, one rejected
+        browser.find_element(By.ID, "f-user").send_keys("grace")
+        wait(browser, lambda: len(rows(browser)) == 2)
+        browser.find_element(By.ID, "f-rejected").click()  # hide rejected messages
+        wait(browser, lambda: [r[2] for r in rows(browser)] == ["grace"])
+        browser.find_element(By.ID, "f-rejected").click()
+        browser.find_element(By.ID, "f-user").clear()
+        Select(browser.find_element(By.ID, "f-type")).select_by_visible_text("all")
+        browser.find_element(By.ID, "f-event").send_keys("Signed Up")
+        wait(browser, lambda: [r[3] for r in rows(browser) if r[6] != "rejected"] == ["Signed Up"])
+        browser.find_element(By.ID, "f-event").clear()
+        browser.find_element(By.ID, "f-q").send_keys("example.com/docs")  # search any text
+        wait(browser, lambda: [r[1] for r in rows(browser)] == ["page"])
+        browser.find_element(By.ID, "f-q").clear()
+        # Time range: from one hour ahead, nothing matches.
+        browser.execute_script(
+            "const f = document.getElementById('f-since'); const d = new Date(Date.now() + 3600e3);"
+            "f.value = new Date(d - d.getTimezoneOffset() * 60e3).toISOString().slice(0, 19);"
+            "f.dispatchEvent(new Event('change'))"
+        )
+        wait(browser, lambda: rows(browser) == [])
+        browser.execute_script(
+            "const f = document.getElementById('f-since'); f.value = ''; f.dispatchEvent(new Event('change'))"
+        )
+        wait(browser, lambda: len(rows(browser)) == 8)
+
+        target = next(e for e in collector.events(event="Order Completed") if e["userId"] == "ada")
+        browser.execute_script(f"document.querySelector('#events tr[data-key=\"e{target['_received']['seq']}\"]').click()")
+        detail = browser.find_element(By.ID, "detail")
+        wait(browser, lambda: detail.is_displayed())
+        shown = json.loads(browser.find_element(By.ID, "detail-json").text)
+        target.pop("_received")
+        assert shown == target  # the full message, as stored
+        assert "properties.revenue is a string; Segment expects a number" in browser.find_element(By.ID, "detail-warnings").text
+        wait(browser, lambda: "POST /v1/batch → 200" in browser.find_element(By.ID, "detail-request").text)
+        request_text = browser.find_element(By.ID, "detail-request").text
+        assert "Authorization: [redacted]" in request_text and "User-Agent: analytics-sdk-python/" in request_text
+        assert base64.b64encode(b"viewer-key:").decode() not in request_text
+        if os.environ.get("VIEWER_SCREENSHOT"):
+            time.sleep(0.3)
+            browser.save_screenshot(os.environ["VIEWER_SCREENSHOT"])
+
+
+def test_a_protected_collector_asks_the_browser_for_the_key(browser):
+    with Collector(write_key="secret-key") as collector:
+        host = collector.url.split("//", 1)[1]
+        browser.get(collector.url + "/")
+        assert not browser.find_elements(By.ID, "events")  # 401 (the browser would prompt): no viewer
+        browser.get(f"http://secret-key:@{host}/")  # what the browser's sign-in prompt sends
+        client = Client("secret-key", host=collector.url)
+        client.track("u1", "Behind A Key")
+        assert client.flush(timeout=10)
+        client.shutdown(timeout=5)
+        wait(browser, lambda: [r[3] for r in rows(browser)] == ["Behind A Key"])
