@@ -7,9 +7,10 @@ refused before a byte of it is read, and a gzip bomb stops inflating at the limi
 from __future__ import annotations
 
 import zlib
-from typing import BinaryIO, List, Mapping
+from io import BufferedIOBase
+from typing import List
 
-from .formats import RequestError
+from .formats import Headers, RequestError
 
 __all__ = ["read_body", "inflate", "TooLarge"]
 
@@ -24,7 +25,7 @@ class TooLarge(RequestError):
         super().__init__(413, f"request body over {limit:,} bytes")
 
 
-def read_body(rfile: BinaryIO, headers: Mapping[str, str], limit: int) -> bytes:
+def read_body(rfile: BufferedIOBase, headers: Headers, limit: int) -> bytes:
     """The raw body as sent; RequestError for malformed framing, TooLarge above ``limit``."""
     if "chunked" in headers.get("Transfer-Encoding", "").lower():
         return _read_chunked(rfile, limit)
@@ -42,7 +43,7 @@ def read_body(rfile: BinaryIO, headers: Mapping[str, str], limit: int) -> bytes:
     return data
 
 
-def _read_chunked(rfile: BinaryIO, limit: int) -> bytes:
+def _read_chunked(rfile: BufferedIOBase, limit: int) -> bytes:
     parts: List[bytes] = []
     total = 0
     while True:

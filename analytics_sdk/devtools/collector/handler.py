@@ -46,9 +46,9 @@ class Handler(BaseHTTPRequestHandler):
         return self.server.collector
 
     def setup(self) -> None:
-        # An idle or half-open connection times out instead of holding a thread forever.
-        self.timeout = self.collector.idle_timeout
         super().setup()
+        # An idle or half-open connection times out instead of holding a thread forever.
+        self.connection.settimeout(self.collector.idle_timeout)
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet by default
         if self.collector.verbose:

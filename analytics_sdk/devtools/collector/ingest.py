@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Optional
 
 from .bodies import inflate
-from .formats import Format, Outcome, RequestError
+from .formats import Format, Headers, Outcome, RequestError
 from .store import Accepted, EventStore, Rejected, RequestRecord
 from .secrets import redact_headers
 
@@ -41,7 +41,7 @@ def ingest(
     store: EventStore,
     fmt: Format,
     path: str,
-    headers: Mapping[str, str],
+    headers: Headers,
     raw: bytes,
     body_limit: int,
     write_key: Optional[str],

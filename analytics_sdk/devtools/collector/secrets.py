@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Dict
+from typing import Dict
+
+from .formats import Headers
 
 __all__ = ["redact_headers", "REDACTED"]
 
@@ -10,7 +12,7 @@ REDACTED = "[redacted]"
 _SECRET_NAMES = ("authorization", "cookie", "key", "token", "secret", "password", "signature", "credential")
 
 
-def redact_headers(headers: Mapping[str, str]) -> Dict[str, str]:
+def redact_headers(headers: Headers) -> Dict[str, str]:
     """Headers with the value of any credential-like header replaced."""
     return {
         name: REDACTED if any(part in name.lower() for part in _SECRET_NAMES) else value

@@ -16,10 +16,11 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Optional, Protocol, Tuple
 
 __all__ = [
     "Format",
+    "Headers",
     "RequestError",
     "Verdict",
     "Summary",
@@ -30,6 +31,14 @@ __all__ = [
     "basic_auth",
     "basic_auth_user",
 ]
+
+
+class Headers(Protocol):
+    """Request headers: a dict, or http.server's case-insensitive message."""
+
+    def get(self, __name: str, __default: Any = ...) -> Any: ...
+
+    def items(self) -> Any: ...
 
 
 class RequestError(Exception):
@@ -78,7 +87,7 @@ class Format:
     max_body_bytes: int = 500 * 1024  # per request, after decompression
     auth_realm: str = "analytics-sdk collector"
 
-    def credential(self, headers: Mapping[str, str], body: Any) -> str:
+    def credential(self, headers: Headers, body: Any) -> str:
         """The key the request was sent with ('' when none)."""
         return basic_auth_user(headers.get("Authorization", ""))
 

@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
-from . import Format, Outcome, RequestError, Summary, Verdict
+from . import Format, Headers, Outcome, RequestError, Summary, Verdict
 
 __all__ = ["SegmentFormat", "validate_message", "MESSAGE_TYPES", "MAX_MESSAGE_BYTES", "MAX_BODY_BYTES"]
 
@@ -145,7 +145,7 @@ def warnings_for(message: Dict[str, Any]) -> List[str]:
     for name in OBJECT_FIELDS:
         if name in message and message[name] is not None and not isinstance(message[name], dict):
             found.append(f"{name} is {_json_type(message[name])}, not an object: Segment ignores it")
-    context = message.get("context") if isinstance(message.get("context"), dict) else {}
+    context: Dict[str, Any] = message["context"] if isinstance(message.get("context"), dict) else {}
     for where, traits in (("traits", message.get("traits")), ("context.traits", context.get("traits"))):
         found.extend(_reserved(where, traits, RESERVED_TRAITS))
     if message.get("type") in ("track", "page", "screen"):
@@ -229,7 +229,7 @@ class SegmentFormat(Format):
     routes = ("/v1/batch", "/v1/import") + tuple(f"/v1/{kind}" for kind in MESSAGE_TYPES)
     max_body_bytes = MAX_BODY_BYTES
 
-    def credential(self, headers: Mapping[str, str], body: Any) -> str:
+    def credential(self, headers: Headers, body: Any) -> str:
         key = super().credential(headers, body)
         if not key and isinstance(body, dict) and isinstance(body.get("writeKey"), str):
             return body["writeKey"]  # Segment also takes the key in the body
@@ -261,7 +261,7 @@ class SegmentFormat(Format):
     def summarize(self, message: Dict[str, Any], fallback_key: str) -> Summary:
         message_id = message.get("messageId")
         return Summary(
-            key=_text(message_id) if isinstance(message_id, (str, int, float)) and message_id != "" else fallback_key,
+            key=(_text(message_id) if isinstance(message_id, (str, int, float)) else None) or fallback_key,
             type=str(message["type"]),
             user_id=_text(message.get("userId")),
             anonymous_id=_text(message.get("anonymousId")),
