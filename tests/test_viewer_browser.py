@@ -45,7 +45,7 @@ def browser() -> Iterator[Any]:
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1440,900", "--lang=en-US", f"--user-data-dir={profile}"):
+                 "--disable-dev-shm-usage", "--no-proxy-server", "--window-size=1440,900", "--lang=en-US", f"--user-data-dir={profile}"):
         options.add_argument(flag)
     service = webdriver.ChromeService(executable_path=DRIVER, env={**os.environ, "TZ": BROWSER_ZONE})
     driver = webdriver.Chrome(options=options, service=service)
@@ -69,6 +69,14 @@ def rows(driver: Any) -> List[List[str]]:
     )
 
 
+def open_viewer(driver: Any, url: str) -> None:
+    driver.get(url)
+    try:
+        wait(driver, lambda: driver.find_elements(By.ID, "empty"))
+    except Exception:
+        pytest.fail(f"the viewer did not load from {url}: {driver.current_url} {driver.page_source[:500]}")
+
+
 def send_session(collector: Collector) -> None:
     client = Client("viewer-key", host=collector.url)
     client.identify("ada", {"email": "ada@example.com", "plan": "pro"})
@@ -87,7 +95,7 @@ def send_session(collector: Collector) -> None:
 
 def test_events_appear_live_filter_and_open(browser):
     with Collector() as collector:
-        browser.get(collector.url + "/")
+        open_viewer(browser, collector.url + "/")
         assert "Waiting for events" in browser.find_element(By.ID, "empty").text
         assert BROWSER_ZONE in browser.find_element(By.ID, "time-head").get_attribute("textContent")
         send_session(collector)  # after the page loaded: they must arrive without a reload
@@ -154,7 +162,7 @@ def test_a_protected_collector_asks_the_browser_for_the_key(browser):
         host = collector.url.split("//", 1)[1]
         browser.get(collector.url + "/")
         assert not browser.find_elements(By.ID, "events")  # 401 (the browser would prompt): no viewer
-        browser.get(f"http://secret-key:@{host}/")  # what the browser's sign-in prompt sends
+        open_viewer(browser, f"http://secret-key:@{host}/")  # what the browser's sign-in prompt sends
         client = Client("secret-key", host=collector.url)
         client.track("u1", "Behind A Key")
         assert client.flush(timeout=10)
