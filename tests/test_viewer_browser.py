@@ -168,3 +168,24 @@ def test_a_protected_collector_asks_the_browser_for_the_key(browser):
         assert client.flush(timeout=10)
         client.shutdown(timeout=5)
         wait(browser, lambda: [r[3] for r in rows(browser)] == ["Behind A Key"])
+
+
+def test_rows_are_shown_once_when_a_requery_and_a_poll_overlap(browser):
+    with Collector() as collector:
+        open_viewer(browser, collector.url + "/")
+        client = Client("k", host=collector.url)
+        for name in ("A", "B", "C"):
+            client.track("u1", name)
+        client.page("u1", "Docs", "Intro")
+        assert client.flush(timeout=10)
+        client.shutdown(timeout=5)
+        wait(browser, lambda: len(rows(browser)) == 4)
+        # Hold back the re-query a filter change makes (order=desc) while polls go on as usual.
+        browser.execute_script(
+            "const real = window.fetch; window.fetch = (url, options) => String(url).includes('order=desc')"
+            " ? new Promise((done) => setTimeout(() => done(real(url, options)), 2500)) : real(url, options)"
+        )
+        Select(browser.find_element(By.ID, "f-type")).select_by_visible_text("track")
+        time.sleep(3.5)  # the held re-query lands after at least one poll
+        keys = browser.execute_script("return [...document.querySelectorAll('#events tbody tr')].map(tr => tr.dataset.key)")
+        assert sorted(keys) == sorted(set(keys)) and len(keys) == 3, keys

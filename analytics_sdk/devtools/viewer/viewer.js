@@ -140,8 +140,11 @@ function renderRow (row) {
 }
 
 function addRows (rows) {
-  if (!rows.length) return
-  state.rows = state.rows.concat(rows).sort((a, b) => b.at - a.at || b.key.localeCompare(a.key)).slice(0, MAX_ROWS)
+  // A poll and a re-query after a filter change can return the same rows: keep each once.
+  const known = new Set(state.rows.map((row) => row.key))
+  const fresh = rows.filter((row) => !known.has(row.key) && known.add(row.key))
+  if (!fresh.length) return
+  state.rows = state.rows.concat(fresh).sort((a, b) => b.at - a.at || b.key.localeCompare(a.key)).slice(0, MAX_ROWS)
   const body = document.querySelector('#events tbody')
   body.replaceChildren(...state.rows.map(renderRow))
   $('empty').hidden = state.rows.length > 0
