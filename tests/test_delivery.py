@@ -263,3 +263,17 @@ def test_requests_go_through_the_configured_proxy(collector, make_client):
     client.track("u", "Via Proxy")
     assert client.flush(timeout=5)
     assert [e["event"] for e in collector.events()] == ["Via Proxy"]
+
+
+def test_requests_a_split_costs_are_counted_as_retried(faulty_collector, make_client):
+    # A collector with a 20 KB body limit: 413 for bigger requests, which the SDK halves.
+    small = faulty_collector(max_body_bytes=20_000)
+    client = make_client(host=small.url, upload_size=100, upload_interval=5)
+    for i in range(60):
+        client.track("u", "E", {"i": i, "pad": "x" * 900})
+    assert client.flush(timeout=10)
+    statuses = [r.status for r in small.requests]
+    assert statuses.count(413) > 0
+    stats = client.stats()
+    assert stats["delivered"] == 60 and stats["dropped_total"] == 0
+    assert stats["retried_requests"] == len(statuses) - 1  # every request after the first was a split half
