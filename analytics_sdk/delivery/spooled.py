@@ -333,30 +333,33 @@ class SpooledConsumer(Consumer):
         """Settle what an error left over, then claim up to a batch ([] on a spool error)."""
         try:
             self._settle()
-            self._linger()
-            rows = self.spool.claim(self.upload_size)
+            waiting = self._linger()
+            # A backlog on disk goes out in fuller requests, as the in-memory path's does.
+            count = self.backlog_upload_size if waiting > self.upload_size else self.upload_size
+            rows = self.spool.claim(count)
         except Exception as exc:  # noqa: BLE001 - retried after a backoff
             self._failed(exc, "read")
             return []
         if rows:
             self._recovered()
-        return self._fit(rows)
+        return self._fit(rows, count)
 
-    def _linger(self) -> None:
+    def _linger(self) -> int:
         """Wait up to ``upload_interval`` for a full batch, as the in-memory path does,
         unless a flush or a shutdown wants the rows now. Counts what the writer stores
         meanwhile instead of asking SQLite on every write (that costs the caller GIL time)."""
         waiting = self.spool.unclaimed()
         if not 0 < waiting < self.upload_size:
-            return
+            return waiting
         until = _monotonic() + self.upload_interval
         with self._lock:
             enough = self._stored + (self.upload_size - waiting)
             while self._stored < enough and not self._stopping and self._flush_target <= 0:
                 remaining = until - _monotonic()
                 if remaining <= 0:
-                    return
+                    break
                 self._spooled.wait(remaining)
+        return waiting
 
     def _settle(self) -> None:
         """Deletes, releases and adoption that a spool error left for later."""
@@ -374,12 +377,12 @@ class SpooledConsumer(Consumer):
         if self._adopt_pending and self._adopt():
             log.info("analytics_sdk: resending message(s) left in the spool by an earlier process")
 
-    def _fit(self, rows: List[Tuple[int, bytes]]) -> List[Tuple[int, bytes]]:
-        """Keep what fits in one request; give the rest back."""
+    def _fit(self, rows: List[Tuple[int, bytes]], count: int) -> List[Tuple[int, bytes]]:
+        """Keep what fits in one request of at most ``count`` events; give the rest back."""
         kept: List[Tuple[int, bytes]] = []
         size = 0
         for row in rows:
-            if not fits(len(kept), size, len(row[1]), self.upload_size, self.max_batch_bytes, self._envelope):
+            if not fits(len(kept), size, len(row[1]), count, self.max_batch_bytes, self._envelope):
                 break
             kept.append(row)
             size += len(row[1])
