@@ -7,7 +7,8 @@ or ``analytics-sdk serve`` runs it; :class:`Collector` embeds it in tests.
 
 Modules, one job each:
 
-- ``formats/``: one module per backend API (``segment.py`` today). A format owns
+- ``formats/``: one module per backend API (``segment.py``, ``amplitude.py``,
+  ``mparticle.py``; the last two fit the pure ``devtools/formats`` modules). A format owns
   its POST routes, where its credential travels, how a body becomes messages
   and what refuses the whole request, the per-message check (a rejection
   reason, or warnings about what the backend would change), the generic columns
@@ -20,16 +21,12 @@ Modules, one job each:
 - ``faults.py``: :class:`Faults`, failure injection for resilience tests.
 - ``command.py``: the command-line flags and ``main``.
 
-Adding a format (say Amplitude's HTTP API v2): write ``formats/amplitude.py``
-with a :class:`formats.Format` subclass (``name = "amplitude"``,
-``routes = ("/2/httpapi", "/batch")``, ``credential()`` reading ``api_key`` from
-the body, ``messages()`` returning ``body["events"]``, ``check()`` with
-Amplitude's field rules, ``summarize()`` mapping ``event_type``/``user_id``/
-``insert_id`` to the generic columns, ``response()`` answering
-``{"code": 200, "events_ingested": n}`` or a 400 with per-index errors from
-``Outcome.rejected``), and register an instance in
-``formats.builtin_formats()``. Storage, limits, faults, counters, the viewer
-(its format column and filter) and the read API need no change.
+Adding a format: write ``formats/<name>.py`` with a :class:`formats.Format`
+subclass (``name``, ``routes``, ``credential()``, ``messages()``, ``check()``,
+``summarize()``, ``response()``; ``amplitude.py`` and ``mparticle.py`` show the
+optional hooks) and register an instance in ``formats.builtin_formats()``.
+Storage, limits, faults, counters, the viewer (its format column and filter)
+and the read API need no change. Only a 2xx answer stores a request's messages.
 """
 
 from __future__ import annotations

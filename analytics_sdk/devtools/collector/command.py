@@ -22,6 +22,10 @@ def add_collector_arguments(parser: argparse.ArgumentParser) -> None:
         help="require this write key to send (Basic auth) and to read (the viewer, /v1/events, /stats)",
     )
     parser.add_argument(
+        "--write-secret", default=None,
+        help="with --write-key: the API secret mParticle requests must carry (Basic key:secret; 403 otherwise)",
+    )
+    parser.add_argument(
         "--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT,
         help=f"close connections idle this many seconds (default {DEFAULT_IDLE_TIMEOUT:g})",
     )
@@ -37,6 +41,10 @@ def add_collector_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--latency", type=float, default=0.0, help="seconds added to each request")
     faults.add_argument("--max-body-bytes", type=int, default=None, help="answer 413 above this (default: 500 KB)")
     faults.add_argument("--poison", default=None, help="answer 400 to any batch containing this text")
+    faults.add_argument(
+        "--throttle-ids", default="",
+        help="comma-separated user/device ids: Amplitude requests with their events get Amplitude's 429",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
 
 
@@ -49,11 +57,13 @@ def run_collector(args: argparse.Namespace, prog: str = "python -m analytics_sdk
         latency=args.latency,
         max_body_bytes=args.max_body_bytes,
         poison=args.poison,
+        throttled_ids=tuple(i.strip() for i in args.throttle_ids.split(",") if i.strip()),
     )
     try:
         collector = Collector(
             args.port, args.db, args.write_key, faults, verbose=args.verbose,
             idle_timeout=args.idle_timeout, max_connections=args.max_connections,
+            write_secret=args.write_secret,
         )
     except sqlite3.Error as exc:
         print(f"{prog}: error: cannot open the database {args.db}: {exc}", file=sys.stderr)

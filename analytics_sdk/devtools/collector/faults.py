@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 __all__ = ["Faults"]
 
@@ -21,3 +21,6 @@ class Faults:
     max_body_bytes: Optional[int] = None  # 413 above this; None: the format's own limit (Segment: 500 KB)
     poison: Optional[str] = None  # 400 for any request whose body contains this text
     seed: Optional[int] = None
+    # Amplitude: a request with an event of these user or device ids gets Amplitude's 429
+    # naming them in throttled_users/throttled_devices (and nothing of it is stored).
+    throttled_ids: Tuple[str, ...] = ()

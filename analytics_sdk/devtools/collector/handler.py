@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional
 from urllib.parse import parse_qs, urlparse
 
 from .bodies import read_body
-from .formats import RequestError, basic_auth, format_for, formats
+from .formats import RequestError, Settings, basic_auth, format_for, formats
 from .ingest import ingest
 from .queries import event_filters
 
@@ -171,14 +171,15 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the client went quiet mid-body
             return None
         self._body_bytes = len(raw)
-        fault = self._fault(raw)
+        fault = self._fault(raw, fmt)
         if fault is not None:
             return fault if fault else None
-        result = ingest(collector.store, fmt, path, self.headers, raw, limit, collector.write_key, faults.poison)
+        settings = Settings(collector.write_key, collector.write_secret, tuple(faults.throttled_ids))
+        result = ingest(collector.store, fmt, path, self.headers, raw, limit, collector.write_key, faults.poison, settings)
         self._messages = result.messages
-        return self._answer(result.status, result.body)
+        return self._answer(result.status, result.body, result.headers)
 
-    def _fault(self, raw: bytes) -> Optional[int]:
+    def _fault(self, raw: bytes, fmt: Any) -> Optional[int]:
         """The injected fault's status, 0 for no answer at all, None for no fault."""
         collector = self.collector
         faults = collector.faults
@@ -194,10 +195,10 @@ class Handler(BaseHTTPRequestHandler):
             return 0
         roll -= faults.drop_rate
         if roll < faults.error_rate:
-            return self._answer(500, {"error": "injected failure"})
+            return self._answer(500, fmt.error_body(500, "injected failure"))
         roll -= faults.error_rate
         if roll < faults.throttle_rate:
-            return self._answer(429, {"error": "injected throttle"}, {"Retry-After": faults.retry_after})
+            return self._answer(429, fmt.error_body(429, "injected throttle"), {"Retry-After": faults.retry_after})
         return None
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any, Dict, List, Optional
 
 from .bodies import inflate
-from .formats import Format, Headers, Outcome, RequestError
+from .formats import Format, Headers, Outcome, RequestError, Settings
 from .store import Accepted, EventStore, Rejected, RequestRecord
 from .secrets import redact_headers
 
@@ -26,6 +27,7 @@ class Ingest:
     status: int
     body: Dict[str, Any]
     messages: int = 0
+    headers: Dict[str, str] = field(default_factory=dict)
 
 
 def _decode_json(raw: bytes) -> Any:
@@ -46,6 +48,7 @@ def ingest(
     body_limit: int,
     write_key: Optional[str],
     poison: Optional[str] = None,
+    settings: Optional[Settings] = None,
 ) -> Ingest:
     received_at = time.time()
     record = RequestRecord(fmt.name, "POST", path, 0, redact_headers(headers), len(raw), received_at=received_at)
@@ -55,7 +58,7 @@ def ingest(
         body = _decode_json(raw)
         key = fmt.credential(headers, body)
         if write_key is not None and key != write_key:
-            raise RequestError(401, "invalid write key")
+            raise fmt.credential_refusal(key)
         batch = fmt.messages(path, body)
         record.messages = len(batch)
         if poison is not None and poison.encode("utf-8") in raw:
@@ -68,9 +71,10 @@ def ingest(
     accepted: List[Accepted] = []
     rejected: List[Rejected] = []
     rejected_at: List[int] = []
+    check = fmt.checker(path, body)
     for index, message in enumerate(batch):
         try:
-            verdict = fmt.check(message)
+            verdict = check(message)
             if verdict.rejection is None:
                 summary = fmt.summarize(message, fallback_key=f"generated-{received_at}-{index}")
                 accepted.append(Accepted(message, summary, verdict.warnings))
@@ -80,7 +84,16 @@ def ingest(
             reason = f"collector could not read this message ({type(exc).__name__})"
         rejected.append(Rejected(message, reason))
         rejected_at.append(index)
-    status, answer = fmt.response(Outcome(len(accepted), list(zip(rejected_at, [r.reason for r in rejected]))))
+    outcome = Outcome(
+        len(accepted), list(zip(rejected_at, [r.reason for r in rejected])),
+        path, headers, raw, settings or Settings(write_key=write_key),
+    )
+    status, answer, *extra = fmt.response(outcome)
     record.status = status
+    if not 200 <= status < 300:
+        # The backend took nothing (Amplitude's all-or-nothing 400, a 429, a bad secret):
+        # the client resends or drops, so nothing is stored as received.
+        record.error = str(answer.get("error") or answer.get("errors") or f"answered {status}")[:500]
+        accepted = []
     store.record(record, accepted, rejected, key)
-    return Ingest(status, answer, len(batch))
+    return Ingest(status, answer, len(batch), extra[0] if extra else {})

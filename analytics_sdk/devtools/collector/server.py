@@ -74,8 +74,12 @@ class Collector:
         verbose: bool = False,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        write_secret: Optional[str] = None,
     ) -> None:
         self.write_key = write_key
+        # mParticle's API secret: with a write key, requests to /v2/events and /v2/bulkevents
+        # need Basic write_key:write_secret (403 otherwise). Other formats ignore it.
+        self.write_secret = write_secret
         self.faults = faults or Faults()
         self.verbose = verbose
         self.idle_timeout = idle_timeout

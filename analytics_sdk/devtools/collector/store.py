@@ -220,7 +220,8 @@ class EventStore:
             q=q,
         )
         sql = (
-            "SELECT seq, raw, received_at, times_received, write_key, format, warnings, request_id, library"
+            "SELECT seq, raw, received_at, times_received, write_key, format, warnings, request_id, library,"
+            " message_id, type, user_id, anonymous_id, event, what"
             f" FROM events{where} ORDER BY seq {'DESC' if order == 'desc' else 'ASC'}"
         )
         if limit is not None:
@@ -228,7 +229,7 @@ class EventStore:
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         out = []
-        for seq, raw, received_at, times, key, fmt, warnings, request_id, library in rows:
+        for seq, raw, received_at, times, key, fmt, warnings, request_id, library, *summary in rows:
             message = json.loads(raw)
             message["_received"] = {
                 "seq": seq,
@@ -240,6 +241,8 @@ class EventStore:
                 "library": library,
                 "warnings": json.loads(warnings),
                 "request_id": request_id,
+                # The format's summary (the viewer's columns for formats not shaped like Segment's).
+                **dict(zip(("key", "type", "user_id", "anonymous_id", "event", "what"), summary)),
             }
             out.append(message)
         return out

@@ -85,9 +85,11 @@ function fromEvent (message) {
     key: `e${received.seq}`,
     at: received.at,
     atIso: received.at_iso,
-    type: message.type,
-    user: message.userId || (message.anonymousId ? `(anon) ${message.anonymousId}` : ''),
-    what: describe(message),
+    type: received.format === 'segment' || !received.type ? message.type : received.type,
+    user: received.format === 'segment' || !received.type
+      ? message.userId || (message.anonymousId ? `(anon) ${message.anonymousId}` : '')
+      : received.user_id || (received.anonymous_id ? `(anon) ${received.anonymous_id}` : ''),
+    what: received.format === 'segment' || !received.type ? describe(message) : received.what || '',
     library: received.library || '',
     format: received.format,
     warnings: received.warnings || [],

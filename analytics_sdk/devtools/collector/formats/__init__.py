@@ -6,9 +6,14 @@ faults reject the whole request), the per-message checks (rejection or
 warnings), the columns the viewer shows, and the response body. The HTTP layer,
 body limits, faults, storage, counters and the viewer are shared.
 
-To add one (Amplitude's ``/2/httpapi``, mParticle's ``/v2/events``...): write a
-module with a :class:`Format` subclass and call :func:`register` on an instance
-in :func:`builtin_formats`; nothing else changes.
+Built in: ``segment.py`` (Segment's Tracking API), ``amplitude.py`` (HTTP V2 and
+Batch) and ``mparticle.py`` (Events API). To add one: write a module with a
+:class:`Format` subclass and call :func:`register` on an instance in
+:func:`builtin_formats`; nothing else changes.
+
+Whatever a format accepts is stored only when its answer is a 2xx: a client
+told 4xx/5xx/429 resends or drops, so keeping the messages would show events the
+backend never took (Amplitude's all-or-nothing 400 relies on this).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 __all__ = [
     "Format",
@@ -25,6 +30,7 @@ __all__ = [
     "Verdict",
     "Summary",
     "Outcome",
+    "Settings",
     "register",
     "format_for",
     "formats",
@@ -72,11 +78,25 @@ class Summary:
 
 
 @dataclass
+class Settings:
+    """How the running collector was started, for formats whose answer depends on it."""
+
+    write_key: Optional[str] = None
+    write_secret: Optional[str] = None  # checked by formats whose credential has a secret (mParticle)
+    throttled_ids: Tuple[str, ...] = ()  # users/devices a format answers 429 for (Amplitude)
+
+
+@dataclass
 class Outcome:
     """What became of the messages of one request, for the format's response."""
 
     accepted: int
     rejected: List[Tuple[int, str]]  # (index in the request, reason)
+    # The request itself, for formats whose answer is computed from it whole.
+    path: str = ""
+    headers: Any = None
+    raw: bytes = b""
+    settings: Settings = field(default_factory=Settings)
 
 
 class Format:
@@ -99,17 +119,30 @@ class Format:
         """Would the backend keep this message, and what would it change?"""
         raise NotImplementedError
 
+    def checker(self, path: str, body: Any) -> Callable[[Any], Verdict]:
+        """The check for this request's messages: :meth:`check`, unless request-level
+        options change it (Amplitude's ``options.min_id_length``)."""
+        return self.check
+
     def summarize(self, message: Dict[str, Any], fallback_key: str) -> Summary:
         """The generic columns of an accepted message."""
         raise NotImplementedError
 
     def response(self, outcome: Outcome) -> Tuple[int, Dict[str, Any]]:
-        """Status and JSON body for a request that was read and checked."""
+        """Status and JSON body for a request that was read and checked.
+
+        May return a third item, extra response headers (``Retry-After``...).
+        Accepted messages are stored only when the status is a 2xx.
+        """
         raise NotImplementedError
 
     def error_body(self, status: int, reason: str) -> Dict[str, Any]:
         """JSON body for a refused request."""
         return {"error": reason}
+
+    def credential_refusal(self, key: str) -> RequestError:
+        """The refusal when the collector has a write key and ``key`` is not it."""
+        return RequestError(401, "invalid write key")
 
 
 def basic_auth(header: str) -> Tuple[str, str]:
@@ -163,6 +196,10 @@ def builtin_formats() -> None:
     if _builtins_loaded:
         return
     _builtins_loaded = True
+    from .amplitude import AmplitudeFormat
+    from .mparticle import MParticleFormat
     from .segment import SegmentFormat
 
     register(SegmentFormat())
+    register(AmplitudeFormat())
+    register(MParticleFormat())
