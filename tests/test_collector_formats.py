@@ -172,3 +172,22 @@ def test_mparticle_dropin_upload_events_and_the_format_filter() -> None:
         amplitude_only = get(collector.url + "/v1/events?format=amplitude")["events"]
         assert [(e["_received"]["what"], e["_received"]["anonymous_id"]) for e in amplitude_only] == [("Amp", "device-1")]
         assert sorted(get(collector.url + "/stats")["formats"]) == ["amplitude", "mparticle", "segment"]
+
+
+def test_one_message_to_three_formats_is_three_stored_events_not_duplicates():
+    from analytics_sdk import Amplitude, Client, MParticle, Segment
+    from analytics_sdk.devserver import Collector
+
+    with Collector() as collector:
+        client = Client(destinations=[
+            Segment("k", host=collector.url),
+            Amplitude("amp-key", server_url=collector.url + "/2/httpapi"),
+            MParticle("mp-key", "mp-secret", environment="development", host=collector.url),
+        ])
+        message_id = client.track("user-12345", "Order Completed", {"revenue": 1.5})[1]["messageId"]
+        assert client.flush(timeout=10)
+        client.shutdown(timeout=2)
+        assert collector.summary()["duplicates"] == 0
+        by_format = {fmt: collector.events(format=fmt) for fmt in ("segment", "amplitude", "mparticle")}
+        assert {fmt: len(events) for fmt, events in by_format.items()} == {"segment": 1, "amplitude": 1, "mparticle": 1}
+        assert by_format["amplitude"][0]["_received"]["key"] == message_id  # shown as sent (insert_id)

@@ -15,6 +15,8 @@ from decimal import Decimal
 from typing import List
 
 import analytics_sdk
+from analytics_sdk import Amplitude, Client, MParticle, Segment
+
 from .collector import Collector
 
 WORKERS = 4
@@ -82,7 +84,35 @@ def run() -> int:
         ok = delivered_in_time and summary["stored"] == expected and stats["dropped_total"] == 0
         print("OK: every event arrived exactly once." if ok else "PROBLEM: see the counters above.")
         analytics_sdk.shutdown()
+        ok = _three_destinations(collector) and ok
         return 0 if ok else 1
+
+
+def _three_destinations(collector: Collector) -> bool:
+    """The same calls to Segment, Amplitude and mParticle at once: the collector speaks all three."""
+    print("\nThe same calls to three destinations at once (Segment, Amplitude, mParticle formats):")
+    client = Client(
+        destinations=[
+            Segment("demo-key", host=collector.url),
+            Amplitude("demo-key", server_url=collector.url + "/2/httpapi"),
+            MParticle("demo-key", "demo-secret", environment="development", host=collector.url),
+        ],
+        on_error=lambda error, messages: print(f"  on_error ({error.destination}): {error}"),
+    )
+    client.identify("user-9", {"email": "grace@example.com", "firstName": "Grace"})
+    client.track("user-9", "Order Completed", {"order_id": "o-9", "revenue": 42.0, "currency": "EUR",
+                                               "products": [{"product_id": "tee", "price": 21.0, "quantity": 2}]})
+    client.screen("user-9", "App", "Receipt")
+    delivered = client.flush(timeout=10)
+    stats = client.stats()
+    client.shutdown()
+    for name, counters in stats["destinations"].items():
+        stored = len(collector.events(format=name.lower(), limit=1000)) if name != "Segment" else None
+        where = f", stored as {stored} {name} event(s)" if stored is not None else ""
+        print(f"  {name:<10} delivered={counters['delivered']} dropped={counters['dropped_total']}{where}")
+    ok = delivered and stats["dropped_total"] == 0 and stats["delivered"] == 9
+    print("OK: each destination got every call in its own format." if ok else "PROBLEM: see above.")
+    return ok
 
 
 if __name__ == "__main__":

@@ -163,7 +163,8 @@ class EventStore:
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                        ON CONFLICT(message_id) DO UPDATE SET times_received = times_received + 1""",
                     [
-                        (item.summary.key, item.summary.type, item.summary.user_id, item.summary.anonymous_id,
+                        (_stored_key(request.format, item.summary.key), item.summary.type, item.summary.user_id,
+                         item.summary.anonymous_id,
                          item.summary.event, write_key, now, _dumps(item.message), request.format,
                          item.summary.what, item.summary.library, _dumps(item.warnings), request_id)
                         for item in accepted
@@ -243,6 +244,7 @@ class EventStore:
                 "request_id": request_id,
                 # The format's summary (the viewer's columns for formats not shaped like Segment's).
                 **dict(zip(("key", "type", "user_id", "anonymous_id", "event", "what"), summary)),
+                "key": _shown_key(fmt, summary[0]),
             }
             out.append(message)
         return out
@@ -354,3 +356,14 @@ def _where(
         clauses.append("raw LIKE ? ESCAPE '\\'")
         args.append("%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+
+def _stored_key(fmt: str, key: str) -> str:
+    """Keys are unique per format: one message sent to Segment, Amplitude and mParticle
+    (same messageId, insert_id and source_message_id) is three stored events, not duplicates."""
+    return key if fmt == "segment" else f"{fmt}:{key}"
+
+
+def _shown_key(fmt: str, stored: str) -> str:
+    prefix = f"{fmt}:"
+    return stored[len(prefix):] if fmt != "segment" and stored.startswith(prefix) else stored
