@@ -19,7 +19,8 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from typing import BinaryIO, Dict, List, Optional, Tuple
+import io
+from typing import Dict, List, Optional, Tuple
 
 __all__ = ["Response", "Connection", "ProtocolError", "request_head"]
 
@@ -59,7 +60,7 @@ class Connection:
         self._head = head
         self._ssl_context = ssl_context
         self._sock: Optional[socket.socket] = None
-        self._reader: Optional[BinaryIO] = None
+        self._reader: Optional[io.BufferedReader] = None
         self.used = False  # at least one response came back on this socket
 
     def close(self) -> None:
@@ -77,7 +78,7 @@ class Connection:
         if self._ssl_context is not None:
             sock = self._ssl_context.wrap_socket(sock, server_hostname=self.host)
         self._sock = sock
-        self._reader = sock.makefile("rb")
+        self._reader = sock.makefile("rb")  # type: ignore[assignment]  # a BufferedReader, for peek/read1
 
     def post(self, body: bytes, timeout: float) -> Response:
         """Send one request and read its response within ``timeout`` seconds in all

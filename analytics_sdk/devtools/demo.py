@@ -97,7 +97,7 @@ def _three_destinations(collector: Collector) -> bool:
             Amplitude("demo-key", server_url=collector.url + "/2/httpapi"),
             MParticle("demo-key", "demo-secret", environment="development", host=collector.url),
         ],
-        on_error=lambda error, messages: print(f"  on_error ({error.destination}): {error}"),
+        on_error=lambda error, messages: print(f"  on_error ({getattr(error, 'destination', None)}): {error}"),
     )
     client.identify("user-9", {"email": "grace@example.com", "firstName": "Grace"})
     client.track("user-9", "Order Completed", {"order_id": "o-9", "revenue": 42.0, "currency": "EUR",
