@@ -106,12 +106,12 @@ def _revenue(event: Dict[str, Any], properties: Mapping[str, Any]) -> None:
     has_price = _number(price)
     if not (has_revenue or has_price):
         return
-    if has_revenue:
+    if has_revenue and revenue is not None:
         event["revenue"] = float(revenue)
-    if has_price:
+    if has_price and price is not None:
         event["price"] = float(price)
         quantity = properties.get("quantity")
-        event["quantity"] = int(quantity) if _number(quantity) else 1
+        event["quantity"] = int(quantity) if quantity is not None and _number(quantity) else 1
     for source, target in (("productId", "productId"), ("product_id", "productId"),
                            ("revenueType", "revenueType"), ("revenue_type", "revenueType")):
         value = properties.get(source)
@@ -187,9 +187,9 @@ def to_amplitude(message: Mapping[str, Any], library: str) -> Dict[str, Any]:
         options = None
     if options is not None and "event_type" in options:
         # A complete Amplitude event (what analytics_sdk.amplitude sends): take it as it is.
-        event = {key: value for key, value in options.items() if key in EVENT_FIELDS}
+        event: Dict[str, Any] = {key: value for key, value in options.items() if key in EVENT_FIELDS}
         return _finish(event, message, library)
-    event: Dict[str, Any] = {}
+    event = {}
     user_id = message.get("userId")
     if user_id:
         event["user_id"] = user_id

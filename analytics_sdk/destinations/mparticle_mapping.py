@@ -174,7 +174,7 @@ def user_attributes(traits: Mapping[str, Any], out: Dict[str, Any], prefix: str 
 def _options(message: Mapping[str, Any]) -> Mapping[str, Any]:
     integrations = message.get("integrations") or {}
     options = integrations.get("mParticle")
-    return options if _is_map(options) else {}
+    return options if options is not None and _is_map(options) else {}
 
 
 def _identities(message: Mapping[str, Any], options: Mapping[str, Any], traits: Mapping[str, Any]) -> Dict[str, str]:
@@ -510,7 +510,7 @@ def _common_data(data: Dict[str, Any], message: Mapping[str, Any], context: Mapp
     if not data.get("custom_attributes"):
         data.pop("custom_attributes", None)
     flags = (message.get("integrations") or {}).get("mParticle")
-    if _is_map(flags) and _is_map(flags.get("custom_flags")):
+    if flags is not None and _is_map(flags) and _is_map(flags.get("custom_flags")):
         data["custom_flags"] = {str(k): str(v) for k, v in flags["custom_flags"].items()}
 
 

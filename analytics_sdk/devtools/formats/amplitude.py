@@ -192,9 +192,14 @@ def answer(
         return _error(400, "Request missing required field", missing_field="events")
     if len(events) > limits.max_events:
         return _error(413, "Payload too large")
-    options = payload.get("options") if isinstance(payload.get("options"), dict) else {}
-    min_length = options.get("min_id_length")
-    min_length = min_length if _is_int(min_length) and min_length > 0 else DEFAULT_MIN_ID_LENGTH
+    raw_options = payload.get("options")
+    options: Dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
+    requested = options.get("min_id_length")
+    min_length = (
+        requested
+        if isinstance(requested, int) and not isinstance(requested, bool) and requested > 0
+        else DEFAULT_MIN_ID_LENGTH
+    )
 
     found = {i: problems for i, event in enumerate(events) if (problems := check_event(event, min_length))}
     if found:

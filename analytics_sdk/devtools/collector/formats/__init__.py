@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, Union
 
 __all__ = [
     "Format",
@@ -31,6 +31,7 @@ __all__ = [
     "Summary",
     "Outcome",
     "Settings",
+    "Response",
     "register",
     "format_for",
     "formats",
@@ -99,6 +100,10 @@ class Outcome:
     settings: Settings = field(default_factory=Settings)
 
 
+# Status and JSON body, optionally followed by extra response headers.
+Response = Union[Tuple[int, Dict[str, Any]], Tuple[int, Dict[str, Any], Dict[str, str]]]
+
+
 class Format:
     """One backend's API. Subclasses set the class attributes and override the methods."""
 
@@ -128,7 +133,7 @@ class Format:
         """The generic columns of an accepted message."""
         raise NotImplementedError
 
-    def response(self, outcome: Outcome) -> Tuple[int, Dict[str, Any]]:
+    def response(self, outcome: Outcome) -> Response:
         """Status and JSON body for a request that was read and checked.
 
         May return a third item, extra response headers (``Retry-After``...).

@@ -75,7 +75,7 @@ class AmplitudeFormat(Format):
 
     def summarize(self, message: Dict[str, Any], fallback_key: str) -> Summary:
         event_type = message.get("event_type")
-        kind = _TYPES.get(event_type, "track")
+        kind = _TYPES.get(event_type, "track") if event_type is not None else "track"
         if kind == "identify":
             properties = message.get("user_properties")
             what = ", ".join(sorted(str(k) for k in properties)) if isinstance(properties, dict) else "$identify"

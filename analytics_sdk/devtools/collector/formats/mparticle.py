@@ -72,7 +72,8 @@ class MParticleFormat(Format):
 
     def summarize(self, message: Dict[str, Any], fallback_key: str) -> Summary:
         event = message.get("event")
-        identities = message.get("user_identities") if isinstance(message.get("user_identities"), dict) else {}
+        raw_identities = message.get("user_identities")
+        identities: Dict[str, Any] = raw_identities if isinstance(raw_identities, dict) else {}
         user = next((identities[k] for k in _USER_IDENTITIES if identities.get(k)), None) or message.get("mpid")
         device = message.get("mp_deviceid")
         request_id = message.get("source_request_id")
@@ -84,7 +85,8 @@ class MParticleFormat(Format):
         data = event.get("data") if isinstance(event.get("data"), dict) else {}
         kind = str(event.get("event_type"))
         name = data.get("event_name") or data.get("screen_name")
-        action = data.get("product_action") if isinstance(data.get("product_action"), dict) else {}
+        raw_action = data.get("product_action")
+        action: Dict[str, Any] = raw_action if isinstance(raw_action, dict) else {}
         what = name or action.get("action") or data.get("application_transition_type") or kind
         key = data.get("source_message_id")
         if not key and request_id:
