@@ -80,3 +80,18 @@ def test_pytest_fixture_through_pytester(pytester):
     result = pytester.runpytest_subprocess("-q")
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["*properties containing {'total': 41}*"])
+
+
+def test_documented_import_paths_keep_working():
+    import importlib
+    import subprocess
+    import sys
+
+    for name in ("analytics_sdk.pytest_plugin", "analytics_sdk.testing", "analytics_sdk.devserver"):
+        importlib.import_module(name)
+    from analytics_sdk.pytest_plugin import analytics_events
+    from analytics_sdk.devtools.pytest_plugin import analytics_events as implementation
+
+    assert analytics_events is implementation
+    help_text = subprocess.run([sys.executable, "-m", "analytics_sdk.devserver", "--help"], capture_output=True, text=True)
+    assert help_text.returncode == 0 and "--port" in help_text.stdout
