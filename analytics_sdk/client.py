@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import builders, messages, settings
 from .delivery.callbacks import Callbacks, OutcomeCallback
@@ -433,6 +433,9 @@ class Client:
 
     def _enqueue_one(self, route: Route, msg: Dict[str, Any]) -> Result:
         """One destination, no per-call callback, no destination plugin: the common case."""
+        if not route.destination.accepts(msg):  # integrations={"<Name>": False}
+            route.outcomes.count_quiet("filtered")
+            return True, msg
         # Encode once: the bytes are the immutable snapshot we queue, and their
         # length is the size the API will see.
         data = self._encode_for(route, msg)
@@ -450,18 +453,19 @@ class Client:
 
     def _enqueue_many(self, msg: Dict[str, Any], callback: Optional[OutcomeCallback]) -> Result:
         """Every destination that takes the message gets it; success means all of them queued it."""
-        if callback is not None and self.send:
+        taking = []
+        for route in self._routes:
+            if route.destination.accepts(msg):
+                taking.append(route)
+            else:
+                route.outcomes.count_quiet("filtered")
+        if callback is not None and self.send and taking:
             # Registered before encoding, so a refusal at encode time reaches it too.
-            accepting = sum(1 for route in self._routes if route.destination.accepts(msg))
-            if accepting:
-                self._callbacks.register(msg["messageId"], callback, accepting)
+            self._callbacks.register(msg["messageId"], callback, len(taking))
         encoded = []
         ok = True
         by_encoder: Dict[Any, Optional[bytes]] = {}  # Segment-format destinations share one encoding
-        for route in self._routes:
-            if not route.destination.accepts(msg):
-                route.outcomes.count_quiet("filtered")
-                continue
+        for route in taking:
             encoder = route.destination.encode
             shared = by_encoder.get(encoder)
             if shared is not None:
@@ -473,7 +477,8 @@ class Client:
             else:
                 encoded.append((route, data))
         workers = tuple(self._plugin_workers.values())
-        snapshot = encode(msg) if workers else b""
+        # Destination plugins get the canonical JSON: a Segment-format route already made it.
+        snapshot = (by_encoder.get(encode) or encode(msg)) if workers else b""
         if not self.send:
             return ok, msg
         for route, data in encoded:

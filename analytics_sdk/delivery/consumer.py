@@ -102,7 +102,6 @@ class Consumer:
         self._closed = False
         self._gave_up = False  # a shutdown stopped waiting and reported what was in flight
         self._deadline: Optional[float] = None
-        self._uploader_idents: set = set()
 
     def after_fork_in_child(self) -> None:
         # The parent's queued messages are the parent's to send; its threads do not
@@ -187,13 +186,10 @@ class Consumer:
     # -- uploader side ----------------------------------------------------------
 
     def _run(self) -> None:
-        ident = threading.get_ident()
-        self._uploader_idents.add(ident)
         while True:
             token = next(self._tokens)
             record = self._take_batch(token, linger=True)
             if record is None:
-                self._uploader_idents.discard(ident)
                 return
             try:
                 self._deliver(record)
@@ -421,9 +417,9 @@ class Consumer:
         deadline = _FOREVER if timeout is None else _monotonic() + timeout
         with self._lock:
             target = self._progress.enqueued
-            if in_user_code() or threading.get_ident() in self._uploader_idents:
-                # Called from on_error, a callback or a plugin on one of our threads: waiting
-                # could wait for ourselves, or for another SDK thread that waits for us.
+            if in_user_code():
+                # Called from on_error, a callback or a plugin (on one of our threads):
+                # waiting could wait for ourselves, or for another SDK thread that waits for us.
                 return self._done_without_waiting(target)
             self._flush_target = max(self._flush_target, target)
             self._wake_for_flush()
@@ -461,7 +457,7 @@ class Consumer:
 
     def finish_shutdown(self, deadline: float) -> bool:
         """Wait for the drain until ``deadline``; report whatever could not be sent."""
-        if in_user_code() or threading.get_ident() in self._uploader_idents:
+        if in_user_code():
             return False
         if not any(t.is_alive() for t in self._threads):
             self._drain_inline()

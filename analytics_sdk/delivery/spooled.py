@@ -281,8 +281,6 @@ class SpooledConsumer(Consumer):
     # -- sending --------------------------------------------------------------------------
 
     def _run(self) -> None:
-        ident = threading.get_ident()
-        self._uploader_idents.add(ident)
         while True:
             token = next(self._tokens)
             try:
@@ -292,7 +290,6 @@ class SpooledConsumer(Consumer):
                 self._pause(_MAX_BACKOFF)
                 continue
             if work is None:
-                self._uploader_idents.discard(ident)
                 return
             self._send_record(*work)
             _yield_gil(0)  # give the application its turn between batches (consumer._GIL_NOTE)
@@ -494,7 +491,7 @@ class SpooledConsumer(Consumer):
             self._spooled.notify_all()
 
     def finish_shutdown(self, deadline: float) -> bool:
-        if in_user_code() or threading.get_ident() in self._uploader_idents:
+        if in_user_code():
             return False
         with self._lock:
             target = self._progress.enqueued

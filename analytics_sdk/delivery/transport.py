@@ -82,7 +82,23 @@ def make_transport(
     return HttpTransport(url, headers, gzip, timeout, verify)
 
 
-class HttpTransport:
+class _Transport:
+    """What both transports share: where to, with which headers, and how."""
+
+    proxies: Optional[Dict[str, str]] = None
+
+    def __init__(self, url: str, headers: Dict[str, str], gzip: bool, timeout: float, verify: Any) -> None:
+        self.url = url
+        self.gzip = gzip
+        self.timeout = timeout
+        self.verify = resolve_verify(verify)
+        self._headers = headers
+
+    def __repr__(self) -> str:  # never show the Authorization header
+        return f"{type(self).__name__}(url={self.url!r}, gzip={self.gzip})"
+
+
+class HttpTransport(_Transport):
     """Direct HTTP(S) with the minimal HTTP/1.1 client: one keep-alive connection per thread."""
 
     def __init__(
@@ -93,17 +109,12 @@ class HttpTransport:
         timeout: float = 15,
         verify: Any = True,
     ) -> None:
-        self.url = url
+        super().__init__(url, headers, gzip, timeout, verify)
         parts = urlsplit(self.url)
         self._scheme = parts.scheme
         self._netloc = parts.hostname or ""
         self._port = parts.port
         self._path = parts.path + (f"?{parts.query}" if parts.query else "")
-        self.gzip = gzip
-        self.timeout = timeout
-        self.proxies: Optional[Dict[str, str]] = None
-        self.verify = resolve_verify(verify)
-        self._headers = headers
         self._ssl_context: Optional[ssl.SSLContext] = None
         self._tls_error = ""
         if self._scheme == "https":
@@ -117,9 +128,6 @@ class HttpTransport:
         self._head = request_head(host_header, self._path or "/", headers)
         self._default_port = 443 if self._scheme == "https" else 80
         self._local = threading.local()
-
-    def __repr__(self) -> str:  # never show the Authorization header
-        return f"HttpTransport(url={self.url!r}, gzip={self.gzip})"
 
     def _make_ssl_context(self) -> ssl.SSLContext:
         if self.verify is False:
@@ -188,7 +196,7 @@ class HttpTransport:
         return Attempt(response.status, response.retry_after, body=response.body, resent=resent)
 
 
-class RequestsTransport:
+class RequestsTransport(_Transport):
     """HTTP(S) through a ``requests.Session``; used when a proxy applies."""
 
     def __init__(
@@ -200,16 +208,9 @@ class RequestsTransport:
         proxies: Optional[Dict[str, str]] = None,
         verify: Any = True,
     ) -> None:
-        self.url = url
-        self.gzip = gzip
-        self.timeout = timeout
+        super().__init__(url, headers, gzip, timeout, verify)
         self.proxies = proxies
-        self.verify = resolve_verify(verify)
-        self._headers = headers
         self._session: Optional[requests.Session] = None
-
-    def __repr__(self) -> str:  # never show the Authorization header
-        return f"RequestsTransport(url={self.url!r}, gzip={self.gzip})"
 
     def reset(self) -> None:
         """Forget the session (after fork: the parent's sockets must not be shared)."""

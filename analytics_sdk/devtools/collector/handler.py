@@ -20,7 +20,7 @@ from .ingest import ingest
 from .queries import event_filters
 
 if TYPE_CHECKING:
-    from .server import Collector, RequestLog
+    from .server import Collector
 
 __all__ = ["Handler"]
 

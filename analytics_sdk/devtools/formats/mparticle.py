@@ -20,11 +20,11 @@ state, and per event the ``event_type`` and its required ``data`` fields.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ..collector.formats import basic_auth
 
 __all__ = ["ROUTES", "Settings", "Answer", "answer", "check_batch", "check_event", "credentials", "errors_body"]
 
@@ -90,14 +90,7 @@ def _refuse(status: int, message: str, code: str = "BAD_REQUEST", api_key: str =
 
 def credentials(header: str) -> Tuple[str, str]:
     """(key, secret) of an HTTP Basic ``Authorization`` header; ('', '') when absent or malformed."""
-    if not header.startswith("Basic "):
-        return "", ""
-    try:
-        decoded = base64.b64decode(header[6:].strip().encode("ascii"), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeError, ValueError):
-        return "", ""
-    key, _, secret = decoded.partition(":")
-    return key, secret
+    return basic_auth(header)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
