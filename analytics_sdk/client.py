@@ -19,7 +19,7 @@ from .destinations.segment import Segment
 from .errors import ValidationError
 from .plugins import PluginType
 from .routes import Route, build_routes, retry_policy
-from .serialization import encode
+from .message_encoding import encode_message
 
 __all__ = ["Client", "Result"]
 
@@ -478,7 +478,7 @@ class Client:
                 encoded.append((route, data))
         workers = tuple(self._plugin_workers.values())
         # Destination plugins get the canonical JSON: a Segment-format route already made it.
-        snapshot = (by_encoder.get(encode) or encode(msg)) if workers else b""
+        snapshot = (by_encoder.get(encode_message) or encode_message(msg)) if workers else b""
         if not self.send:
             return ok, msg
         for route, data in encoded:

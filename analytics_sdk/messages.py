@@ -12,13 +12,13 @@ immutable snapshot that gets queued, so no deep copy is needed.
 from __future__ import annotations
 
 import inspect
+import itertools
 import os
-import random
 import time
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union
 
 from dateutil import parser as date_parser
 
@@ -53,15 +53,28 @@ _utc = timezone.utc
 _time = time.time
 _VARIANT = "89ab"
 
-# messageIds come from a private generator seeded from os.urandom (and reseeded
-# in every fork child), not from os.urandom per call: os.urandom releases the
-# GIL, which hands it to the uploader thread and stalls the caller for the whole
-# of the uploader's turn. A private instance is immune to the app's random.seed().
-_ids = random.Random(os.urandom(32))
+# A messageId is a per-process random prefix (74 random bits, in the layout of a
+# version-4 UUID) plus a 48-bit sequence that starts at a random value: unique
+# within the process by construction and across processes by the prefix, for one
+# formatted counter per call (~0.2 us, against ~1.3 us for 128 fresh random bits).
+# Both come from os.urandom at import and again in every fork child, never per
+# call: os.urandom releases the GIL, which hands it to the uploader thread and
+# stalls the caller for the whole of the uploader's turn.
+_SEQUENCE_MASK = (1 << 48) - 1
+
+
+def _new_id_source() -> Tuple[str, Iterator[int]]:
+    h = os.urandom(16).hex()
+    prefix = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-"
+    return prefix, itertools.count(int(h[20:], 16))
+
+
+_id_prefix, _id_sequence = _new_id_source()
 
 
 def _reseed_after_fork() -> None:
-    _ids.seed(os.urandom(32))
+    global _id_prefix, _id_sequence
+    _id_prefix, _id_sequence = _new_id_source()
 
 
 if hasattr(os, "register_at_fork"):
@@ -69,9 +82,9 @@ if hasattr(os, "register_at_fork"):
 
 
 def new_message_id() -> str:
-    """A fresh random messageId, formatted as a version-4 UUID string."""
-    h = f"{_ids.getrandbits(128):032x}"
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+    """A fresh messageId, formatted as a version-4 UUID string."""
+    # next() on itertools.count is atomic under the GIL: threads never share a value.
+    return f"{_id_prefix}{next(_id_sequence) & _SEQUENCE_MASK:012x}"
 
 
 # (second, "YYYY-MM-DDTHH:MM:SS") of the last call; one tuple so threads never see a mix.

@@ -8,13 +8,18 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from analytics_sdk.delivery.batching import ENVELOPE_BYTES, build_body, fits, halves
+from analytics_sdk.delivery.batching import ENVELOPE_BYTES, build_body, fits, halves, join_array
 from analytics_sdk.delivery.retry import RetryPolicy, Verdict, classify, drop_reason, parse_retry_after
 
 
 def test_body_is_segment_batch_json():
     body = build_body([b'{"a":1}', b'{"b":2}'], "2024-01-01T00:00:00+00:00")
     assert json.loads(body) == {"batch": [{"a": 1}, {"b": 2}], "sentAt": "2024-01-01T00:00:00+00:00"}
+
+
+@pytest.mark.parametrize("items", [[], [b"1"], [b"1", b"22"], [b"x"] * 1001])
+def test_join_array_puts_commas_between_items_only(items):
+    assert join_array(b"[", items, b"]") == b"[" + b",".join(items) + b"]"
 
 
 def test_fits_bounds_count_and_bytes():

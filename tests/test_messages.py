@@ -144,6 +144,32 @@ def test_fork_children_get_different_message_ids():
     child_id = os.read(read_end, 100).decode()
     assert child_id != m.new_message_id()
     uuid.UUID(child_id)
+    assert child_id[:24] != m.new_message_id()[:24]  # a fresh random prefix, not just the next number
+
+
+def test_message_ids_are_unique_across_threads():
+    import threading
+
+    found: list = []
+
+    def make() -> None:
+        found.extend([m.new_message_id() for _ in range(5000)])
+
+    threads = [threading.Thread(target=make) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(found)) == 20000
+
+
+def test_message_id_sequence_wraps_within_the_uuid_layout(monkeypatch):
+    import itertools
+
+    monkeypatch.setattr(m, "_id_sequence", itertools.count((1 << 48) - 1))
+    last, wrapped = m.new_message_id(), m.new_message_id()
+    assert last.endswith("-ffffffffffff") and wrapped.endswith("-000000000000")
+    assert uuid.UUID(wrapped).version == 4
 
 
 def test_call_from_wire_maps_segment_json_to_arguments():

@@ -146,7 +146,10 @@ class Consumer:
             if not self._threads:
                 self._start_threads()
             depth = len(queue)
-            if depth == 1 or depth >= self.upload_size:  # an idle uploader, or a full batch
+            # Wake an idle uploader, or one lingering for a full batch. A busy one looks
+            # at the queue before it waits again, so notifying it on every call of a
+            # backlog would cost each of those calls for nothing.
+            if depth == 1 or depth == self.upload_size:
                 self._not_empty.notify()
             batch_ready = depth % self.upload_size == 0
         if batch_ready:

@@ -13,6 +13,7 @@ import json
 import logging
 from typing import Any, Dict, Mapping, Optional, Sequence
 
+from ..delivery.batching import join_array
 from ..delivery.transport import USER_AGENT
 from ..errors import ValidationError
 from ..serialization import encode as encode_json
@@ -123,7 +124,7 @@ class Amplitude(Destination):
         return self._headers
 
     def body(self, events: Sequence[bytes]) -> bytes:
-        return b"".join((self._prefix, b",".join(events), self._suffix))
+        return join_array(self._prefix, events, self._suffix)
 
     def read(self, status: Optional[int], body: bytes, retry_after: Optional[float], count: int) -> Reply:
         return self.read_batch(status, body, retry_after, [b"{}"] * count)

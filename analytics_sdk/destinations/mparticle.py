@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from ..delivery.batching import join_array
 from ..delivery.transport import USER_AGENT
 from ..errors import ValidationError
 from ..serialization import encode
@@ -169,7 +170,7 @@ class MParticle(_EventsApi):
         batches = group_batches(events)
         if not self.bulk:
             return batches[0]
-        return b"[" + b",".join(batches) + b"]"
+        return join_array(b"[", batches, b"]")
 
     # -- reporting ------------------------------------------------------------------------
 
@@ -195,23 +196,26 @@ def group_batches(items: Sequence[bytes]) -> List[bytes]:
     """Batches (bytes) for encoded items: one per distinct batch fields, in order of
     first appearance, each under mParticle's 128 KB per batch."""
     groups: Dict[bytes, List[List[bytes]]] = {}
+    sizes: Dict[bytes, int] = {}  # bytes of each head's last chunk so far (kept, not re-summed)
     for item in items:
         head, _, event = item.partition(b"\n")
         chunks = groups.get(head)
         if chunks is None:
             groups[head] = chunks = [[]]
+            sizes[head] = len(head) + _PER_BATCH
         chunk = chunks[-1]
-        size = len(head) + _PER_BATCH + sum(len(e) + 1 for e in chunk)
-        if chunk and size + len(event) + 1 > MAX_BATCH_BYTES:
+        if chunk and sizes[head] + len(event) + 1 > MAX_BATCH_BYTES:
             chunk = []
             chunks.append(chunk)
+            sizes[head] = len(head) + _PER_BATCH
         if event:
             chunk.append(event)
+            sizes[head] += len(event) + 1
     out = []
     for head, chunks in groups.items():
         open_head = head[:-1] + (b"," if len(head) > 2 else b"")
         for chunk in chunks:
-            out.append(open_head + _EVENTS_KEY + b",".join(chunk) + b"]}")
+            out.append(join_array(open_head + _EVENTS_KEY, chunk, b"]}"))
     return out
 
 
@@ -228,7 +232,7 @@ class MParticleBatches(_EventsApi):
         return encode(message)
 
     def body(self, events: Sequence[bytes]) -> bytes:
-        return b"[" + b",".join(events) + b"]"
+        return join_array(b"[", events, b"]")
 
     def message_id(self, event: Mapping[str, Any]) -> Optional[str]:
         value = event.get("source_request_id")

@@ -16,7 +16,7 @@ from ..delivery.batching import ENVELOPE_BYTES, MAX_BATCH_BYTES, MAX_MESSAGE_BYT
 from ..delivery.transport import USER_AGENT
 from ..errors import ValidationError
 from ..messages import utc_now_iso
-from ..serialization import encode
+from ..message_encoding import encode_message
 from .base import Destination, Reply, reply_from_status
 
 __all__ = ["Segment", "RudderStack", "Hightouch", "CustomerIO", "DEFAULT_HOST"]
@@ -63,7 +63,7 @@ class Segment(Destination):
         # integrations={...} are Segment's own routing switches: it always gets the message.
         return True
 
-    encode = staticmethod(encode)  # the canonical message is already a Segment message
+    encode = staticmethod(encode_message)  # the canonical message is already a Segment message
 
     def headers(self) -> Dict[str, str]:
         return self._headers
