@@ -11,16 +11,15 @@ deliver, retry with backoff, split, drop with a reason, or hold some events back
 
 from __future__ import annotations
 
-import collections
 import heapq
 import itertools
 import logging
 import threading
 import time
-from typing import Any, Deque, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from ..destinations.base import Action, Destination, Reply
-from .batching import take_batch
+from .runs import RunQueue
 from .callbacks import in_user_code
 from .lifecycle import track_worker
 from .outcomes import Outcomes
@@ -93,7 +92,7 @@ class Consumer:
         self._not_empty = threading.Condition(self._lock)
         self._not_full = threading.Condition(self._lock)
         self._changed = threading.Condition(self._lock)  # resolutions, shutdown
-        self._queue: Deque[bytes] = collections.deque()
+        self._queue = self._new_queue()
         self._progress = Progress()
         self._held: List[Tuple[float, int]] = []  # heap of (due, token) of held records
         self._threads: List[threading.Thread] = []
@@ -102,6 +101,11 @@ class Consumer:
         self._closed = False
         self._gave_up = False  # a shutdown stopped waiting and reported what was in flight
         self._deadline: Optional[float] = None
+
+    def _new_queue(self) -> Any:
+        # Runs up to the backlog size: while the uploader is busy, events gather into
+        # full requests; when it is idle it takes a run at upload_size (see _take_batch).
+        return RunQueue(self.backlog_upload_size, self.max_batch_bytes - self._envelope)
 
     def after_fork_in_child(self) -> None:
         # The parent's queued messages are the parent's to send; its threads do not
@@ -231,8 +235,7 @@ class Consumer:
                     if remaining <= 0:
                         break
                     self._not_empty.wait(remaining)
-            count = self.backlog_upload_size if len(queue) > self.upload_size else self.upload_size
-            batch = take_batch(queue, count, self.max_batch_bytes, self._envelope)
+            batch = queue.take()
             record = self._progress.take(token, batch)
             self._not_full.notify(len(batch))
             return record

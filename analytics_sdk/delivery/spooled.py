@@ -31,7 +31,7 @@ import collections
 import logging
 import sys
 import threading
-from typing import Deque, List, Optional, Set, Tuple
+from typing import Any, Deque, List, Optional, Set, Tuple
 
 from .batching import fits, take_batch
 from .callbacks import in_user_code
@@ -72,6 +72,9 @@ class SpooledConsumer(Consumer):
         if adopted or self._adopt_pending or self._rows_waiting():
             with self._lock:
                 self._start_threads()
+
+    def _new_queue(self) -> Any:
+        return collections.deque()  # the write buffer: the writer takes all of it at once
 
     def _init_state(self) -> None:
         super()._init_state()

@@ -1,0 +1,60 @@
+"""The run queue: events kept in request-sized runs, taken whole, in order."""
+
+from __future__ import annotations
+
+from analytics_sdk.delivery.runs import RunQueue
+
+
+def test_runs_fill_to_the_count_limit_and_keep_order():
+    queue = RunQueue(max_count=3, max_bytes=1000)
+    for i in range(8):
+        queue.append(b"%d" % i)
+    assert len(queue) == 8 and list(queue) == [b"%d" % i for i in range(8)]
+    assert queue.take() == [b"0", b"1", b"2"]
+    assert queue.take() == [b"3", b"4", b"5"]
+    assert len(queue) == 2
+    queue.append(b"8")  # joins the open run
+    assert queue.take() == [b"6", b"7", b"8"]
+    assert queue.take() == [] and len(queue) == 0
+
+
+def test_runs_stay_within_the_byte_limit_commas_included():
+    queue = RunQueue(max_count=100, max_bytes=10)
+    for item in (b"aaa", b"bbb", b"c", b"dddd", b"e"):
+        queue.append(item)
+    first = queue.take()
+    assert first == [b"aaa", b"bbb", b"c"]  # "aaa,bbb,c" is 9 bytes; ",dddd" would make 14
+    assert queue.take() == [b"dddd", b"e"]
+
+
+def test_a_run_is_never_over_the_limit_and_an_oversized_event_goes_alone():
+    queue = RunQueue(max_count=100, max_bytes=10)
+    items = [b"x" * n for n in (3, 3, 3, 12, 1, 9, 1)]
+    for item in items:
+        queue.append(item)
+    runs = []
+    while len(queue):
+        runs.append(queue.take())
+    assert [item for run in runs for item in run] == items
+    for run in runs:
+        assert len(run) == 1 or len(b",".join(run)) <= 10
+    assert [b"x" * 12] in runs
+
+
+def test_taking_the_open_run_starts_a_new_one():
+    queue = RunQueue(max_count=5, max_bytes=1000)
+    queue.append(b"a")
+    assert queue.take() == [b"a"]
+    queue.append(b"b")
+    queue.append(b"c")
+    assert queue.take() == [b"b", b"c"]
+
+
+def test_clear_empties_everything():
+    queue = RunQueue(max_count=2, max_bytes=1000)
+    for item in (b"a", b"b", b"c"):
+        queue.append(item)
+    queue.clear()
+    assert len(queue) == 0 and list(queue) == [] and queue.take() == []
+    queue.append(b"d")
+    assert queue.take() == [b"d"]
