@@ -4,6 +4,9 @@ drop-in modules, end to end against a real ``Collector`` on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 import urllib.request
 from typing import Any, Dict, List
 
@@ -191,3 +194,27 @@ def test_one_message_to_three_formats_is_three_stored_events_not_duplicates():
         by_format = {fmt: collector.events(format=fmt) for fmt in ("segment", "amplitude", "mparticle")}
         assert {fmt: len(events) for fmt, events in by_format.items()} == {"segment": 1, "amplitude": 1, "mparticle": 1}
         assert by_format["amplitude"][0]["_received"]["key"] == message_id  # shown as sent (insert_id)
+
+
+def test_the_first_requests_arriving_together_all_find_their_format():
+    # A fresh interpreter, registration slowed down: request threads that call
+    # format_for() while the built-in formats are still registering must wait for
+    # them, not answer 404 (seen with two Pool workers posting at once).
+    code = textwrap.dedent(
+        """
+        import threading, time
+        from analytics_sdk.devtools.collector import formats
+        register = formats.register
+        formats.register = lambda fmt: (time.sleep(0.05), register(fmt))[1]
+        found = []
+        threads = [threading.Thread(target=lambda: found.append(formats.format_for("/v1/batch"))) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print(sorted(getattr(fmt, "name", None) or "none" for fmt in found))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(["segment"] * 8)

@@ -135,4 +135,4 @@ def test_pool_terminate_delivers_every_workers_events():
         out, err = proc.communicate(timeout=90)
         assert proc.returncode == 0 and "done" in out, err
         summary = collector.summary()
-        assert summary["stored"] == 2000 and summary["duplicates"] == 0
+        assert summary["stored"] == 2000 and summary["duplicates"] == 0, summary

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, Union
 
@@ -170,6 +171,7 @@ def basic_auth_user(header: str) -> str:
 _FORMATS: Dict[str, Format] = {}
 _ROUTES: Dict[str, Format] = {}
 _builtins_loaded = False
+_builtins_lock = threading.Lock()
 
 
 def register(fmt: Format) -> Format:
@@ -200,11 +202,17 @@ def builtin_formats() -> None:
     global _builtins_loaded
     if _builtins_loaded:
         return
-    _builtins_loaded = True
-    from .amplitude import AmplitudeFormat
-    from .mparticle import MParticleFormat
-    from .segment import SegmentFormat
+    # Under a lock, and marked loaded only once registered: the server's request
+    # threads call this concurrently, and one that saw the flag early found no
+    # route and answered 404 to the first requests of a busy client.
+    with _builtins_lock:
+        if _builtins_loaded:
+            return
+        from .amplitude import AmplitudeFormat
+        from .mparticle import MParticleFormat
+        from .segment import SegmentFormat
 
-    register(SegmentFormat())
-    register(AmplitudeFormat())
-    register(MParticleFormat())
+        register(SegmentFormat())
+        register(AmplitudeFormat())
+        register(MParticleFormat())
+        _builtins_loaded = True
