@@ -311,3 +311,31 @@ def test_ownership_tells_incarnations_apart():
     if _start_time(parent):
         assert _orphaned(f"{parent}@{host}#1:feedface", me)  # the pid was reused by a later process
     assert not _orphaned(f"{os.getpid()}@another-host#0:feedface", me)  # another host: never
+
+
+# -- 5. the spool stays down: uploaders send the write buffer from memory -----------------
+
+
+def test_a_spool_that_stays_down_is_bypassed_from_memory_without_refusals(tmp_path, collector, monkeypatch, caplog):
+    from analytics_sdk.delivery.spool import Spool
+
+    def disk_full(self, *args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    reported: Counter = Counter()
+    client = Client(
+        "k", host=collector.url, spool_path=str(tmp_path / "spool.db"), upload_interval=0.05, max_queue_size=200,
+        on_error=lambda error, messages: reported.update([error.reason] * len(messages)),
+    )
+    monkeypatch.setattr(Spool, "append", disk_full)
+    calls = refused = 0
+    started = time.monotonic()
+    while time.monotonic() - started < 2.0:  # a steady caller, faster than the writer's disk retries alone
+        refused += not client.track("u", "E", {"i": calls})[0]
+        calls += 1
+        time.sleep(0.0005)
+    assert client.flush(timeout=20)
+    client.shutdown(timeout=5)
+    assert not [r for r in caplog.records if "unexpected error in the uploader" in r.getMessage()]
+    assert refused == 0 and not reported
+    assert len(collector.events()) == calls

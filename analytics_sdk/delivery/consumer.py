@@ -111,6 +111,10 @@ class Consumer:
         # full requests; when it is idle it takes a run at upload_size (see _take_batch).
         return RunQueue(self.backlog_upload_size, self.max_batch_bytes - self._envelope)
 
+    def _take_from_queue(self) -> List[bytes]:
+        """(lock held) The next request's events: the oldest run, whole."""
+        return self._queue.take()
+
     def after_fork_in_child(self) -> None:
         # The parent's queued messages are the parent's to send; its threads do not
         # exist here, and its lock may have been held by one of them.
@@ -238,7 +242,7 @@ class Consumer:
                     if remaining <= 0:
                         break
                     self._not_empty.wait(remaining)
-            batch = queue.take()
+            batch = self._take_from_queue()
             record = self._progress.take(token, batch)
             self._not_full.notify(len(batch))
             return record

@@ -76,6 +76,10 @@ class SpooledConsumer(Consumer):
     def _new_queue(self) -> Any:
         return collections.deque()  # the write buffer: the writer takes all of it at once
 
+    def _take_from_queue(self) -> List[bytes]:
+        # From memory while the spool is down: the write buffer is a plain deque.
+        return take_batch(self._queue, self.backlog_upload_size, self.max_batch_bytes, self._envelope)
+
     def _init_state(self) -> None:
         super()._init_state()
         self._spooled = threading.Condition(self._lock)  # rows were written (or stopping)
