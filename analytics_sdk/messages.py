@@ -56,7 +56,7 @@ _VARIANT = "89ab"
 # A messageId is a per-process random prefix (74 random bits, in the layout of a
 # version-4 UUID) plus a 48-bit sequence that starts at a random value: unique
 # within the process by construction and across processes by the prefix, for one
-# formatted counter per call (~0.2 us, against ~1.3 us for 128 fresh random bits).
+# formatted counter per call (~0.4 us, against ~1.3 us for 128 fresh random bits).
 # Both come from os.urandom at import and again in every fork child, never per
 # call: os.urandom releases the GIL, which hands it to the uploader thread and
 # stalls the caller for the whole of the uploader's turn.
@@ -231,16 +231,14 @@ def _common(
     integrations: Any,
     message_id: Any,
 ) -> Dict[str, Any]:
-    # The None checks inline: the defaults are the common case, and each helper
-    # call they skip is ~0.1 us of the caller's time.
     return {
         "type": kind,
-        "messageId": new_message_id() if message_id is None else _message_id(message_id),
-        "timestamp": utc_now_iso() if timestamp is None else _timestamp(timestamp),
+        "messageId": _message_id(message_id),
+        "timestamp": _timestamp(timestamp),
         "userId": user_id,
         "anonymousId": anonymous_id,
-        "context": _EMPTY_CONTEXT if context is None else _context(context),
-        "integrations": {} if integrations is None else _mapping("integrations", integrations),
+        "context": _context(context),
+        "integrations": _mapping("integrations", integrations),
     }
 
 

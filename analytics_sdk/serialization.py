@@ -185,8 +185,7 @@ def _make_stdlib_encoder() -> Callable[[Any], str]:
     return encode_text
 
 
-_fast_encoder = _make_stdlib_encoder()
-fast_text_encoder = _fast_encoder  # JSON text (sorted keys, UTF-8 ready); raises on anything odd
+fast_text_encoder = _make_stdlib_encoder()  # JSON text (sorted keys, UTF-8 ready); raises on anything odd
 _slow_encoder = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":")).encode
 
 # -- limits -----------------------------------------------------------------------------
@@ -334,7 +333,7 @@ def checked_depth(data: bytes, message: Any) -> bytes:
 def encode_stdlib(message: Any) -> bytes:
     """Encode with the standard library's C encoder (the default install)."""
     try:
-        data = _fast_encoder(message).encode("utf-8")
+        data = fast_text_encoder(message).encode("utf-8")
     except Exception:  # noqa: BLE001 - anything odd (see _encode_slow) is sorted out there
         return _encode_slow(message)
     return checked_depth(data, message)
