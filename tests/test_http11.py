@@ -152,3 +152,51 @@ def test_an_answer_sent_before_the_body_was_read_is_not_lost():
     port = _one_shot_server(refuse_early, receive_buffer=4096)
     transport = HttpTransport(f"http://127.0.0.1:{port}/v1/batch", {}, timeout=5)
     assert transport.send(b"x" * 30_000_000).status == 413  # split, not retried as "no response"
+
+
+def test_a_server_that_never_answers_is_given_up_on_at_the_timeout():
+    # Reads the request, then says nothing: the receive timeout (the kernel's, on Linux) ends it.
+    def silent(conn: socket.socket) -> None:
+        time.sleep(5)
+        conn.close()
+
+    transport = HttpTransport(f"http://127.0.0.1:{_one_shot_server(silent)}/v1/batch", {}, timeout=0.5)
+    started = time.monotonic()
+    attempt = transport.send(b"{}")
+    assert attempt.status is None and attempt.error == "TimeoutError"
+    assert 0.4 < time.monotonic() - started < 2.0
+
+
+def test_a_server_that_stops_reading_cannot_hold_the_sender():
+    # Reads the head only: the body fills both socket buffers and the send must time out.
+    def stalled(conn: socket.socket) -> None:
+        time.sleep(5)
+        conn.close()
+
+    port = _one_shot_server(stalled, receive_buffer=4096)
+    transport = HttpTransport(f"http://127.0.0.1:{port}/v1/batch", {}, timeout=0.5)
+    started = time.monotonic()
+    attempt = transport.send(b"x" * 30_000_000)
+    assert attempt.status is None and attempt.error == "TimeoutError"
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize("size", [10, 70_000, 2_000_000])
+def test_head_and_body_arrive_whole_and_in_order(size):
+    # Above 64 KB, head and body go out in one sendmsg() without being joined.
+    server = RawServer([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"])
+    body = bytes(range(256)) * (size // 256) + b"z" * (size % 256)
+    response = _post(server, body)
+    assert response.status == 200 and response.body == b"ok"
+    head, _, received = server.requests[0].partition(b"\r\n\r\n")
+    assert received == body and f"Content-Length: {size}".encode() in head
+
+
+def test_kernel_timeouts_are_never_zero_which_would_mean_forever():
+    import struct
+
+    from analytics_sdk.delivery.http11 import _timeval
+
+    assert struct.unpack("@ll", _timeval(2.5)) == (2, 500_000)
+    assert struct.unpack("@ll", _timeval(1e-9)) == (0, 1)
+    assert struct.unpack("@ll", _timeval(3.0)) == (3, 0)

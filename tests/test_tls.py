@@ -58,3 +58,34 @@ def test_verify_false_skips_verification(tls_collector):
     assert client.flush(timeout=5)
     assert server.summary()["stored"] == 1
     client.shutdown(timeout=1)
+
+
+def test_a_silent_https_server_is_given_up_on_at_the_timeout(tmp_path):
+    # TLS keeps Python's own timeouts (a blocking TLS socket would retry a timed-out read forever).
+    import socket
+    import threading
+    import time
+
+    from analytics_sdk.delivery.transport import HttpTransport
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with context.wrap_socket(conn, server_side=True) as tls:
+            tls.recv(65536)  # the request; then silence
+            time.sleep(5)
+
+    threading.Thread(target=serve, daemon=True).start()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    transport = HttpTransport(f"https://127.0.0.1:{listener.getsockname()[1]}/v1/batch", {}, timeout=0.5, verify=str(ca_file))
+    started = time.monotonic()
+    attempt = transport.send(b"{}")
+    assert attempt.status is None
+    assert 0.4 < time.monotonic() - started < 2.0

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import socket
 import ssl
+import struct
+import sys
 import time
 from dataclasses import dataclass
-import io
 from typing import Dict, List, Optional, Tuple
 
 __all__ = ["Response", "Connection", "ProtocolError", "request_head"]
@@ -51,6 +52,24 @@ class ProtocolError(Exception):
     """The peer did not answer in HTTP/1.x."""
 
 
+def _timeval(seconds: float) -> bytes:
+    """``struct timeval`` for SO_RCVTIMEO/SO_SNDTIMEO; never zero, which means "no timeout"."""
+    whole = int(seconds)
+    micros = int((seconds - whole) * 1_000_000)
+    return struct.pack("@ll", whole, micros if whole or micros else 1)
+
+
+# Kernel timeouts (SO_RCVTIMEO/SO_SNDTIMEO) on a socket Python sees as blocking: each
+# send or receive is then one system call and one GIL release. With settimeout(),
+# CPython polls before every operation, a second release; and every time the uploader
+# wants the GIL back, it may wait up to the 5 ms switch interval behind a busy
+# application thread. Measured with strace (benchmarks, README "Performance"): 2
+# releases per request instead of about 6. Plain sockets only: a blocking TLS socket
+# retries a timed-out read forever; and Windows packs the option differently. There,
+# settimeout() does the job.
+_KERNEL_TIMEOUTS = sys.platform.startswith("linux") or sys.platform == "darwin"
+
+
 class Connection:
     """One keep-alive connection to ``host:port`` (TLS when ``ssl_context`` is given)."""
 
@@ -60,11 +79,13 @@ class Connection:
         self._head = head
         self._ssl_context = ssl_context
         self._sock: Optional[socket.socket] = None
-        self._reader: Optional[io.BufferedReader] = None
+        self._buffer = bytearray()  # received, not yet consumed
+        self._kernel_timeouts = _KERNEL_TIMEOUTS and ssl_context is None
         self.used = False  # at least one response came back on this socket
 
     def close(self) -> None:
-        sock, self._sock, self._reader = self._sock, None, None
+        sock, self._sock = self._sock, None
+        self._buffer = bytearray()
         self.used = False
         if sock is not None:
             try:
@@ -77,8 +98,9 @@ class Connection:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self._ssl_context is not None:
             sock = self._ssl_context.wrap_socket(sock, server_hostname=self.host)
+        if self._kernel_timeouts:
+            sock.settimeout(None)  # blocking from here on; _arm() sets the kernel's timeouts
         self._sock = sock
-        self._reader = sock.makefile("rb")  # type: ignore[assignment]  # a BufferedReader, for peek/read1
 
     def post(self, body: bytes, timeout: float) -> Response:
         """Send one request and read its response within ``timeout`` seconds in all
@@ -87,16 +109,11 @@ class Connection:
         deadline = time.monotonic() + timeout
         if self._sock is None:
             self._connect(timeout)
-        sock = self._sock
-        assert sock is not None
-        sock.settimeout(timeout)
         head = self._head + str(len(body)).encode("ascii") + b"\r\n\r\n"
         try:
-            if len(body) < _SMALL_BODY:
-                sock.sendall(head + body)
-            else:  # no copy of a large body
-                sock.sendall(head)
-                sock.sendall(body)
+            self._send(head, body, deadline)
+        except socket.timeout:
+            raise
         except OSError:
             # A server may answer (413, 401) before reading the whole body, then reset:
             # its answer, if it came, says more than the reset does.
@@ -110,6 +127,26 @@ class Connection:
             self.close()
         return response
 
+    def _send(self, head: bytes, body: bytes, deadline: float) -> None:
+        sock = self._sock
+        assert sock is not None
+        self._arm(deadline, socket.SO_SNDTIMEO)
+        try:
+            if len(body) < _SMALL_BODY:
+                sock.sendall(head + body)
+            elif not self._kernel_timeouts:  # TLS has no sendmsg
+                sock.sendall(head)
+                sock.sendall(body)
+            else:  # head and body in one system call, and no copy of a large body
+                sent = sock.sendmsg([head, body])
+                if sent < len(head):  # cut short (a signal): the rest the plain way
+                    sock.sendall(memoryview(head)[sent:])
+                    sent = len(head)
+                if sent < len(head) + len(body):
+                    sock.sendall(memoryview(body)[sent - len(head) :])
+        except BlockingIOError:  # the kernel's timeout (SO_SNDTIMEO/SO_RCVTIMEO)
+            raise socket.timeout("the request took longer than its timeout") from None
+
     def _early_response(self, wait: float) -> Optional[Response]:
         try:
             response = self._read_response(time.monotonic() + wait)
@@ -118,62 +155,61 @@ class Connection:
         self.close()  # the request was not fully sent: this socket is done either way
         return response
 
-    def _arm(self, deadline: float) -> None:
-        """Give the next read only what is left of the request's time."""
+    def _arm(self, deadline: float, option: int = socket.SO_RCVTIMEO) -> None:
+        """Give the next send or receive only what is left of the request's time."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise socket.timeout("the request took longer than its timeout")
         assert self._sock is not None
-        self._sock.settimeout(remaining)
+        if self._kernel_timeouts:
+            self._sock.setsockopt(socket.SOL_SOCKET, option, _timeval(remaining))
+        else:
+            self._sock.settimeout(remaining)
+
+    def _receive(self, deadline: float) -> bool:
+        """One receive into the buffer within the deadline; False when the peer closed."""
+        self._arm(deadline)
+        assert self._sock is not None
+        try:
+            chunk = self._sock.recv(_READ_STEP)
+        except BlockingIOError:  # the kernel's timeout (SO_SNDTIMEO/SO_RCVTIMEO)
+            raise socket.timeout("the request took longer than its timeout") from None
+        self._buffer += chunk
+        return bool(chunk)
+
+    def _take(self, size: int) -> bytes:
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
 
     def _line(self, deadline: float) -> bytes:
-        """One line, with the deadline checked before every receive (``readline`` would
-        keep receiving a trickled line past it). Usually one peek of the buffer."""
-        reader = self._reader
-        assert reader is not None
-        parts: List[bytes] = []
-        size = 0
+        """One line (b"" if the peer closed first), with the deadline checked before
+        every receive. Usually already in the buffer."""
+        searched = 0
         while True:
-            self._arm(deadline)
-            buffered = reader.peek(1)  # what is buffered, or one receive when nothing is
-            if not buffered:
-                return b"".join(parts)  # closed
-            end = buffered.find(b"\n", 0, _MAX_LINE)
+            end = self._buffer.find(b"\n", searched)
             if end >= 0:
-                parts.append(reader.read(end + 1))
-                return b"".join(parts)
-            parts.append(reader.read(len(buffered)))
-            size += len(buffered)
-            if size > _MAX_LINE:
+                if end >= _MAX_LINE:
+                    raise ProtocolError("response line too long")
+                return self._take(end + 1)
+            searched = len(self._buffer)
+            if searched > _MAX_LINE:
                 raise ProtocolError("response line too long")
+            if not self._receive(deadline):
+                return self._take(len(self._buffer))  # closed
 
     def _exact(self, size: int, deadline: float) -> bytes:
-        """``size`` bytes, read in bounded steps, each within the deadline."""
-        assert self._reader is not None
-        parts: List[bytes] = []
-        left = size
-        while left > 0:
-            self._arm(deadline)
-            chunk = self._reader.read1(min(left, _READ_STEP))
-            if not chunk:
+        """``size`` bytes, each receive within the deadline."""
+        while len(self._buffer) < size:
+            if not self._receive(deadline):
                 raise ProtocolError("connection closed inside the body")
-            parts.append(chunk)
-            left -= len(chunk)
-        return b"".join(parts)
+        return self._take(size)
 
     def _until_close(self, deadline: float) -> bytes:
-        assert self._reader is not None
-        parts: List[bytes] = []
-        size = 0
-        while True:
-            self._arm(deadline)
-            chunk = self._reader.read1(_READ_STEP)
-            if not chunk:
-                return b"".join(parts)
-            size += len(chunk)
-            if size > _MAX_BODY:
+        while self._receive(deadline):
+            if len(self._buffer) > _MAX_BODY:
                 raise ProtocolError("response body too large")
-            parts.append(chunk)
+        return self._take(len(self._buffer))
 
     def _read_response(self, deadline: float) -> Response:
         while True:
