@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
@@ -86,6 +87,35 @@ def test_a_backlog_goes_out_in_fewer_fuller_requests(faulty_collector, make_clie
     client.track("u", "Alone")
     assert client.flush(timeout=5)
     assert slow.requests[-1].messages == 1
+
+
+def test_heavy_traffic_waits_briefly_for_full_requests(faulty_collector, make_client):
+    # Each request returns in ~5 ms, while ~20 events gather: more than upload_size,
+    # so the uploader waits for a full request (50) rather than sending 20 at a time.
+    server = faulty_collector(latency=0.005)
+    client = make_client(host=server.url, upload_size=10, backlog_upload_size=50, upload_interval=5)
+    for i in range(1000):
+        client.track("u", "E", {"i": i})
+        time.sleep(0.0002)
+    assert client.flush(timeout=10)
+    sizes = [r.messages for r in server.requests]
+    assert sum(sizes) == 1000
+    assert sum(size for size in sizes if size == 50) >= 700, sizes
+
+
+def test_a_backlog_that_stops_short_is_sent_after_a_brief_wait(faulty_collector, make_client):
+    # The wait for a full request is short (BACKLOG_LINGER), not upload_interval.
+    server = faulty_collector(latency=0.3)
+    client = make_client(host=server.url, upload_size=10, upload_interval=60)  # backlog_upload_size: 1000
+    for i in range(10):
+        client.track("u", "First", {"i": i})
+    time.sleep(0.1)  # the first request is out
+    for i in range(15):  # more than upload_size gathers meanwhile: heavy traffic, then nothing
+        client.track("u", "Then", {"i": i})
+    started = time.monotonic()
+    assert server.wait_for(25, timeout=5)  # no flush: without the bound this waits 60 s
+    assert time.monotonic() - started < 2.0
+    assert [r.messages for r in server.requests] == [10, 15]
 
 
 def test_batches_are_bounded_by_bytes(collector, make_client):

@@ -58,3 +58,18 @@ def test_clear_empties_everything():
     assert len(queue) == 0 and list(queue) == [] and queue.take() == []
     queue.append(b"d")
     assert queue.take() == [b"d"]
+
+
+def test_append_says_when_a_run_is_complete_and_the_oldest_run_knows_it():
+    queue = RunQueue(max_count=3, max_bytes=100)
+    assert [queue.append(b"a"), queue.append(b"b")] == [False, False]
+    assert not queue.oldest_complete()
+    assert queue.append(b"c") is True  # full by count
+    assert queue.oldest_complete()
+    assert queue.append(b"d") is False  # starts the next run; the full one was reported
+    queue.take()
+    assert not queue.oldest_complete()
+    assert queue.append(b"x" * 99) is True  # closes the open run by bytes: "d" + "," + 99 > 100
+    assert queue.oldest_complete() and queue.take() == [b"d"]
+    assert RunQueue(max_count=1, max_bytes=100).append(b"a") is True
+    assert not RunQueue(max_count=3, max_bytes=100).oldest_complete()

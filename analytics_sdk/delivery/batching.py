@@ -5,6 +5,8 @@ from __future__ import annotations
 from itertools import repeat, starmap
 from typing import Deque, List, Sequence, Tuple
 
+from .runs import Run
+
 __all__ = [
     "MAX_MESSAGE_BYTES",
     "MAX_BATCH_BYTES",
@@ -73,6 +75,8 @@ def join_array(head: bytes, items: Sequence[bytes], tail: bytes) -> bytes:
     wait for."""
     if not items:
         return head + tail
+    if isinstance(items, Run):  # already joined by the queue: one contiguous copy
+        return b"".join((head, items.joined, tail))
     parts: List[bytes] = [b","] * (2 * len(items) + 1)  # head, item, ",", item, ..., item, tail
     parts[0] = head
     parts[1::2] = items

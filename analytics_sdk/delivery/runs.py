@@ -6,28 +6,84 @@ oldest run whole. Taking is O(1) whatever the backlog: popping events one by one
 was the largest part of the uploader's work per request (~90 us for 600 events),
 all of it holding the GIL the application's threads wait for. A run taken early
 (light traffic, a flush) is simply shorter; a backlog fills runs to the limit.
+
+A run stores its events already joined by commas, as a request body holds them,
+plus where each one ends. Measured with benchmarks/uploader_profile.py (100k
+calls, ~1,000 events per request): gathering 1,000 separate bytes objects into a
+body took ~175 us of the uploader's GIL time, and freeing them ~40 us more; one
+contiguous copy and one free take a fraction of that. The caller pays two
+in-place appends per event instead of one list append.
 """
 
 from __future__ import annotations
 
 import collections
-from typing import Deque, Iterator, List
+from array import array
+from typing import Any, Deque, Iterator, List, Sequence, Union, overload
 
-__all__ = ["RunQueue"]
+__all__ = ["Run", "RunQueue"]
+
+
+class Run(Sequence[bytes]):
+    """Events of one request: their bytes joined by commas, and each one's end offset.
+
+    Reads like a list of the events' bytes (each read is a copy: reports, retries
+    and splits, off the common path); ``joined`` is what a request body embeds."""
+
+    __slots__ = ("joined", "_ends")
+
+    def __init__(self, first: bytes) -> None:
+        self.joined = bytearray(first)
+        self._ends = array("Q", (len(first),))
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def _item(self, index: int) -> bytes:
+        start = self._ends[index - 1] + 1 if index else 0
+        return bytes(self.joined[start : self._ends[index]])
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> List[bytes]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[bytes, List[bytes]]:
+        if isinstance(index, slice):
+            return [self._item(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("run index out of range")
+        return self._item(index)
+
+    def __iter__(self) -> Iterator[bytes]:
+        for index in range(len(self)):
+            yield self._item(index)
+
+    def __eq__(self, other: Any) -> bool:
+        if isinstance(other, (Run, list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # compared by content, and never a key
+
+    def __repr__(self) -> str:
+        return f"Run({list(self)!r})"
 
 
 class RunQueue:
     """FIFO of encoded events, grouped in request-sized runs (not thread-safe: callers lock)."""
 
-    __slots__ = ("max_count", "max_bytes", "_runs", "_count", "_open_bytes")
+    __slots__ = ("max_count", "max_bytes", "_runs", "_count")
 
     def __init__(self, max_count: int, max_bytes: int) -> None:
         """``max_bytes`` bounds the comma-joined events of a run (the envelope excluded)."""
         self.max_count = max(1, max_count)
         self.max_bytes = max_bytes
-        self._runs: Deque[List[bytes]] = collections.deque()
+        self._runs: Deque[Run] = collections.deque()
         self._count = 0
-        self._open_bytes = 0  # the last run's events joined by commas
 
     def __len__(self) -> int:
         return self._count
@@ -36,19 +92,30 @@ class RunQueue:
         for run in self._runs:
             yield from run
 
-    def append(self, item: bytes) -> None:
+    def append(self, item: bytes) -> bool:
+        """Queue ``item``; True when a run became complete (full, or closed by the byte limit)."""
         self._count += 1
         if self._runs:
             run = self._runs[-1]
-            joined = self._open_bytes + 1 + len(item)
-            if len(run) < self.max_count and joined <= self.max_bytes:
-                run.append(item)
-                self._open_bytes = joined
-                return
-        self._runs.append([item])  # a single event always goes, alone if need be
-        self._open_bytes = len(item)
+            joined = run.joined
+            size = len(run._ends)
+            if size < self.max_count and len(joined) + 1 + len(item) <= self.max_bytes:
+                joined += b","
+                joined += item
+                run._ends.append(len(joined))
+                return size + 1 == self.max_count
+            closed = size < self.max_count  # a full one was reported when it filled
+        else:
+            closed = False
+        self._runs.append(Run(item))  # a single event always goes, alone if need be
+        return closed or self.max_count == 1
 
-    def take(self) -> List[bytes]:
+    def oldest_complete(self) -> bool:
+        """Whether the oldest run is a full request (no more events will join it)."""
+        runs = self._runs
+        return len(runs) > 1 or (bool(runs) and len(runs[0]) >= self.max_count)
+
+    def take(self) -> Sequence[bytes]:
         """The oldest run (empty when nothing is queued)."""
         if not self._runs:
             return []
@@ -59,4 +126,3 @@ class RunQueue:
     def clear(self) -> None:
         self._runs.clear()
         self._count = 0
-        self._open_bytes = 0
