@@ -16,7 +16,11 @@ Figures per SDK:
                    the sink holds every event (checked exactly once by id);
 * drain ms         from the last call until ``flush()`` returned: near zero when
                    the uploader keeps up, so events/s is bounded by caller cost;
-* RSS B/event      resident memory growth per queued event while the sink stalls.
+* RSS B/event      resident memory growth per queued event while the sink stalls;
+* refused          calls refused (queue full) when the same loop runs with the SDK's
+                   default queue size (10,000 for all of them): an uploader that lags
+                   behind a busy caller costs events, which the other figures, run
+                   with a queue as large as the loop, cannot show.
 
 ``analytics_sdk`` runs twice: with the standard-library encoder (the default
 install) and with orjson (the ``speed`` extra). ``floor`` is the least code that
@@ -179,8 +183,9 @@ class Sink:
 # -- SDK adapters (run inside the worker process) ----------------------------------------
 
 
-def make_sdk(name: str, host: str, queue_size: int) -> Tuple[Callable[[str, str, Dict[str, Any]], Any], Callable[[], Any]]:
-    """Returns (track(user_id, event, properties), flush())."""
+def make_sdk(name: str, host: str, queue_size: Optional[int]) -> Tuple[Callable[[str, str, Dict[str, Any]], Any], Callable[[], Any]]:
+    """Returns (track(user_id, event, properties), flush()); ``queue_size`` None: the SDK's default."""
+    sized: Dict[str, Any] = {} if queue_size is None else {"max_queue_size": queue_size}
     if name.startswith("analytics_sdk"):
         import tempfile
 
@@ -199,7 +204,7 @@ def make_sdk(name: str, host: str, queue_size: int) -> Tuple[Callable[[str, str,
                 analytics_sdk.Segment(WRITE_KEY, host=host),
                 analytics_sdk.Segment(WRITE_KEY, host=host + "/second"),
             ]
-        client = analytics_sdk.Client(WRITE_KEY, host=host, max_queue_size=queue_size, flush_timeout=120, **options)
+        client = analytics_sdk.Client(WRITE_KEY, host=host, flush_timeout=120, **sized, **options)
         if os.environ.get("BENCH_PLUGIN"):
 
             class Enrich(analytics_sdk.EventPlugin):
@@ -212,17 +217,17 @@ def make_sdk(name: str, host: str, queue_size: int) -> Tuple[Callable[[str, str,
     if name == "segment":
         from segment.analytics import Client
 
-        client = Client(WRITE_KEY, host=host, max_queue_size=queue_size)
+        client = Client(WRITE_KEY, host=host, **sized)
         return client.track, client.flush
     if name == "rudder":
         from rudderstack.analytics.client import Client
 
-        client = Client(WRITE_KEY, host=host, max_queue_size=queue_size)
+        client = Client(WRITE_KEY, host=host, **sized)
         return client.track, client.flush
     if name == "posthog":
         from posthog import Posthog
 
-        client = Posthog(WRITE_KEY, host=host, max_queue_size=queue_size, flush_at=100, flush_interval=0.5, gzip=False)
+        client = Posthog(WRITE_KEY, host=host, **sized, flush_at=100, flush_interval=0.5, gzip=False)
 
         def track(user_id: str, event: str, properties: Dict[str, Any]) -> Any:
             return client.capture(event, distinct_id=user_id, properties=properties)
@@ -287,8 +292,17 @@ def rss_bytes() -> int:
 
 
 def worker(name: str, phase: str, host: str, events: int) -> Dict[str, Any]:
-    track, flush = make_sdk(name, host, events + 1000)
+    track, flush = make_sdk(name, host, None if phase == "defaults" else events + 1000)
     users = [f"user-{i % 1000}" for i in range(1000)]
+    if phase == "defaults":
+        props = [event_properties(i) for i in range(events)]
+        refused = 0
+        for i in range(events):
+            result = track(users[i % 1000], "Order Completed", props[i])
+            accepted = result[0] if isinstance(result, tuple) else result is not None  # PostHog: a uuid or None
+            refused += not accepted
+        flush()
+        return {"refused": refused}
     if phase == "memory":
         # Each call gets a fresh dict, as in a request handler; what the SDK keeps
         # (a copy, a reference, or encoded bytes) is what RSS grows by.
@@ -360,6 +374,12 @@ def run_worker(name: str, phase: str, sink: Sink, events: int) -> Optional[Dict[
         result["expected"] = expected
         result["duplicates"] = counts["duplicates"]
         result["events_per_s"] = events / result["flush_returned_s"] if counts["unique"] == expected else 0.0
+    elif phase == "defaults":
+        time.sleep(0.5)  # what flush() sent is stored by now
+        counts = sink.count()
+        accepted = (events - result["refused"]) * int(env.get("BENCH_DESTINATIONS", "1"))
+        # Every accepted event stored once (with two destinations a refusal may be partial).
+        result["defaults_ok"] = not counts["duplicates"] and (counts["unique"] == accepted or "BENCH_DESTINATIONS" in env)
     return result
 
 
@@ -383,6 +403,7 @@ FIGURES = [
     ("events_per_s", "events/s", "higher"),
     ("drain_ms", "drain ms", "lower"),
     ("rss_per_event", "RSS B/event", "lower"),
+    ("refused", "refused", "lower"),
 ]
 
 
@@ -414,12 +435,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         for run in range(args.runs):
             for name in names:  # interleaved, so drift in machine load hits every SDK alike
-                for phase, sink in (("e2e", fast), ("memory", stalled)):
+                for phase, sink in (("e2e", fast), ("memory", stalled), ("defaults", fast)):
+                    if phase == "defaults" and name == "floor":
+                        continue  # no queue limit at all
                     result = run_worker(name, phase, sink, args.events)
                     if result is None:
                         exact[name] = False
                         continue
                     if phase == "e2e" and (result["stored"] != result["expected"] or result["duplicates"]):
+                        exact[name] = False
+                    if phase == "defaults" and not result.pop("defaults_ok"):
                         exact[name] = False
                     for key, value in result.items():
                         results[name].setdefault(key, []).append(value)

@@ -118,6 +118,37 @@ def test_a_backlog_that_stops_short_is_sent_after_a_brief_wait(faulty_collector,
     assert [r.messages for r in server.requests] == [10, 15]
 
 
+def test_waiting_for_a_full_request_never_fills_a_small_queue(faulty_collector, make_client):
+    # A queue smaller than a full request (1,000 events): the uploader must not wait
+    # for a run that cannot fill while callers are refused for room.
+    server = faulty_collector(latency=0.01)
+    client = make_client(host=server.url, max_queue_size=300, upload_size=10, upload_interval=5)
+    refused = 0
+    for i in range(3000):  # ~10,000 events/s: 500 per BACKLOG_LINGER, ~150 per request
+        refused += not client.track("u", "E", {"i": i})[0]
+        if i % 10 == 9:
+            time.sleep(0.001)
+    assert client.flush(timeout=10)
+    assert refused == 0 and client.stats()["dropped_total"] == 0
+    assert sum(r.messages for r in server.requests) == 3000
+
+
+def test_two_uploaders_lingering_on_one_run_send_no_empty_request(faulty_collector, make_client):
+    server = faulty_collector(latency=0.05)
+    for _ in range(5):
+        client = make_client(host=server.url, upload_size=10, upload_interval=60, thread=2)
+        for i in range(20):  # both uploaders take a request of 10
+            client.track("u", "First", {"i": i})
+        time.sleep(0.01)
+        for i in range(30):  # heavy traffic meanwhile: both come back and linger on one run
+            client.track("u", "Then", {"i": i})
+        time.sleep(0.06)
+        assert client.flush(timeout=5)
+        client.shutdown(timeout=1)
+    assert [r.messages for r in server.requests if r.messages == 0] == []
+    assert sum(r.messages for r in server.requests) == 5 * 50
+
+
 def test_batches_are_bounded_by_bytes(collector, make_client):
     client = make_client(upload_size=1000, upload_interval=5)
     big = "x" * 30_000  # 20 of these make 600 KB: over one 500 KB request

@@ -89,7 +89,7 @@ def build_body(messages: Sequence[bytes], sent_at: str) -> bytes:
     return join_array(_HEAD, messages, _TAIL + sent_at.encode("ascii") + _END)
 
 
-def halves(messages: List[bytes]) -> Tuple[List[bytes], List[bytes]]:
+def halves(messages: Sequence[bytes]) -> Tuple[List[bytes], List[bytes]]:
     """Split a batch in two for isolating a message the server rejects."""
     middle = len(messages) // 2
-    return messages[:middle], messages[middle:]
+    return list(messages[:middle]), list(messages[middle:])

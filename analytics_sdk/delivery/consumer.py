@@ -16,7 +16,7 @@ import itertools
 import logging
 import threading
 import time
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 from ..destinations.base import Action, Destination, Reply
 from .runs import RunQueue
@@ -34,8 +34,8 @@ log = logging.getLogger("analytics_sdk")
 _monotonic = time.monotonic
 _yield_gil = time.sleep
 _FOREVER = float("inf")
-_MAX_WAIT = 3600.0
-BACKLOG_LINGER = 0.05  # seconds an uploader waits for a full request under heavy traffic  # Condition.wait() refuses huge timeouts; longer waits loop
+_MAX_WAIT = 3600.0  # Condition.wait() refuses huge timeouts; longer waits loop
+BACKLOG_LINGER = 0.05  # seconds an uploader waits for a full request under heavy traffic
 # _GIL_NOTE: with CPython's GIL, whatever Python the uploader runs is time the
 # application's threads wait: each time the uploader takes the GIL, one call
 # stalls for the uploader's turn. So it should take it rarely. The caller hands
@@ -112,7 +112,7 @@ class Consumer:
         # full requests; when it is idle it takes a run at upload_size (see _take_batch).
         return RunQueue(self.backlog_upload_size, self.max_batch_bytes - self._envelope)
 
-    def _take_from_queue(self) -> List[bytes]:
+    def _take_from_queue(self) -> Sequence[bytes]:
         """(lock held) The next request's events: the oldest run, whole."""
         return self._queue.take()
 
@@ -165,7 +165,7 @@ class Consumer:
             batch_ready = depth == self.upload_size or (
                 run_complete if run_complete is not None else depth % self.backlog_upload_size == 0
             )
-            if depth == 1 or batch_ready:
+            if depth == 1 or batch_ready or depth == (self.max_queue_size + 1) // 2:  # see _linger_for_batch
                 self._not_empty.notify()
         if batch_ready:
             _yield_gil(0)  # hand the uploader the GIL now: see _GIL_NOTE
@@ -231,14 +231,16 @@ class Consumer:
                 if held is not None:
                     return held
                 if queue:
-                    break
+                    if linger:
+                        self._linger_for_batch(queue)
+                    if queue:  # (another uploader may have taken the run meanwhile)
+                        break
+                    continue
                 if not self._held and (self._stopping or not linger):
                     return None
                 if self._held and (not linger or self._past_deadline()):
                     return None  # held events wait for their time; a shutdown reports them
                 self._not_empty.wait(self._until_next_hold())  # None: until notified
-            if linger:
-                self._linger_for_batch(queue)
             batch = self._take_from_queue()
             record = self._progress.take(token, batch)
             self._not_full.notify(len(batch))
@@ -260,6 +262,8 @@ class Consumer:
         linger_until = now + (min(self.upload_interval, BACKLOG_LINGER) if backlog else self.upload_interval)
         while not self._stopping and self._flush_target <= progress.dequeued:
             if queue.oldest_complete() if backlog else len(queue) >= self.upload_size:
+                return
+            if 2 * len(queue) >= self.max_queue_size or not queue:  # half full: keep room for the callers; or taken
                 return
             remaining = linger_until - _monotonic()
             if remaining <= 0:
@@ -388,7 +392,7 @@ class Consumer:
             self.outcomes.drop("retries_exhausted", gave_up_retrying, detail, status, attempts)
         return len(result.delivered)
 
-    def _retry_part(self, items: List[bytes], part: Part, wait: Optional[float]) -> Optional[Part]:
+    def _retry_part(self, items: Sequence[bytes], part: Part, wait: Optional[float]) -> Optional[Part]:
         """The part to resend after a backoff (or ``wait``), or None when the retry
         policy gives up. Each successor gets its own copy of the retry history, so
         groups split off one response never spend each other's retries."""
@@ -406,7 +410,7 @@ class Consumer:
         heapq.heappush(self._held, (part.due, token))
         self._not_empty.notify()
 
-    def _cut_by_deadline(self, record: InFlight, items: List[bytes], status: Optional[int], attempts: int) -> None:
+    def _cut_by_deadline(self, record: InFlight, items: Sequence[bytes], status: Optional[int], attempts: int) -> None:
         """A shutdown deadline stopped the retries of ``items``: in memory, that is a loss."""
         self.outcomes.drop("shutdown_timeout", items, "the shutdown deadline came before the next retry", status, attempts)
 

@@ -15,10 +15,9 @@ no proxies (``RequestsTransport`` handles those). TLS through an ``ssl.SSLContex
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
-import struct
-import sys
 import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
@@ -52,22 +51,15 @@ class ProtocolError(Exception):
     """The peer did not answer in HTTP/1.x."""
 
 
-def _timeval(seconds: float) -> bytes:
-    """``struct timeval`` for SO_RCVTIMEO/SO_SNDTIMEO; never zero, which means "no timeout"."""
-    whole = int(seconds)
-    micros = int((seconds - whole) * 1_000_000)
-    return struct.pack("@ll", whole, micros if whole or micros else 1)
-
-
-# Kernel timeouts (SO_RCVTIMEO/SO_SNDTIMEO) on a socket Python sees as blocking: each
-# send or receive is then one system call and one GIL release. With settimeout(),
-# CPython polls before every operation, a second release; and every time the uploader
-# wants the GIL back, it may wait up to the 5 ms switch interval behind a busy
-# application thread. Measured with strace (benchmarks, README "Performance"): 2
-# releases per request instead of about 6. Plain sockets only: a blocking TLS socket
-# retries a timed-out read forever; and Windows packs the option differently. There,
-# settimeout() does the job.
-_KERNEL_TIMEOUTS = sys.platform.startswith("linux") or sys.platform == "darwin"
+# Plain sockets are non-blocking, and every wait for one is a poll() bounded by what
+# is left of the request's time. A send or a receive that can go ahead at once is
+# then one system call, one GIL release: with settimeout(), CPython polls before
+# every operation, and each time the uploader wants the GIL back after a release it
+# may wait up to the 5 ms switch interval behind a busy application thread. Measured
+# with strace (README, "Performance"): 3 releases per request instead of about 6.
+# Deadlines are ours, so signals (which restart the kernel's own socket timeouts) and
+# a peer that trickles bytes cannot stretch them. TLS keeps settimeout().
+_POLL = getattr(select, "poll", None)  # None on Windows: select() there
 
 
 class Connection:
@@ -80,7 +72,7 @@ class Connection:
         self._ssl_context = ssl_context
         self._sock: Optional[socket.socket] = None
         self._buffer = bytearray()  # received, not yet consumed
-        self._kernel_timeouts = _KERNEL_TIMEOUTS and ssl_context is None
+        self._polled = ssl_context is None  # non-blocking socket, our own waits (see above)
         self.used = False  # at least one response came back on this socket
 
     def close(self) -> None:
@@ -98,8 +90,8 @@ class Connection:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self._ssl_context is not None:
             sock = self._ssl_context.wrap_socket(sock, server_hostname=self.host)
-        if self._kernel_timeouts:
-            sock.settimeout(None)  # blocking from here on; _arm() sets the kernel's timeouts
+        if self._polled:
+            sock.settimeout(0.0)
         self._sock = sock
 
     def post(self, body: bytes, timeout: float) -> Response:
@@ -111,7 +103,8 @@ class Connection:
             self._connect(timeout)
         head = self._head + str(len(body)).encode("ascii") + b"\r\n\r\n"
         try:
-            self._send(head, body, deadline)
+            # A large body goes beside the head (no copy); a small one with it, in one piece.
+            self._send([head + body] if len(body) < _SMALL_BODY else [head, body], deadline)
         except socket.timeout:
             raise
         except OSError:
@@ -127,25 +120,42 @@ class Connection:
             self.close()
         return response
 
-    def _send(self, head: bytes, body: bytes, deadline: float) -> None:
+    def _send(self, parts: List[bytes], deadline: float) -> None:
+        """Send ``parts`` in order, within the deadline."""
         sock = self._sock
         assert sock is not None
-        self._arm(deadline, socket.SO_SNDTIMEO)
-        try:
-            if len(body) < _SMALL_BODY:
-                sock.sendall(head + body)
-            elif not self._kernel_timeouts:  # TLS has no sendmsg
-                sock.sendall(head)
-                sock.sendall(body)
-            else:  # head and body in one system call, and no copy of a large body
-                sent = sock.sendmsg([head, body])
-                if sent < len(head):  # cut short (a signal): the rest the plain way
-                    sock.sendall(memoryview(head)[sent:])
-                    sent = len(head)
-                if sent < len(head) + len(body):
-                    sock.sendall(memoryview(body)[sent - len(head) :])
-        except BlockingIOError:  # the kernel's timeout (SO_SNDTIMEO/SO_RCVTIMEO)
-            raise socket.timeout("the request took longer than its timeout") from None
+        if not self._polled:  # TLS: no sendmsg; Python's own timeouts
+            for part in parts:
+                self._arm(deadline)
+                sock.sendall(part)
+            return
+        pending = [memoryview(part) for part in parts]
+        gather = hasattr(sock, "sendmsg")  # not on Windows
+        while pending:
+            try:
+                sent = sock.sendmsg(pending) if gather else sock.send(pending[0])
+            except BlockingIOError:
+                sent = 0
+            while pending and sent >= len(pending[0]):  # drop what went, keep the rest in order
+                sent -= len(pending.pop(0))
+            if pending:
+                pending[0] = pending[0][sent:]
+                self._wait_until_ready(deadline, writing=True)
+
+    def _wait_until_ready(self, deadline: float, writing: bool = False) -> None:
+        """Block (GIL released) until the socket can be read or written, or raise at the deadline."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("the request took longer than its timeout")
+        assert self._sock is not None
+        if _POLL is not None:
+            poller = _POLL()
+            poller.register(self._sock, select.POLLOUT if writing else select.POLLIN)
+            poller.poll(remaining * 1000)  # retried after a signal with the time left (PEP 475)
+        elif writing:
+            select.select([], [self._sock], [self._sock], remaining)
+        else:
+            select.select([self._sock], [], [self._sock], remaining)
 
     def _early_response(self, wait: float) -> Optional[Response]:
         try:
@@ -155,27 +165,29 @@ class Connection:
         self.close()  # the request was not fully sent: this socket is done either way
         return response
 
-    def _arm(self, deadline: float, option: int = socket.SO_RCVTIMEO) -> None:
-        """Give the next send or receive only what is left of the request's time."""
+    def _arm(self, deadline: float) -> None:
+        """(TLS) Give the next send or receive only what is left of the request's time."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise socket.timeout("the request took longer than its timeout")
         assert self._sock is not None
-        if self._kernel_timeouts:
-            self._sock.setsockopt(socket.SOL_SOCKET, option, _timeval(remaining))
-        else:
-            self._sock.settimeout(remaining)
+        self._sock.settimeout(remaining)
 
     def _receive(self, deadline: float) -> bool:
         """One receive into the buffer within the deadline; False when the peer closed."""
-        self._arm(deadline)
-        assert self._sock is not None
-        try:
-            chunk = self._sock.recv(_READ_STEP)
-        except BlockingIOError:  # the kernel's timeout (SO_SNDTIMEO/SO_RCVTIMEO)
-            raise socket.timeout("the request took longer than its timeout") from None
-        self._buffer += chunk
-        return bool(chunk)
+        sock = self._sock
+        assert sock is not None
+        while True:
+            if self._polled:
+                self._wait_until_ready(deadline)  # only called when the buffer lacks data: wait first
+            else:
+                self._arm(deadline)
+            try:
+                chunk = sock.recv(_READ_STEP)
+            except BlockingIOError:  # woken with nothing to read after all
+                continue
+            self._buffer += chunk
+            return bool(chunk)
 
     def _take(self, size: int) -> bytes:
         data = bytes(self._buffer[:size])

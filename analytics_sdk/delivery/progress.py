@@ -12,7 +12,7 @@ Not thread-safe by itself: the consumer guards it with its lock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from .retry import RetryState
 
@@ -23,7 +23,7 @@ __all__ = ["Part", "InFlight", "Progress"]
 class Part:
     """Events that travel together in one request, with their retry history."""
 
-    items: List[bytes]
+    items: Sequence[bytes]
     retry: Optional[RetryState] = None  # made on the first failure: most parts never need one
     due: float = 0.0  # monotonic time before which it must not be sent (a backoff or a hold)
     attempts: int = 0  # requests already made for these events
@@ -51,7 +51,7 @@ class Progress:
         self.dequeued = 0
         self.in_flight: Dict[int, InFlight] = {}
 
-    def take(self, token: int, items: List[bytes]) -> InFlight:
+    def take(self, token: int, items: Sequence[bytes]) -> InFlight:
         """Record that an uploader took ``items`` (the oldest queued) under ``token``."""
         record = InFlight(first_seq=self.dequeued, parts=[Part(items)], token=token)
         self.in_flight[token] = record

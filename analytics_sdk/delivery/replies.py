@@ -4,7 +4,7 @@ events of one request, giving each event exactly one next step."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 from ..destinations.base import Action, Reply
 from .batching import halves
@@ -14,18 +14,19 @@ __all__ = ["Resolution", "resolve"]
 
 @dataclass
 class Resolution:
-    delivered: List[bytes] = field(default_factory=list)
+    delivered: Sequence[bytes] = field(default_factory=list)
     dropped: Dict[Tuple[str, str], List[bytes]] = field(default_factory=dict)  # (reason, detail) -> events
-    retry: List[bytes] = field(default_factory=list)  # resend after a backoff or Retry-After
+    retry: Sequence[bytes] = field(default_factory=list)  # resend after a backoff or Retry-After
     held: Dict[float, List[bytes]] = field(default_factory=dict)  # seconds -> events to resend then
     halves: List[List[bytes]] = field(default_factory=list)  # split parts, in order
 
 
-def resolve(reply: Reply, items: List[bytes]) -> Resolution:
+def resolve(reply: Reply, items: Sequence[bytes]) -> Resolution:
     """Where each of ``items`` goes next. Indices outside ``items`` are ignored."""
     result = Resolution()
+    rest: Sequence[bytes] = items
     if reply.drops or reply.holds:
-        rest = []
+        kept: List[bytes] = []
         for index, item in enumerate(items):
             drop = reply.drops.get(index)
             if drop is not None:
@@ -35,9 +36,8 @@ def resolve(reply: Reply, items: List[bytes]) -> Resolution:
             if hold is not None:
                 result.held.setdefault(max(0.0, float(hold)), []).append(item)
                 continue
-            rest.append(item)
-    else:
-        rest = items
+            kept.append(item)
+        rest = kept
     if not rest:
         return result
     action = reply.action

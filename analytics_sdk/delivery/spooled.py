@@ -31,7 +31,7 @@ import collections
 import logging
 import sys
 import threading
-from typing import Any, Deque, List, Optional, Set, Tuple
+from typing import Any, Deque, List, Optional, Sequence, Set, Tuple
 
 from .batching import fits, take_batch
 from .callbacks import in_user_code
@@ -230,7 +230,7 @@ class SpooledConsumer(Consumer):
             self._changed.notify_all()
         return True
 
-    def _send_from_memory(self, record: InFlight, items: List[bytes]) -> None:
+    def _send_from_memory(self, record: InFlight, items: Sequence[bytes]) -> None:
         pending = collections.deque(items)
         parts = []
         while pending:
@@ -429,7 +429,7 @@ class SpooledConsumer(Consumer):
                     self._finished.update(rowids)
                     self._own -= len(rowids)
 
-    def _cut_by_deadline(self, record: InFlight, items: List[bytes], status: Optional[int], attempts: int) -> None:
+    def _cut_by_deadline(self, record: InFlight, items: Sequence[bytes], status: Optional[int], attempts: int) -> None:
         if record.first_seq == _ON_DISK:  # not a loss: the batch's rows stay on disk for the next run
             self._report_abandoned(record, "shutdown_timeout", "")
         else:
