@@ -154,31 +154,30 @@ def test_an_answer_sent_before_the_body_was_read_is_not_lost():
     assert transport.send(b"x" * 30_000_000).status == 413  # split, not retried as "no response"
 
 
-def test_a_server_that_never_answers_is_given_up_on_at_the_timeout():
-    # Reads the request, then says nothing: the receive timeout (the kernel's, on Linux) ends it.
-    def silent(conn: socket.socket) -> None:
-        time.sleep(5)
-        conn.close()
+def _sleep_then_close(conn: socket.socket) -> None:
+    time.sleep(5)
+    conn.close()
 
-    transport = HttpTransport(f"http://127.0.0.1:{_one_shot_server(silent)}/v1/batch", {}, timeout=0.5)
+
+def _seconds_to_time_out(answer: Callable[[socket.socket], None], body_size: int, timeout: float) -> float:
+    """POST ``body_size`` bytes to a server that reads the head and then does ``answer``;
+    the attempt must fail as a timeout. Returns how long it took."""
+    port = _one_shot_server(answer, receive_buffer=4096)
+    transport = HttpTransport(f"http://127.0.0.1:{port}/v1/batch", {}, timeout=timeout)
     started = time.monotonic()
-    attempt = transport.send(b"{}")
+    attempt = transport.send(b"x" * body_size)
     assert attempt.status is None and attempt.error == "TimeoutError"
-    assert 0.4 < time.monotonic() - started < 2.0
+    return time.monotonic() - started
+
+
+def test_a_server_that_never_answers_is_given_up_on_at_the_timeout():
+    # Reads the request, then says nothing.
+    assert 0.4 < _seconds_to_time_out(_sleep_then_close, 2, timeout=0.5) < 0.9
 
 
 def test_a_server_that_stops_reading_cannot_hold_the_sender():
     # Reads the head only: the body fills both socket buffers and the send must time out.
-    def stalled(conn: socket.socket) -> None:
-        time.sleep(5)
-        conn.close()
-
-    port = _one_shot_server(stalled, receive_buffer=4096)
-    transport = HttpTransport(f"http://127.0.0.1:{port}/v1/batch", {}, timeout=0.5)
-    started = time.monotonic()
-    attempt = transport.send(b"x" * 30_000_000)
-    assert attempt.status is None and attempt.error == "TimeoutError"
-    assert time.monotonic() - started < 0.9
+    assert _seconds_to_time_out(_sleep_then_close, 30_000_000, timeout=0.5) < 0.9
 
 
 @pytest.mark.parametrize("size", [10, 70_000, 2_000_000])
@@ -204,12 +203,7 @@ def test_a_slow_reader_cannot_stretch_the_send():
             except OSError:
                 return
 
-    port = _one_shot_server(slow_reader, receive_buffer=4096)
-    transport = HttpTransport(f"http://127.0.0.1:{port}/v1/batch", {}, timeout=1.0)
-    started = time.monotonic()
-    attempt = transport.send(b"x" * 6_000_000)
-    assert attempt.status is None and attempt.error == "TimeoutError"
-    assert time.monotonic() - started < 1.5
+    assert _seconds_to_time_out(slow_reader, 6_000_000, timeout=1.0) < 1.5
 
 
 @pytest.mark.parametrize("body_size", [2, 30_000_000])
@@ -218,20 +212,11 @@ def test_periodic_signals_cannot_stretch_the_timeout(body_size):
     # request's deadline must hold anyway, for the receive and for the send.
     import signal
 
-    def silent(conn: socket.socket) -> None:
-        time.sleep(5)
-        conn.close()
-
-    port = _one_shot_server(silent, receive_buffer=4096)
-    transport = HttpTransport(f"http://127.0.0.1:{port}/v1/batch", {}, timeout=1.0)
     previous = signal.signal(signal.SIGALRM, lambda *args: None)
     signal.setitimer(signal.ITIMER_REAL, 0.2, 0.2)
     try:
-        started = time.monotonic()
-        attempt = transport.send(b"x" * body_size)
-        elapsed = time.monotonic() - started
+        elapsed = _seconds_to_time_out(_sleep_then_close, body_size, timeout=1.0)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0, 0)
         signal.signal(signal.SIGALRM, previous)
-    assert attempt.status is None and attempt.error == "TimeoutError"
     assert elapsed < 1.5
