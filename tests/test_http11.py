@@ -220,3 +220,53 @@ def test_periodic_signals_cannot_stretch_the_timeout(body_size):
         signal.setitimer(signal.ITIMER_REAL, 0, 0)
         signal.signal(signal.SIGALRM, previous)
     assert elapsed < 1.5
+
+
+def test_the_largest_accepted_timeout_works():
+    # timeout= accepts up to threading.TIMEOUT_MAX; poll() takes at most ~24 days at once.
+    server = RawServer([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"])
+    conn = Connection("127.0.0.1", server.port, request_head("127.0.0.1", "/v1/batch", {}))
+    try:
+        assert conn.post(b"{}", timeout=threading.TIMEOUT_MAX).body == b"ok"
+    finally:
+        conn.close()
+
+
+def test_an_answer_from_a_server_that_stops_reading_is_not_lost():
+    # 413, then the server keeps the socket open without reading the rest of the body.
+    def refuse_and_wait(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n")
+        time.sleep(5)
+        conn.close()
+
+    port = _one_shot_server(refuse_and_wait, receive_buffer=4096)
+    transport = HttpTransport(f"http://127.0.0.1:{port}/v1/batch", {}, timeout=5)
+    started = time.monotonic()
+    assert transport.send(b"x" * 30_000_000).status == 413
+    assert time.monotonic() - started < 1.0
+
+
+def test_an_interrupted_request_leaves_no_half_used_connection():
+    # Ctrl-C (any BaseException) mid-request: the next request must not read this one's answer.
+    import signal
+
+    def slow_answer(conn: socket.socket) -> None:
+        time.sleep(0.5)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        time.sleep(1)
+
+    port = _one_shot_server(slow_answer)
+    conn = Connection("127.0.0.1", port, request_head("127.0.0.1", "/v1/batch", {}))
+
+    def interrupt(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.1)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            conn.post(b"{}", timeout=5)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert conn._sock is None and not conn.used

@@ -51,6 +51,10 @@ class ProtocolError(Exception):
     """The peer did not answer in HTTP/1.x."""
 
 
+class _AnsweredEarly(ConnectionError):
+    """Bytes arrived while the request was still being sent (read as an early answer)."""
+
+
 # Plain sockets are non-blocking, and every wait for one is a poll() bounded by what
 # is left of the request's time. A send or a receive that can go ahead at once is
 # then one system call, one GIL release: with settimeout(), CPython polls before
@@ -60,6 +64,7 @@ class ProtocolError(Exception):
 # Deadlines are ours, so signals (which restart the kernel's own socket timeouts) and
 # a peer that trickles bytes cannot stretch them. TLS keeps settimeout().
 _POLL = getattr(select, "poll", None)  # None on Windows: select() there
+_MAX_WAIT = 3600.0
 
 
 class Connection:
@@ -103,18 +108,22 @@ class Connection:
             self._connect(timeout)
         head = self._head + str(len(body)).encode("ascii") + b"\r\n\r\n"
         try:
-            # A large body goes beside the head (no copy); a small one with it, in one piece.
-            self._send([head + body] if len(body) < _SMALL_BODY else [head, body], deadline)
-        except socket.timeout:
-            raise
-        except OSError:
-            # A server may answer (413, 401) before reading the whole body, then reset:
-            # its answer, if it came, says more than the reset does.
-            early = self._early_response(min(1.0, max(0.0, deadline - time.monotonic())))
-            if early is None:
+            try:
+                # A large body goes beside the head (no copy); a small one with it, in one piece.
+                self._send([head + body] if len(body) < _SMALL_BODY else [head, body], deadline)
+            except socket.timeout:
                 raise
-            return early
-        response = self._read_response(deadline)
+            except OSError:
+                # A server may answer (413, 401) before reading the whole body, then reset
+                # or stop reading: its answer, if it came, says more than the reset does.
+                early = self._early_response(min(1.0, max(0.0, deadline - time.monotonic())))
+                if early is None:
+                    raise
+                return early
+            response = self._read_response(deadline)
+        except BaseException:
+            self.close()  # never reuse a socket in the middle of an exchange (Ctrl-C, a timeout...)
+            raise
         self.used = True
         if not response.keep_alive:
             self.close()
@@ -148,14 +157,19 @@ class Connection:
         if remaining <= 0:
             raise socket.timeout("the request took longer than its timeout")
         assert self._sock is not None
+        remaining = min(remaining, _MAX_WAIT)  # poll() refuses huge timeouts; callers wait again
+        # While sending, also watch for an answer: a server that refuses the request
+        # (413) may stop reading the body and wait, and its answer is the outcome.
         if _POLL is not None:
             poller = _POLL()
-            poller.register(self._sock, select.POLLOUT if writing else select.POLLIN)
-            poller.poll(remaining * 1000)  # retried after a signal with the time left (PEP 475)
-        elif writing:
-            select.select([], [self._sock], [self._sock], remaining)
+            poller.register(self._sock, select.POLLOUT | select.POLLIN if writing else select.POLLIN)
+            events = poller.poll(remaining * 1000)  # retried after a signal with the time left (PEP 475)
+            answered = writing and any(flags & select.POLLIN for _, flags in events)
         else:
-            select.select([self._sock], [], [self._sock], remaining)
+            readable, _, _ = select.select([self._sock], [self._sock] if writing else [], [self._sock], remaining)
+            answered = writing and bool(readable)
+        if answered:
+            raise _AnsweredEarly("the server answered before the request was sent")
 
     def _early_response(self, wait: float) -> Optional[Response]:
         try:
