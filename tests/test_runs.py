@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from analytics_sdk.delivery.runs import RunQueue
 
 
@@ -73,3 +75,17 @@ def test_append_says_when_a_run_is_complete_and_the_oldest_run_knows_it():
     assert queue.oldest_complete() and queue.take() == [b"d"]
     assert RunQueue(max_count=1, max_bytes=100).append(b"a") is True
     assert not RunQueue(max_count=3, max_bytes=100).oldest_complete()
+
+
+def test_a_run_reads_like_the_list_of_its_events():
+    items = [b'{"i":%d,"s":"%s"}' % (i, b"," * (i % 5)) for i in range(50)]  # commas inside events too
+    queue = RunQueue(max_count=100, max_bytes=10_000)
+    for item in items:
+        queue.append(item)
+    run = queue.take()
+    assert len(run) == 50 and list(run) == items and run == items
+    assert run[0] == items[0] and run[-1] == items[-1] and run[7] == items[7]
+    assert run[3:17] == items[3:17] and run[::4] == items[::4] and run[-5:] == items[-5:] and run[30:10] == []
+    with pytest.raises(IndexError):
+        run[50]
+    assert bytes(run.joined) == b",".join(items)

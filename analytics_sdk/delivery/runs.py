@@ -51,7 +51,10 @@ class Run(Sequence[bytes]):
 
     def __getitem__(self, index: Union[int, slice]) -> Union[bytes, List[bytes]]:
         if isinstance(index, slice):
-            return [self._item(i) for i in range(*index.indices(len(self)))]
+            start, stop, step = index.indices(len(self))
+            if step == 1:
+                return self._items(start, max(start, stop))
+            return [self._item(i) for i in range(start, stop, step)]
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
@@ -59,8 +62,21 @@ class Run(Sequence[bytes]):
         return self._item(index)
 
     def __iter__(self) -> Iterator[bytes]:
-        for index in range(len(self)):
-            yield self._item(index)
+        return iter(self._items(0, len(self)))
+
+    def _items(self, first: int, stop: int) -> List[bytes]:
+        """Events ``first`` to ``stop - 1``, each as its own bytes (one copy each)."""
+        ends = self._ends
+        view = memoryview(self.joined)
+        try:
+            start = ends[first - 1] + 1 if first else 0
+            items = []
+            for end in ends[first:stop]:
+                items.append(bytes(view[start:end]))
+                start = end + 1
+            return items
+        finally:
+            view.release()  # a live view would forbid the bytearray to grow
 
     def __eq__(self, other: Any) -> bool:
         if isinstance(other, (Run, list, tuple)):
