@@ -70,8 +70,8 @@ def main() -> int:
         client = analytics_sdk.Client(WRITE_KEY, host=sink.url, max_queue_size=args.events + 1000, flush_timeout=120)
         route = client._single
         assert route is not None
-        _timed(route.destination, "body", "build body", spans, cpu)
-        _timed(route.consumer.transport, "send", "send + read (whole request)", spans, cpu)
+        _timed(route.destination, "body_parts", "build body", spans, cpu)
+        _timed(route.consumer.transport, "send_parts", "send + read (whole request)", spans, cpu)
         props = [event_properties(i) for i in range(args.events)]
         users = [f"user-{i % 1000}" for i in range(1000)]
         timings = [0] * args.events

@@ -270,3 +270,18 @@ def test_an_interrupted_request_leaves_no_half_used_connection():
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert conn._sock is None and not conn.used
+
+
+@pytest.mark.parametrize("size", [10, 70_000, 2_000_000])
+def test_a_body_in_pieces_arrives_as_if_joined(size):
+    # The consumer sends a queue run's buffer beside the envelope, never joined.
+    server = RawServer([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"])
+    middle = bytearray(bytes(range(256)) * (size // 256) + b"z" * (size % 256))
+    parts = [b'{"batch":[', memoryview(middle), b'],"sentAt":"x"}']
+    conn = Connection("127.0.0.1", server.port, request_head("127.0.0.1", "/v1/batch", {}))
+    try:
+        assert conn.post_parts(parts, timeout=5).body == b"ok"
+    finally:
+        conn.close()
+    head, _, received = server.requests[0].partition(b"\r\n\r\n")
+    assert received == b"".join(parts) and f"Content-Length: {len(received)}".encode() in head

@@ -102,11 +102,11 @@ client = analytics_sdk.Client(
 )
 # Which threads make requests: the caller's must never be one of them.
 transport = client._routes[0].consumer.transport
-send, senders = transport.send, []
+send, senders = transport.send_parts, []
 def recording_send(*args, **kwargs):
     senders.append(threading.get_ident())
     return send(*args, **kwargs)
-transport.send = recording_send
+transport.send_parts = recording_send
 
 assert client.track("u", "Before", message_id="before")[0] and client.flush(timeout=10)
 fill_disk(directory, mode)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from itertools import repeat, starmap
-from typing import Deque, List, Sequence, Tuple
+from typing import Any, Deque, List, Sequence, Tuple
 
 from .runs import Run
 
@@ -15,6 +15,8 @@ __all__ = [
     "take_batch",
     "build_body",
     "join_array",
+    "array_parts",
+    "body_parts",
     "halves",
 ]
 
@@ -87,6 +89,21 @@ def join_array(head: bytes, items: Sequence[bytes], tail: bytes) -> bytes:
 def build_body(messages: Sequence[bytes], sent_at: str) -> bytes:
     """The request body ``{"batch": [...], "sentAt": ...}`` joined from encoded messages."""
     return join_array(_HEAD, messages, _TAIL + sent_at.encode("ascii") + _END)
+
+
+def array_parts(head: bytes, items: Sequence[bytes], tail: bytes) -> List[Any]:
+    """``join_array``'s bytes as pieces to send one after the other: for a queue run,
+    its joined buffer itself (no copy while holding the GIL: the kernel copies it, as
+    it sends). Measured with benchmarks/uploader_profile.py: the copy into one body
+    took ~110-120 us of the uploader's GIL time per ~1,000-event request."""
+    if isinstance(items, Run) and items:
+        return [head, memoryview(items.joined), tail]
+    return [join_array(head, items, tail)]
+
+
+def body_parts(messages: Sequence[bytes], sent_at: str) -> List[Any]:
+    """:func:`build_body` as pieces (see :func:`array_parts`)."""
+    return array_parts(_HEAD, messages, _TAIL + sent_at.encode("ascii") + _END)
 
 
 def halves(messages: Sequence[bytes]) -> Tuple[List[bytes], List[bytes]]:

@@ -329,7 +329,11 @@ class Consumer:
         if part.resend:
             self.outcomes.count_retry()
         destination = self.destination
-        attempt = self.transport.send(destination.body(part.items), timeout=timeout)
+        send_parts = getattr(self.transport, "send_parts", None)  # ours: the body need not be joined
+        if send_parts is not None:
+            attempt = send_parts(destination.body_parts(part.items), timeout=timeout)
+        else:
+            attempt = self.transport.send(destination.body(part.items), timeout=timeout)
         part.attempts += 1 + attempt.resent
         if attempt.resent:
             self.outcomes.count_retry(attempt.resent)

@@ -26,14 +26,14 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Sequence, Union
 from urllib.parse import urlsplit
 
 import requests
 from certifi import where as default_ca_bundle  # the CA bundle requests uses (a requests dependency)
 
 from ..version import VERSION
-from .http11 import Connection, ProtocolError, request_head
+from .http11 import Buffer, Connection, ProtocolError, request_head
 
 __all__ = ["Attempt", "HttpTransport", "RequestsTransport", "make_transport", "USER_AGENT"]
 
@@ -169,18 +169,24 @@ class HttpTransport(_Transport):
             conn.close()
 
     def send(self, body: bytes, timeout: Optional[float] = None) -> Attempt:
+        return self.send_parts([body], timeout)
+
+    def send_parts(self, parts: Sequence[Buffer], timeout: Optional[float] = None) -> Attempt:
+        """:meth:`send` of a body given in pieces, which go out without being joined
+        (unless gzipped): the consumer's request bodies, straight from the queue."""
         if self._tls_error:
             self._load_ssl_context()  # the file may have appeared since
             if self._tls_error:
                 return Attempt(None, error=self._tls_error)
-        data = gzip_module.compress(body, compresslevel=6) if self.gzip else body
+        if self.gzip:
+            parts = [gzip_module.compress(b"".join(parts), compresslevel=6)]
         conn = self._connection()
         limit = self.timeout if timeout is None else timeout
         resent = 0
         while True:
             reused = conn.used
             try:
-                response = conn.post(data, limit)
+                response = conn.post_parts(parts, limit)
                 break
             except (ConnectionError, ProtocolError) as exc:
                 conn.close()

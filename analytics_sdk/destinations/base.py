@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..delivery.retry import Verdict, classify, drop_reason
 
@@ -104,6 +104,11 @@ class Destination:
 
     def body(self, events: Sequence[bytes]) -> bytes:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def body_parts(self, events: Sequence[bytes]) -> List[Any]:
+        """The body as pieces to send one after the other (bytes-like), for a transport
+        that takes them (``send_parts``); by default the body in one piece."""
+        return [self.body(events)]
 
     def read(self, status: Optional[int], body: bytes, retry_after: Optional[float], count: int) -> Reply:
         """What a response (``status`` None: no response at all) means for the ``count`` events sent."""

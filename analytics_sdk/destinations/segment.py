@@ -10,9 +10,9 @@ host presets of :class:`Segment`.
 from __future__ import annotations
 
 import base64
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from ..delivery.batching import ENVELOPE_BYTES, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, build_body
+from ..delivery.batching import ENVELOPE_BYTES, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, body_parts, build_body
 from ..delivery.transport import USER_AGENT
 from ..errors import ValidationError
 from ..messages import utc_now_iso
@@ -72,6 +72,9 @@ class Segment(Destination):
 
     def body(self, events: Sequence[bytes]) -> bytes:
         return build_body(events, utc_now_iso())
+
+    def body_parts(self, events: Sequence[bytes]) -> List[Any]:
+        return body_parts(events, utc_now_iso())
 
     def read(self, status: Optional[int], body: bytes, retry_after: Optional[float], count: int) -> Reply:
         return reply_from_status(status, retry_after)
