@@ -78,7 +78,7 @@ def join_array(head: bytes, items: Sequence[bytes], tail: bytes) -> bytes:
     if not items:
         return head + tail
     if isinstance(items, Run):  # already joined by the queue: one contiguous copy
-        return b"".join((head, items.joined, tail))
+        return b"".join(array_parts(head, items, tail))
     parts: List[bytes] = [b","] * (2 * len(items) + 1)  # head, item, ",", item, ..., item, tail
     parts[0] = head
     parts[1::2] = items
@@ -86,9 +86,13 @@ def join_array(head: bytes, items: Sequence[bytes], tail: bytes) -> bytes:
     return b"".join(parts)
 
 
+def _tail(sent_at: str) -> bytes:
+    return _TAIL + sent_at.encode("ascii") + _END
+
+
 def build_body(messages: Sequence[bytes], sent_at: str) -> bytes:
     """The request body ``{"batch": [...], "sentAt": ...}`` joined from encoded messages."""
-    return join_array(_HEAD, messages, _TAIL + sent_at.encode("ascii") + _END)
+    return join_array(_HEAD, messages, _tail(sent_at))
 
 
 def array_parts(head: bytes, items: Sequence[bytes], tail: bytes) -> List[Any]:
@@ -103,7 +107,7 @@ def array_parts(head: bytes, items: Sequence[bytes], tail: bytes) -> List[Any]:
 
 def body_parts(messages: Sequence[bytes], sent_at: str) -> List[Any]:
     """:func:`build_body` as pieces (see :func:`array_parts`)."""
-    return array_parts(_HEAD, messages, _TAIL + sent_at.encode("ascii") + _END)
+    return array_parts(_HEAD, messages, _tail(sent_at))
 
 
 def halves(messages: Sequence[bytes]) -> Tuple[List[bytes], List[bytes]]:

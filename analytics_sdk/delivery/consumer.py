@@ -38,15 +38,13 @@ _MAX_WAIT = 3600.0  # Condition.wait() refuses huge timeouts; longer waits loop
 BACKLOG_LINGER = 0.05  # seconds an uploader waits for a full request under heavy traffic
 # _GIL_NOTE: with CPython's GIL, whatever Python the uploader runs is time the
 # application's threads wait: each time the uploader takes the GIL, one call
-# stalls for the uploader's turn. So it should take it rarely. The caller hands
-# it over (time.sleep(0) releases it at once) when a lingering uploader's batch
-# fills up and then once per backlog_upload_size events; otherwise the uploader
-# waits for the 5 ms switch interval, and meanwhile more events gather into its
-# next request. Measured (benchmarks/compare.py, 100k calls, median of 3): with
-# a hand-off every upload_size events and yields after each response, 1% of
-# calls stalled (p99 65 us, p99.9 239 us with orjson); now p99 33 us, p99.9
-# 105 us, at the cost of a longer drain at flush (~170 ms) when one thread calls
-# track() in a tight loop (README, "Performance").
+# stalls for the uploader's turn. So it takes it as few times as it can: a full
+# request at a time under heavy traffic (_linger_for_batch) and 3 GIL releases per
+# request (http11). The caller hands it over (time.sleep(0) releases it at once)
+# when a run completes, so a lingering uploader starts at once instead of waiting
+# for the 5 ms switch interval. This keeps up with a caller in a tight loop: the
+# drain at flush() is a few ms, and no call is refused for a full default queue
+# (README, "Performance", with the figures and what the tail still costs).
 
 
 class Consumer:
@@ -75,6 +73,7 @@ class Consumer:
         self.transport = transport
         self.outcomes = outcomes
         self.max_queue_size = max_queue_size
+        self._half_full = (max_queue_size + 1) // 2  # an uploader waiting for a full request stops here
         self.upload_size = min(upload_size, destination.max_events_per_request)
         # With more than a request's worth queued, fewer and fuller requests (still
         # within the destination's byte limit): per-request CPU is the uploader's
@@ -108,8 +107,10 @@ class Consumer:
         self._deadline: Optional[float] = None
 
     def _new_queue(self) -> Any:
-        # Runs up to the backlog size: while the uploader is busy, events gather into
-        # full requests; when it is idle it takes a run at upload_size (see _take_batch).
+        """The queue: ``append(item)`` says whether a request's worth is now ready.
+
+        Runs up to the backlog size: while the uploader is busy, events gather into
+        full requests; when it is idle it takes a run at upload_size (see _take_batch)."""
         return RunQueue(self.backlog_upload_size, self.max_batch_bytes - self._envelope)
 
     def _take_from_queue(self) -> Sequence[bytes]:
@@ -154,7 +155,7 @@ class Consumer:
                 if wait <= 0 or not self._wait_for_room(wait):
                     return "queue_full" if not self._closed else "client_closed"
             queue = self._queue
-            run_complete = queue.append(item)  # RunQueue: a request's worth is ready (None: the spool's buffer)
+            batch_ready = queue.append(item)  # a request's worth is ready (see _new_queue)
             self._progress.enqueued += 1
             if not self._threads:
                 self._start_threads()
@@ -162,10 +163,8 @@ class Consumer:
             # Wake an idle uploader, or one lingering for a full batch. A busy one looks
             # at the queue before it waits again, so notifying it on every call of a
             # backlog would cost each of those calls for nothing.
-            batch_ready = depth == self.upload_size or (
-                run_complete if run_complete is not None else depth % self.backlog_upload_size == 0
-            )
-            if depth == 1 or batch_ready or depth == (self.max_queue_size + 1) // 2:  # see _linger_for_batch
+            batch_ready = batch_ready or depth == self.upload_size
+            if depth == 1 or batch_ready or depth == self._half_full:  # see _linger_for_batch
                 self._not_empty.notify()
         if batch_ready:
             _yield_gil(0)  # hand the uploader the GIL now: see _GIL_NOTE
@@ -263,7 +262,7 @@ class Consumer:
         while not self._stopping and self._flush_target <= progress.dequeued:
             if queue.oldest_complete() if backlog else len(queue) >= self.upload_size:
                 return
-            if 2 * len(queue) >= self.max_queue_size or not queue:  # half full: keep room for the callers; or taken
+            if len(queue) >= self._half_full or not queue:  # half full: keep room for the callers; or taken
                 return
             remaining = linger_until - _monotonic()
             if remaining <= 0:

@@ -39,10 +39,6 @@ class Run(Sequence[bytes]):
     def __len__(self) -> int:
         return len(self._ends)
 
-    def _item(self, index: int) -> bytes:
-        start = self._ends[index - 1] + 1 if index else 0
-        return bytes(self.joined[start : self._ends[index]])
-
     @overload
     def __getitem__(self, index: int) -> bytes: ...
 
@@ -54,12 +50,12 @@ class Run(Sequence[bytes]):
             start, stop, step = index.indices(len(self))
             if step == 1:
                 return self._items(start, max(start, stop))
-            return [self._item(i) for i in range(start, stop, step)]
+            return self._items(0, len(self))[index]  # rare: no caller steps
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError("run index out of range")
-        return self._item(index)
+        return self._items(index, index + 1)[0]
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._items(0, len(self)))
@@ -109,7 +105,9 @@ class RunQueue:
             yield from run
 
     def append(self, item: bytes) -> bool:
-        """Queue ``item``; True when a run became complete (full, or closed by the byte limit)."""
+        """Queue ``item``; True when a run became complete (full, or closed by the byte limit).
+
+        On the caller's path: Run's parts are updated here, inline, not through a method."""
         self._count += 1
         if self._runs:
             run = self._runs[-1]

@@ -54,6 +54,19 @@ _MAX_BACKOFF = 5.0
 _DOWN_POLL = 0.05  # how often idle uploaders look at the write buffer while the spool is down
 
 
+class _WriteBuffer(collections.deque):
+    """The spool's write buffer. Like the in-memory queue's ``append``, says when to
+    hand the GIL over: every ``every`` events, so the writer thread keeps up."""
+
+    def __init__(self, every: int) -> None:
+        super().__init__()
+        self.every = every
+
+    def append(self, item: bytes) -> bool:  # type: ignore[override]
+        super().append(item)
+        return len(self) % self.every == 0
+
+
 class SpooledConsumer(Consumer):
     """A :class:`Consumer` whose backlog is a :class:`Spool` on disk."""
 
@@ -74,7 +87,7 @@ class SpooledConsumer(Consumer):
                 self._start_threads()
 
     def _new_queue(self) -> Any:
-        return collections.deque()  # the write buffer: the writer takes all of it at once
+        return _WriteBuffer(self.backlog_upload_size)  # the writer takes all of it at once
 
     def _take_from_queue(self) -> List[bytes]:
         # From memory while the spool is down: the write buffer is a plain deque.
