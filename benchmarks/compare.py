@@ -23,9 +23,12 @@ Figures per SDK:
                    with a queue as large as the loop, cannot show.
 
 ``analytics_sdk`` runs twice: with the standard-library encoder (the default
-install) and with orjson (the ``speed`` extra). ``floor`` is the least code that
-could do the job (build the dict, append to a deque; a thread encodes a batch
-and POSTs it), to show how close to the limit each SDK is.
+install) and with orjson (the ``speed`` extra). The two ``alone`` rows run the
+same loop with ``send=False`` (build, validate, encode; no queue, no uploader):
+what the call itself costs, so the rest of the caller's figures is the
+uploader's. ``floor`` is the least code that could do the job (build the dict,
+append to a deque; a thread encodes a batch and POSTs it), to show how close to
+the limit each SDK is.
 
 Only 127.0.0.1 is ever contacted.
 """
@@ -55,6 +58,10 @@ BASELINE = "segment"
 SDKS: Dict[str, Tuple[str, Dict[str, str]]] = {
     "analytics_sdk": ("analytics_sdk (default install)", {"ANALYTICS_SDK_JSON": "stdlib"}),
     "analytics_sdk_speed": ("analytics_sdk [speed] (orjson)", {}),
+    # The caller's path alone, no uploader (send=False): the floor our own caller
+    # figures stand on, measured in the same run.
+    "analytics_sdk_alone": ("analytics_sdk caller alone (send=False)", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_NO_SEND": "1"}),
+    "analytics_sdk_speed_alone": ("analytics_sdk [speed] alone (send=False)", {"BENCH_NO_SEND": "1"}),
     "analytics_sdk_no_handoff": ("analytics_sdk, no GIL hand-off", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_NO_HANDOFF": "1"}),
     "analytics_sdk_two": ("analytics_sdk, 2 destinations", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_DESTINATIONS": "2"}),
     "analytics_sdk_enrich": ("analytics_sdk + enrichment plugin", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_PLUGIN": "1"}),
@@ -204,6 +211,8 @@ def make_sdk(name: str, host: str, queue_size: Optional[int]) -> Tuple[Callable[
                 analytics_sdk.Segment(WRITE_KEY, host=host),
                 analytics_sdk.Segment(WRITE_KEY, host=host + "/second"),
             ]
+        if os.environ.get("BENCH_NO_SEND"):
+            options["send"] = False
         client = analytics_sdk.Client(WRITE_KEY, host=host, flush_timeout=120, **sized, **options)
         if os.environ.get("BENCH_PLUGIN"):
 
@@ -363,7 +372,9 @@ def run_worker(name: str, phase: str, sink: Sink, events: int) -> Optional[Dict[
         print(f"  {name} {phase}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
         return None
     result = json.loads(lines[-1])
-    if phase == "e2e":
+    if phase == "e2e" and "BENCH_NO_SEND" in env:
+        result["events_per_s"] = events / result["flush_returned_s"]  # calls/s: nothing is sent
+    elif phase == "e2e":
         expected = events * int(env.get("BENCH_DESTINATIONS", "1"))  # each destination gets every event
         deadline = time.monotonic() + 60
         counts = sink.count()
@@ -431,18 +442,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     skipped = [n for n in args.sdks.split(",") if n not in names]
     fast, stalled = Sink(), Sink(stall=True)
     results: Dict[str, Dict[str, List[float]]] = {n: {} for n in names}
-    exact: Dict[str, bool] = {n: True for n in names}
+    exact: Dict[str, Optional[bool]] = {n: True for n in names}
     try:
         for run in range(args.runs):
             for name in names:  # interleaved, so drift in machine load hits every SDK alike
                 for phase, sink in (("e2e", fast), ("memory", stalled), ("defaults", fast)):
                     if phase == "defaults" and name == "floor":
                         continue  # no queue limit at all
+                    if phase != "e2e" and "BENCH_NO_SEND" in SDKS[name][1]:
+                        continue  # nothing is queued
                     result = run_worker(name, phase, sink, args.events)
                     if result is None:
                         exact[name] = False
                         continue
-                    if phase == "e2e" and (result["stored"] != result["expected"] or result["duplicates"]):
+                    if phase == "e2e" and result.get("stored") is None:
+                        exact[name] = None  # nothing sent: not applicable
+                    elif phase == "e2e" and (result["stored"] != result["expected"] or result["duplicates"]):
                         exact[name] = False
                     if phase == "defaults" and not result.pop("defaults_ok"):
                         exact[name] = False
@@ -461,7 +476,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-def print_table(medians: Dict[str, Dict[str, float]], exact: Dict[str, bool], events: int, runs: int, skipped: List[str]) -> None:
+def print_table(medians: Dict[str, Dict[str, float]], exact: Dict[str, Optional[bool]], events: int, runs: int, skipped: List[str]) -> None:
     base = medians.get(BASELINE, {})
     label_width = max(len(SDKS[n][0]) for n in medians) + 2
     print(f"\n{events:,} track() calls per run, median of {runs} run(s), ratios vs {SDKS[BASELINE][0]}")
@@ -473,7 +488,7 @@ def print_table(medians: Dict[str, Dict[str, float]], exact: Dict[str, bool], ev
         for key, _, _ in FIGURES:
             value = figures.get(key)
             cells.append(f"{'-':>16}" if value is None else f"{value:>16,.1f}")
-        print(f"{SDKS[name][0]:<{label_width}}{''.join(cells)}{'yes' if exact[name] else 'NO':>14}")
+        print(f"{SDKS[name][0]:<{label_width}}{''.join(cells)}{'n/a' if exact[name] is None else 'yes' if exact[name] else 'NO':>14}")
         if base and name != BASELINE:
             ratios = []
             for key, _, _ in FIGURES:
