@@ -75,6 +75,17 @@ def test_batches_are_bounded_by_upload_size(collector, make_client):
     assert counts == [5, 10, 10]
 
 
+def test_light_traffic_sends_a_batch_as_soon_as_it_fills(collector, make_client):
+    # No flush, upload_interval=60: the waiting uploader is woken when upload_size
+    # events are in, not at the end of the interval.
+    client = make_client(upload_size=10, upload_interval=60)
+    for round_ in range(3):
+        for i in range(10):
+            client.track("u", "E", {"round": round_, "i": i})
+        assert collector.wait_for(10 * (round_ + 1), timeout=3), round_
+    assert [r.messages for r in collector.requests] == [10, 10, 10]
+
+
 def test_a_backlog_goes_out_in_fewer_fuller_requests(faulty_collector, make_client):
     slow = faulty_collector(latency=0.3)  # the backlog builds while the first request is out
     client = make_client(host=slow.url, upload_size=10, upload_interval=5)  # backlog_upload_size: 1000
