@@ -89,3 +89,30 @@ def test_a_run_reads_like_the_list_of_its_events():
     with pytest.raises(IndexError):
         run[50]
     assert bytes(run.joined) == b",".join(items)
+
+
+@pytest.mark.parametrize("count", [1, 2, 7])
+def test_every_destination_sends_a_run_in_pieces_as_its_joined_body(count):
+    # A run goes out as envelope + the run's own buffer (no copy); the bytes must be
+    # exactly the body that joining the events gives.
+    from analytics_sdk import Amplitude, Segment
+    from analytics_sdk.destinations import segment as segment_module
+    from analytics_sdk.destinations.mparticle import MParticleBatches
+
+    items = [b'{"n":%d,"text":"%s"}' % (i, b"x" * i) for i in range(count)]
+    queue = RunQueue(max_count=100, max_bytes=10_000)
+    for item in items:
+        queue.append(item)
+    run = queue.take()
+    assert type(run).__name__ == "Run"
+    frozen = "2024-01-01T00:00:00.000000+00:00"
+    original_now = segment_module.utc_now_iso
+    segment_module.utc_now_iso = lambda: frozen  # Segment's body carries the time it is sent
+    try:
+        for destination in (Segment("k"), Amplitude("key"), MParticleBatches("key", "secret")):
+            pieces = destination.body_parts(run)
+            assert len(pieces) == 3, type(destination).__name__  # envelope, run buffer, envelope
+            assert b"".join(bytes(piece) for piece in pieces) == destination.body(items), type(destination).__name__
+            assert b"".join(bytes(piece) for piece in destination.body_parts(items)) == destination.body(items)
+    finally:
+        segment_module.utc_now_iso = original_now

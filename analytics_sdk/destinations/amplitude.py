@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from ..delivery.batching import join_array
+from ..delivery.batching import array_parts, join_array
 from ..delivery.transport import USER_AGENT
 from ..errors import ValidationError
 from ..serialization import encode as encode_json
@@ -125,6 +125,9 @@ class Amplitude(Destination):
 
     def body(self, events: Sequence[bytes]) -> bytes:
         return join_array(self._prefix, events, self._suffix)
+
+    def body_parts(self, events: Sequence[bytes]) -> List[Any]:
+        return array_parts(self._prefix, events, self._suffix)  # a queue run goes out as it is
 
     def read(self, status: Optional[int], body: bytes, retry_after: Optional[float], count: int) -> Reply:
         return self.read_batch(status, body, retry_after, [b"{}"] * count)

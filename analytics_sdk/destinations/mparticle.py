@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from ..delivery.batching import join_array
+from ..delivery.batching import array_parts, join_array
 from ..delivery.transport import USER_AGENT
 from ..errors import ValidationError
 from ..serialization import encode
@@ -233,6 +233,9 @@ class MParticleBatches(_EventsApi):
 
     def body(self, events: Sequence[bytes]) -> bytes:
         return join_array(b"[", events, b"]")
+
+    def body_parts(self, events: Sequence[bytes]) -> List[Any]:
+        return array_parts(b"[", events, b"]")  # a queue run goes out as it is
 
     def message_id(self, event: Mapping[str, Any]) -> Optional[str]:
         value = event.get("source_request_id")
