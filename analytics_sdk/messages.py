@@ -27,6 +27,7 @@ from .version import VERSION
 
 __all__ = [
     "LIBRARY",
+    "library_context",
     "Id",
     "Timestamp",
     "build_identify",
@@ -45,9 +46,17 @@ __all__ = [
 Id = Union[str, int]
 Timestamp = Union[datetime, date, str, int, float]
 
-# Shared by every message; encoded at call time so one constant dict is enough.
+# What every message says about us (context.library). Each message gets its own
+# copy: a message is handed back to the caller and to plugins, and a change made
+# to it there must not reach any other message.
 LIBRARY: Dict[str, str] = {"name": "analytics-sdk-python", "version": VERSION}
-_EMPTY_CONTEXT: Dict[str, Any] = {"library": LIBRARY}
+_LIBRARY_NAME = LIBRARY["name"]
+LIBRARY_ONLY_CONTEXT: Dict[str, Any] = {"library": dict(LIBRARY)}  # never handed out: compared against
+
+
+def library_context() -> Dict[str, Any]:
+    """A new ``{"library": {...}}`` context (the default one)."""
+    return {"library": {"name": _LIBRARY_NAME, "version": VERSION}}
 
 _utc = timezone.utc
 _time = time.time
@@ -211,9 +220,11 @@ def _timestamp(value: Any) -> str:
 def _context(value: Any) -> Dict[str, Any]:
     # A shallow copy with our library entry: the caller's dict is never mutated.
     if value is None:
-        return _EMPTY_CONTEXT
+        return {"library": {"name": _LIBRARY_NAME, "version": VERSION}}  # library_context(), inline
     context = _mapping("context", value)
-    return {**context, "library": LIBRARY} if context else _EMPTY_CONTEXT
+    if not context:
+        return library_context()
+    return {**context, "library": {"name": _LIBRARY_NAME, "version": VERSION}}
 
 
 def _message_id(value: Any) -> str:

@@ -52,14 +52,26 @@ def test_templated_bytes_equal_the_general_encoders(name):
     assert _outcome(encode_templated, message) == _outcome(encode_stdlib, message)
 
 
-def test_a_mutated_shared_context_is_not_served_from_the_cached_text():
-    message = m.build_track("u", "E", {})
-    message["context"]["extra"] = 1  # the returned message shares the default context
-    try:
+def test_a_changed_default_context_is_encoded_as_it_is_now():
+    for change in (lambda c: c.update(extra=1), lambda c: c["library"].update(name="wrapper")):
+        message = m.build_track("u", "E", {})
+        change(message["context"])
         assert encode_templated(message) == encode_stdlib(message)
-        assert b'"extra":1' in encode_templated(message)
-    finally:
-        del message["context"]["extra"]
+        assert b'"extra":1' in encode_templated(message) or b'"name":"wrapper"' in encode_templated(message)
+
+
+def test_changing_one_messages_context_never_reaches_another():
+    # The message is handed back to the caller (and, copied two levels deep, to
+    # plugins): a change to its context or library must stay in that message.
+    first = m.build_track("u", "E", {})
+    first["context"]["ip"] = "1.2.3.4"
+    first["context"]["library"]["name"] = "changed"
+    with_context = m.build_identify("u", None, context={"ip": "5.6.7.8"})
+    with_context["context"]["library"]["version"] = "0"
+    for later in (m.build_track("u", "E", {}), m.build_identify("u", None, context={"a": 1}), m.build_page("u")):
+        assert later["context"]["library"] == {"name": "analytics-sdk-python", "version": m.VERSION}
+        assert "ip" not in later["context"]
+        assert b'"library":{"name":"analytics-sdk-python"' in encode_templated(later)
 
 
 json_values = st.recursive(

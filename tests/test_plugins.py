@@ -70,6 +70,27 @@ def test_enrichment_modifies_the_message_on_the_wire_but_not_the_callers_dicts(m
     assert message["properties"]["plan"] == "pro"  # the returned message is what was sent
 
 
+class RenameLibrary(EventPlugin):
+    """What a wrapper SDK might do: name itself in context.library."""
+
+    def execute(self, event: Dict[str, Any]) -> Dict[str, Any]:
+        event["context"]["library"]["name"] = "wrapper"
+        return event
+
+
+def test_a_plugin_changing_the_library_context_changes_that_message_only(make_client, collector):
+    wrapped = make_client()
+    wrapped.add(RenameLibrary())
+    wrapped.track("u", "Wrapped")
+    assert wrapped.flush(timeout=5)
+    plain = make_client()  # another client, after: its messages name us, as before
+    plain.track("u", "Plain")
+    plain.identify("u", {"a": 1})
+    assert plain.flush(timeout=5)
+    library = {m["event"] if m["type"] == "track" else "identify": m["context"]["library"]["name"] for m in collector.events()}
+    assert library == {"Wrapped": "wrapper", "Plain": "analytics-sdk-python", "identify": "analytics-sdk-python"}
+
+
 def test_before_plugins_run_first_and_a_dropped_message_is_filtered_not_an_error(make_client, collector):
     errors: List[Any] = []
     order: List[str] = []

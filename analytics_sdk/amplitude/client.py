@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 from ..builders import Identify
 from ..client import Client
 from ..destinations.amplitude import LIBRARY, Amplitude as AmplitudeDestination
-from ..messages import LIBRARY as SEGMENT_LIBRARY, new_message_id, utc_now_iso
+from ..messages import library_context, new_message_id, utc_now_iso
 from .config import Config, SpoolStorageProvider
 from ..builders import Revenue as _Revenue
 from .events import BaseEvent, EventOptions, GroupIdentifyEvent, IdentifyEvent, RevenueEvent
@@ -26,7 +26,6 @@ from .plugins import PluginBridge, PluginType, apply
 
 __all__ = ["Amplitude"]
 
-_CONTEXT = {"library": SEGMENT_LIBRARY}
 _utc = timezone.utc
 
 
@@ -94,7 +93,7 @@ class Amplitude:
             "timestamp": timestamp,
             "userId": fields.get("user_id"),
             "anonymousId": fields.get("device_id"),
-            "context": _CONTEXT,
+            "context": library_context(),  # its own: plugins may change it
             "integrations": {"Amplitude": fields},
             "event": fields.get("event_type"),
             "properties": fields.get("event_properties") or {},
