@@ -136,3 +136,36 @@ def test_pool_terminate_delivers_every_workers_events():
         assert proc.returncode == 0 and "done" in out, err
         summary = collector.summary()
         assert summary["stored"] == 2000 and summary["duplicates"] == 0, summary
+
+
+def test_sigterm_after_a_multiprocessing_child_began_its_normal_exit_still_delivers():
+    # The race behind the Pool test's rare losses: a worker gets its sentinel, returns
+    # and enters multiprocessing's exit function, and terminate()'s SIGTERM lands there
+    # before the SDK's exit finalizer has run. A finalizer of higher priority that
+    # signals the process itself puts the SIGTERM exactly there, every time.
+    with Collector() as collector:
+        code = """
+        import os, signal, sys, multiprocessing, multiprocessing.util, analytics_sdk
+
+        def child(host):
+            # A full request is 1,000 events and the uploader waits a minute for one:
+            # all 300 are still queued at exit, so only the exit path can deliver them.
+            # (Kept alive, as the default client is: a dropped client starts its drain at once.)
+            global client
+            client = analytics_sdk.Client("k", host=host, upload_size=1000, upload_interval=60, exit_timeout=20)
+            for i in range(300):
+                client.track("u", "Queued", {"i": i})
+            multiprocessing.util.Finalize(None, os.kill, (os.getpid(), signal.SIGTERM), exitpriority=100)
+
+        if __name__ == "__main__":
+            multiprocessing.set_start_method("fork")
+            proc = multiprocessing.Process(target=child, args=(sys.argv[1],))
+            proc.start()
+            proc.join()
+            print("exitcode", proc.exitcode, flush=True)
+        """
+        proc = _start(code, collector.url)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and "exitcode" in out, err
+        summary = collector.summary()
+        assert summary["stored"] == 300 and summary["duplicates"] == 0, summary

@@ -93,9 +93,32 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     # A second SIGTERM terminates at once, as it would have without us.
     signal.signal(signum, signal.SIG_DFL)
     _start_watchdog(signum)
-    if _exiting:
+    if _exiting or _multiprocessing_exit_underway(frame):
         return  # already delivering at exit (a Pool worker that got its sentinel first): let it finish
     raise SystemExit(128 + signum)
+
+
+def _multiprocessing_exit_underway(frame: Any) -> bool:
+    """Whether multiprocessing's exit function is running (or has run) in this process.
+
+    A Pool worker that got its sentinel just before ``terminate()``'s SIGTERM is
+    already inside ``multiprocessing.util._exit_function``, which is about to call
+    our finalizer. A SystemExit raised there would unwind it before that finalizer
+    runs, and the child then ends with os._exit(): everything queued would be lost.
+    Its ``_exiting`` flag is set a few bytecodes into the function, so the frames
+    are checked too (the handler can run on the function's first instruction).
+    """
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is None:
+        return False
+    if getattr(mp_util, "_exiting", False):
+        return True
+    exit_code = getattr(getattr(mp_util, "_exit_function", None), "__code__", None)
+    while frame is not None:
+        if frame.f_code is exit_code:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _start_watchdog(signum: int) -> None:
