@@ -169,3 +169,94 @@ def test_sigterm_after_a_multiprocessing_child_began_its_normal_exit_still_deliv
         assert proc.returncode == 0 and "exitcode" in out, err
         summary = collector.summary()
         assert summary["stored"] == 300 and summary["duplicates"] == 0, summary
+
+
+_HELD_IN_C = """
+    import os, signal, sys, threading, analytics_sdk
+    {prelude}
+    client = analytics_sdk.Client("k", host=sys.argv[1], upload_size=1000, upload_interval=60, exit_timeout=20)
+    for i in range(300):  # all still queued: a full request is 1,000 events, the wait a minute
+        client.track("u", "Queued", {{"i": i}})
+    go = threading.Event()
+
+    def send_sigterm():
+        go.wait()
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=send_sigterm, daemon=True).start()
+    # The race, made certain: the main thread blocks SIGTERM, so CPython's C handler runs
+    # on another thread and the main thread, held in a C-level lock wait, never sees
+    # EINTR: the Python handler cannot run. (In the wild: a SIGTERM landing just as
+    # a Pool worker enters its semaphore wait.)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGTERM}})
+    print("blocking", flush=True)
+    go.set()
+    never = threading.Lock()
+    never.acquire()
+    never.acquire()
+    print("not terminated", flush=True)
+"""
+
+
+def test_sigterm_whose_handler_cannot_run_still_delivers_and_ends_the_process():
+    with Collector() as collector:
+        proc = _start(_HELD_IN_C.format(prelude=""), collector.url)
+        assert proc.stdout.readline().strip() == "blocking"
+        out, err = proc.communicate(timeout=30)  # before: blocked for good
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        assert "not terminated" not in out
+        summary = collector.summary()
+        assert summary["stored"] == 300 and summary["duplicates"] == 0, summary
+
+
+def test_an_event_loops_wakeup_fd_is_left_alone():
+    # Someone else's wakeup fd (asyncio sets one for its signal handlers) is never
+    # replaced: the watcher is not started, SIGTERM still works through the handler.
+    code = """
+    import os, signal, socket, sys, analytics_sdk
+    theirs, _ = socket.socketpair()
+    theirs.setblocking(False)
+    signal.set_wakeup_fd(theirs.fileno())
+    client = analytics_sdk.Client("k", host=sys.argv[1])
+    from analytics_sdk.delivery import signal_watch
+    print(signal.set_wakeup_fd(-1) == theirs.fileno(), signal_watch.watching(), flush=True)
+    """
+    with Collector() as collector:
+        proc = _start(code, collector.url)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert out.split() == ["True", "False"]
+
+
+def test_a_fork_child_gets_its_own_watcher_and_the_parent_is_not_disturbed():
+    # The child inherits the wakeup fd (the parent's pipe) but not the thread: its
+    # SIGTERM must wake a watcher of its own, never the parent's.
+    code = """
+    import os, signal, sys, threading, time, analytics_sdk
+    parent = analytics_sdk.Client("k", host=sys.argv[1])  # handler and watcher in the parent
+    parent.track("u", "Parent")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        client = analytics_sdk.Client("k", host=sys.argv[1], upload_size=1000, upload_interval=60, exit_timeout=20)
+        for i in range(200):
+            client.track("u", "Child", {"i": i})
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # its handler cannot run (see above)
+        os.write(write_end, b"x")
+        never = threading.Lock()
+        never.acquire()
+        never.acquire()
+        os._exit(0)
+    os.read(read_end, 1)
+    os.kill(pid, signal.SIGTERM)
+    _, status = os.waitpid(pid, 0)
+    time.sleep(1.5)  # past SIGTERM_GRACE: a parent's watcher woken by mistake would have acted by now
+    print("child", os.waitstatus_to_exitcode(status), "parent alive", parent.flush(timeout=5), flush=True)
+    """
+    with Collector() as collector:
+        proc = _start(code, collector.url)
+        out, err = proc.communicate(timeout=40)
+        assert proc.returncode == 0, err
+        assert out.split() == ["child", str(128 + signal.SIGTERM), "parent", "alive", "True"], (out, err)
+        events = collector.events()
+        assert sum(e["event"] == "Child" for e in events) == 200 and sum(e["event"] == "Parent" for e in events) == 1

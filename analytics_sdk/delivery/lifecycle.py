@@ -14,6 +14,11 @@ watchdog terminates the process as SIGTERM would if the application swallows
 that exit. A handler the application installed (or SIG_IGN) is never replaced.
 The handler itself takes no lock: a signal can arrive while the main thread
 holds one of ours.
+
+A SIGTERM whose handler cannot run, because the main thread is held in a
+blocking C call (see ``signal_watch``), is seen by a watcher thread: after
+SIGTERM_GRACE it delivers within the exit deadlines and ends the process with
+status 143, as the handler's exit would have.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import threading
 import time
 import weakref
 from typing import Any, Optional
+
+from . import signal_watch
 
 __all__ = ["track_worker", "reset_after_fork", "register_exit_timeout", "shutdown_all_at_exit", "install_sigterm_handler"]
 
@@ -86,13 +93,21 @@ def install_sigterm_handler() -> bool:
         signal.signal(signal.SIGTERM, _on_sigterm)
     except (ValueError, OSError):  # not the main interpreter, or an embedded runtime
         return False
+    signal_watch.watch_sigterm(_after_sigterm)
     return True
 
 
+SIGTERM_GRACE = 1.0  # seconds the handler gets to run before the watcher acts for it
+_sigterm_handled = False  # our handler ran (set in the handler: no lock there)
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
+    global _sigterm_handled
+    _sigterm_handled = True
     # A second SIGTERM terminates at once, as it would have without us.
     signal.signal(signum, signal.SIG_DFL)
-    _start_watchdog(signum)
+    if not signal_watch.watching():
+        _start_watchdog(signum)  # (with a watcher, the watcher is the watchdog)
     if _exiting or _multiprocessing_exit_underway(frame):
         return  # already delivering at exit (a Pool worker that got its sentinel first): let it finish
     raise SystemExit(128 + signum)
@@ -124,13 +139,37 @@ def _multiprocessing_exit_underway(frame: Any) -> bool:
 def _start_watchdog(signum: int) -> None:
     """If the exit we raise is swallowed (``except BaseException``), terminate anyway,
     once the longest exit deadline (plus a margin) has passed."""
-    wait = max(list(_exit_timeouts.values()) or [0.0]) + 2.0
+    threading.Thread(target=_terminate_later, args=(signum,), name="analytics_sdk-sigterm-watchdog", daemon=True).start()
 
-    def terminate() -> None:
-        time.sleep(wait)
-        os.kill(os.getpid(), signum)  # the disposition is the default again: this ends the process
 
-    threading.Thread(target=terminate, name="analytics_sdk-sigterm-watchdog", daemon=True).start()
+def _longest_exit_wait() -> float:
+    return max(list(_exit_timeouts.values()) or [0.0]) + 2.0
+
+
+def _terminate_later(signum: int) -> None:
+    time.sleep(_longest_exit_wait())
+    os.kill(os.getpid(), signum)  # the disposition is the default again: this ends the process
+
+
+def _after_sigterm(signum: int) -> None:
+    """(the watcher's thread) CPython took a SIGTERM: give our handler SIGTERM_GRACE to
+    run; if it did, be its watchdog; if it could not, act for it."""
+    if signal.getsignal(signum) is not _on_sigterm and not _sigterm_handled:
+        return  # the application's own handler took over: its signal, its policy
+    deadline = time.monotonic() + SIGTERM_GRACE
+    while not _sigterm_handled and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if _sigterm_handled:
+        _terminate_later(signum)
+        return
+    # The main thread is held in a blocking C call (see signal_watch) and cannot run
+    # the handler: without us SIGTERM would have ended the process by now.
+    log.warning("analytics_sdk: SIGTERM could not reach the main thread; delivering what is queued, then exiting")
+    if _exiting:
+        time.sleep(_longest_exit_wait())  # the main thread is delivering already: give it its time
+    else:
+        shutdown_all_at_exit()
+    os._exit(128 + signum)
 
 
 _fork_reset: "weakref.WeakSet[Any]" = weakref.WeakSet()
@@ -142,6 +181,8 @@ def reset_after_fork(obj: Any) -> None:
 
 
 def _reinit_after_fork() -> None:
+    global _sigterm_handled
+    _sigterm_handled = False  # the parent's SIGTERM is not the child's
     for obj in list(_fork_reset):
         try:
             obj.after_fork()
