@@ -101,7 +101,6 @@ class Consumer:
         self._held: List[Tuple[float, int]] = []  # heap of (due, token) of held records
         self._threads: List[threading.Thread] = []
         self._flush_target = 0
-        self._light_lingering = 0  # uploaders waiting for upload_size events (see put)
         self._stopping = False
         self._closed = False
         self._gave_up = False  # a shutdown stopped waiting and reported what was in flight
@@ -161,13 +160,10 @@ class Consumer:
             if not self._threads:
                 self._start_threads()
             depth = len(queue)
-            # Wake an idle uploader, or one lingering for a batch: upload_size events
-            # under light traffic, a full run under a backlog. A busy one looks at the
-            # queue before it waits again, so notifying it on every call of a backlog
-            # would cost each of those calls for nothing; and one waiting for a full
-            # run, woken at upload_size, would only look and wait again, a GIL turn
-            # that stalled one call per request (benchmarks/uploader_profile.py).
-            batch_ready = batch_ready or (depth == self.upload_size and self._light_lingering > 0)
+            # Wake an idle uploader, or one lingering for a full batch. A busy one looks
+            # at the queue before it waits again, so notifying it on every call of a
+            # backlog would cost each of those calls for nothing.
+            batch_ready = batch_ready or depth == self.upload_size
             if depth == 1 or batch_ready or depth == self._half_full:  # see _linger_for_batch
                 self._not_empty.notify()
         if batch_ready:
@@ -263,20 +259,15 @@ class Consumer:
         backlog = len(queue) >= self.upload_size and self.backlog_upload_size > self.upload_size
         now = _monotonic()
         linger_until = now + (min(self.upload_interval, BACKLOG_LINGER) if backlog else self.upload_interval)
-        light = 0 if backlog else 1  # put() wakes light lingerers at upload_size events
-        self._light_lingering += light
-        try:
-            while not self._stopping and self._flush_target <= progress.dequeued:
-                if queue.oldest_complete() if backlog else len(queue) >= self.upload_size:
-                    return
-                if len(queue) >= self._half_full or not queue:  # half full: keep room for the callers; or taken
-                    return
-                remaining = linger_until - _monotonic()
-                if remaining <= 0:
-                    return
-                self._not_empty.wait(remaining)
-        finally:
-            self._light_lingering -= light
+        while not self._stopping and self._flush_target <= progress.dequeued:
+            if queue.oldest_complete() if backlog else len(queue) >= self.upload_size:
+                return
+            if len(queue) >= self._half_full or not queue:  # half full: keep room for the callers; or taken
+                return
+            remaining = linger_until - _monotonic()
+            if remaining <= 0:
+                return
+            self._not_empty.wait(remaining)
 
     def _past_deadline(self) -> bool:
         return self._deadline is not None and _monotonic() >= self._deadline
