@@ -46,17 +46,16 @@ __all__ = [
 Id = Union[str, int]
 Timestamp = Union[datetime, date, str, int, float]
 
-# What every message says about us (context.library). Each message gets its own
-# copy: a message is handed back to the caller and to plugins, and a change made
-# to it there must not reach any other message.
+# What every message says about us (context.library; a wrapper may change it here).
+# Each message gets its own copy: a message is handed back to the caller and to
+# plugins, and a change made to it there must not reach any other message.
 LIBRARY: Dict[str, str] = {"name": "analytics-sdk-python", "version": VERSION}
-_LIBRARY_NAME = LIBRARY["name"]
 LIBRARY_ONLY_CONTEXT: Dict[str, Any] = {"library": dict(LIBRARY)}  # never handed out: compared against
 
 
 def library_context() -> Dict[str, Any]:
     """A new ``{"library": {...}}`` context (the default one)."""
-    return {"library": {"name": _LIBRARY_NAME, "version": VERSION}}
+    return {"library": LIBRARY.copy()}
 
 _utc = timezone.utc
 _time = time.time
@@ -220,11 +219,11 @@ def _timestamp(value: Any) -> str:
 def _context(value: Any) -> Dict[str, Any]:
     # A shallow copy with our library entry: the caller's dict is never mutated.
     if value is None:
-        return {"library": {"name": _LIBRARY_NAME, "version": VERSION}}  # library_context(), inline
+        return {"library": LIBRARY.copy()}  # library_context(), inline
     context = _mapping("context", value)
     if not context:
         return library_context()
-    return {**context, "library": {"name": _LIBRARY_NAME, "version": VERSION}}
+    return {**context, "library": LIBRARY.copy()}
 
 
 def _message_id(value: Any) -> str:

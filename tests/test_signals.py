@@ -172,41 +172,64 @@ def test_sigterm_after_a_multiprocessing_child_began_its_normal_exit_still_deliv
 
 
 _HELD_IN_C = """
-    import os, signal, sys, threading, analytics_sdk
-    {prelude}
-    client = analytics_sdk.Client("k", host=sys.argv[1], upload_size=1000, upload_interval=60, exit_timeout=20)
-    for i in range(300):  # all still queued: a full request is 1,000 events, the wait a minute
-        client.track("u", "Queued", {{"i": i}})
-    go = threading.Event()
+    import multiprocessing, os, signal, sys, threading, time, analytics_sdk
 
-    def send_sigterm():
-        go.wait()
-        os.kill(os.getpid(), signal.SIGTERM)
+    def worker(host, ready):
+        client = analytics_sdk.Client("k", host=host, upload_size=1000, upload_interval=60, exit_timeout=20)
+        for i in range(300):  # all still queued: a full request is 1,000 events, the wait a minute
+            client.track("u", "Queued", {{"i": i}})
+        # The race, made certain: the main thread blocks SIGTERM, so CPython's C handler
+        # runs on another thread and the main thread, held in a C-level lock wait, never
+        # sees EINTR: the Python handler cannot run. (In the wild: a SIGTERM landing just
+        # as a Pool worker enters its semaphore wait for the next task.)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGTERM}})
+        ready.set()
+        never = threading.Lock()
+        never.acquire()
+        never.acquire()
 
-    threading.Thread(target=send_sigterm, daemon=True).start()
-    # The race, made certain: the main thread blocks SIGTERM, so CPython's C handler runs
-    # on another thread and the main thread, held in a C-level lock wait, never sees
-    # EINTR: the Python handler cannot run. (In the wild: a SIGTERM landing just as
-    # a Pool worker enters its semaphore wait.)
-    signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGTERM}})
-    print("blocking", flush=True)
-    go.set()
-    never = threading.Lock()
-    never.acquire()
-    never.acquire()
-    print("not terminated", flush=True)
+    if __name__ == "__main__":
+        multiprocessing.set_start_method("{method}")
+        ready = multiprocessing.Event()
+        proc = multiprocessing.Process(target=worker, args=(sys.argv[1], ready))
+        proc.start()
+        ready.wait(30)
+        proc.terminate()  # SIGTERM
+        proc.join(30)
+        print("exitcode", proc.exitcode, flush=True)
+        if proc.exitcode is None:
+            proc.kill()
 """
 
 
-def test_sigterm_whose_handler_cannot_run_still_delivers_and_ends_the_process():
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_sigterm_whose_handler_cannot_run_in_a_worker_still_delivers_and_ends_it(method, tmp_path):
+    script = tmp_path / "held_in_c.py"  # a file: spawn imports the worker from it
+    script.write_text(textwrap.dedent(_HELD_IN_C.format(method=method)))
     with Collector() as collector:
-        proc = _start(_HELD_IN_C.format(prelude=""), collector.url)
-        assert proc.stdout.readline().strip() == "blocking"
-        out, err = proc.communicate(timeout=30)  # before: blocked for good
-        assert proc.returncode == 128 + signal.SIGTERM, err
-        assert "not terminated" not in out
+        proc = subprocess.Popen([sys.executable, str(script), collector.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out, err = proc.communicate(timeout=90)
+        assert proc.returncode == 0, err
+        assert out.split() == ["exitcode", str(128 + signal.SIGTERM)], (out, err)  # before: None, alive
         summary = collector.summary()
         assert summary["stored"] == 300 and summary["duplicates"] == 0, summary
+
+
+def test_a_process_that_is_no_multiprocessing_child_keeps_its_wakeup_fd():
+    # Only multiprocessing workers get a watcher: elsewhere the wakeup fd stays the
+    # application's (daemonising code closes every descriptor; event loops want it).
+    code = """
+    import signal, sys, analytics_sdk
+    client = analytics_sdk.Client("k", host=sys.argv[1])
+    client.track("u", "E")
+    from analytics_sdk.delivery import signal_watch
+    print(signal.set_wakeup_fd(-1), signal_watch.watching(), signal.getsignal(signal.SIGTERM).__name__, flush=True)
+    """
+    with Collector() as collector:
+        proc = _start(code, collector.url)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert out.split() == ["-1", "False", "_on_sigterm"]
 
 
 def test_an_event_loops_wakeup_fd_is_left_alone():
@@ -228,35 +251,79 @@ def test_an_event_loops_wakeup_fd_is_left_alone():
         assert out.split() == ["True", "False"]
 
 
-def test_a_fork_child_gets_its_own_watcher_and_the_parent_is_not_disturbed():
-    # The child inherits the wakeup fd (the parent's pipe) but not the thread: its
-    # SIGTERM must wake a watcher of its own, never the parent's.
+def test_a_fork_child_of_a_worker_gets_its_own_watcher_and_the_worker_is_not_disturbed():
+    # A worker with a watcher forks: the child inherits the wakeup fd (the worker's
+    # pipe) but not the thread. Its SIGTERM must wake a watcher of its own, never the worker's.
     code = """
-    import os, signal, sys, threading, time, analytics_sdk
-    parent = analytics_sdk.Client("k", host=sys.argv[1])  # handler and watcher in the parent
-    parent.track("u", "Parent")
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        client = analytics_sdk.Client("k", host=sys.argv[1], upload_size=1000, upload_interval=60, exit_timeout=20)
-        for i in range(200):
-            client.track("u", "Child", {"i": i})
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # its handler cannot run (see above)
-        os.write(write_end, b"x")
-        never = threading.Lock()
-        never.acquire()
-        never.acquire()
-        os._exit(0)
-    os.read(read_end, 1)
-    os.kill(pid, signal.SIGTERM)
-    _, status = os.waitpid(pid, 0)
-    time.sleep(1.5)  # past SIGTERM_GRACE: a parent's watcher woken by mistake would have acted by now
-    print("child", os.waitstatus_to_exitcode(status), "parent alive", parent.flush(timeout=5), flush=True)
+    import multiprocessing, os, signal, sys, threading, time, analytics_sdk
+
+    def worker(host):
+        parent = analytics_sdk.Client("k", host=host)  # handler and watcher in the worker
+        parent.track("u", "Parent")
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            client = analytics_sdk.Client("k", host=host, upload_size=1000, upload_interval=60, exit_timeout=20)
+            for i in range(200):
+                client.track("u", "Child", {"i": i})
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # its handler cannot run (see above)
+            os.write(write_end, b"x")
+            never = threading.Lock()
+            never.acquire()
+            never.acquire()
+            os._exit(0)
+        os.read(read_end, 1)
+        os.kill(pid, signal.SIGTERM)
+        _, status = os.waitpid(pid, 0)
+        time.sleep(1.5)  # past SIGTERM_GRACE: the worker's watcher, woken by mistake, would have acted
+        print("child", os.waitstatus_to_exitcode(status), "worker alive", parent.flush(timeout=5), flush=True)
+
+    if __name__ == "__main__":
+        multiprocessing.set_start_method("fork")
+        proc = multiprocessing.Process(target=worker, args=(sys.argv[1],))
+        proc.start()
+        proc.join(40)
+        print("worker exitcode", proc.exitcode, flush=True)
     """
     with Collector() as collector:
         proc = _start(code, collector.url)
-        out, err = proc.communicate(timeout=40)
+        out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
-        assert out.split() == ["child", str(128 + signal.SIGTERM), "parent", "alive", "True"], (out, err)
+        assert out.split() == ["child", str(128 + signal.SIGTERM), "worker", "alive", "True", "worker", "exitcode", "0"], (out, err)
         events = collector.events()
         assert sum(e["event"] == "Child" for e in events) == 200 and sum(e["event"] == "Parent" for e in events) == 1
+
+
+def test_sigterm_while_exit_waits_for_a_child_process_still_delivers():
+    # Interpreter exit joins a non-daemon Process (multiprocessing's exit function,
+    # which runs before ours when multiprocessing was imported after the SDK). A
+    # SIGTERM then must still lead to the SDK's delivery, as it always did.
+    code = """
+    import sys, time, analytics_sdk
+    import multiprocessing
+
+    def work():
+        for fd in (1, 2):  # let the test read our parent's output to its end
+            os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+        time.sleep(30)
+
+    if __name__ == "__main__":
+        client = analytics_sdk.Client("k", host=sys.argv[1], upload_size=1000, upload_interval=60, exit_timeout=5)
+        for i in range(300):
+            client.track("u", "Queued", {"i": i})
+        multiprocessing.set_start_method("fork")
+        child = multiprocessing.Process(target=work)
+        child.start()
+        print("ready", child.pid, flush=True)  # the main code ends here: exit waits for the child
+    """
+    with Collector() as collector:
+        proc = _start(code.replace("import sys,", "import os, sys,"), collector.url)
+        ready, child_pid = proc.stdout.readline().split()
+        time.sleep(0.5)  # inside the exit function's join
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=30)
+        finally:
+            os.kill(int(child_pid), signal.SIGKILL)
+        summary = collector.summary()
+        assert summary["stored"] == 300 and summary["duplicates"] == 0, (summary, proc.returncode, err)

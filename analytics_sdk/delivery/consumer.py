@@ -36,6 +36,7 @@ _yield_gil = time.sleep
 _FOREVER = float("inf")
 _MAX_WAIT = 3600.0  # Condition.wait() refuses huge timeouts; longer waits loop
 BACKLOG_LINGER = 0.05  # seconds an uploader waits for a full request under heavy traffic
+REPORT_GRACE = 1.0  # seconds past a shutdown deadline for reports an uploader is making (finish_shutdown)
 # _GIL_NOTE: with CPython's GIL, whatever Python the uploader runs is time the
 # application's threads wait: each time the uploader takes the GIL, one call
 # stalls for the uploader's turn. So it takes it as few times as it can: a full
@@ -101,6 +102,7 @@ class Consumer:
         self._held: List[Tuple[float, int]] = []  # heap of (due, token) of held records
         self._threads: List[threading.Thread] = []
         self._flush_target = 0
+        self._reporting = 0  # uploaders reporting outcomes of events they took off a record
         self._stopping = False
         self._closed = False
         self._gave_up = False  # a shutdown stopped waiting and reported what was in flight
@@ -311,7 +313,11 @@ class Consumer:
                     if record.abandoned:
                         return delivered
                     record.parts.pop()
-                self._cut_by_deadline(record, part.items, None, part.attempts)
+                    self._reporting += 1
+                try:
+                    self._cut_by_deadline(record, part.items, None, part.attempts)
+                finally:
+                    self._reported()
                 continue
             with self._lock:
                 if record.abandoned:  # a shutdown reported it while we waited: never send it too
@@ -385,15 +391,24 @@ class Consumer:
             else:
                 for held in holds:
                     self._hold_locked(record, held)
-        if result.delivered:
-            self.outcomes.delivered(result.delivered, status)
-            log.debug("analytics_sdk: delivered %d message(s) (HTTP %s)", len(result.delivered), status)
-        for (reason, detail), items in result.dropped.items():
-            self.outcomes.drop(reason, items, detail or "the server refused the message(s)", status, attempts)
-        if gave_up_retrying:
-            detail = "gave up retrying" + (f": {reply.detail}" if reply.detail else "")
-            self.outcomes.drop("retries_exhausted", gave_up_retrying, detail, status, attempts)
+            self._reporting += 1  # off the record, not reported yet: a shutdown waits for these (see finish_shutdown)
+        try:
+            if result.delivered:
+                self.outcomes.delivered(result.delivered, status)
+                log.debug("analytics_sdk: delivered %d message(s) (HTTP %s)", len(result.delivered), status)
+            for (reason, detail), items in result.dropped.items():
+                self.outcomes.drop(reason, items, detail or "the server refused the message(s)", status, attempts)
+            if gave_up_retrying:
+                detail = "gave up retrying" + (f": {reply.detail}" if reply.detail else "")
+                self.outcomes.drop("retries_exhausted", gave_up_retrying, detail, status, attempts)
+        finally:
+            self._reported()
         return len(result.delivered)
+
+    def _reported(self) -> None:
+        with self._lock:
+            self._reporting -= 1
+            self._changed.notify_all()
 
     def _retry_part(self, items: Sequence[bytes], part: Part, wait: Optional[float]) -> Optional[Part]:
         """The part to resend after a backoff (or ``wait``), or None when the retry
@@ -516,9 +531,20 @@ class Consumer:
                     self._progress.in_flight.pop(record.token, None)
                 self._held.clear()
                 self._changed.notify_all()
+        if not done:
+            self._wait_for_reports()
         for thread in self._threads:
             thread.join(max(0.0, min(deadline - _monotonic(), _MAX_WAIT)))
         return done and not stranded
+
+    def _wait_for_reports(self) -> None:
+        """An uploader whose last attempt ended at the deadline reports those events
+        itself (it took them off their record, so a shutdown that gives up does not):
+        a moment more for that, or an exit would cut the report (on_error) off."""
+        grace_end = _monotonic() + REPORT_GRACE
+        with self._lock:
+            while self._reporting and _monotonic() < grace_end:
+                self._changed.wait(grace_end - _monotonic())
 
     def _drain_inline(self) -> None:
         """No live uploader (never started, or exit is too late to start one): send here."""

@@ -15,10 +15,10 @@ that exit. A handler the application installed (or SIG_IGN) is never replaced.
 The handler itself takes no lock: a signal can arrive while the main thread
 holds one of ours.
 
-A SIGTERM whose handler cannot run, because the main thread is held in a
-blocking C call (see ``signal_watch``), is seen by a watcher thread: after
-SIGTERM_GRACE it delivers within the exit deadlines and ends the process with
-status 143, as the handler's exit would have.
+In a multiprocessing child, a SIGTERM whose handler cannot run, because the
+main thread is held in a blocking C call (see ``signal_watch``), is seen by a
+watcher thread: after SIGTERM_GRACE it delivers within the exit deadlines and
+ends the process with status 143, as the handler's exit would have.
 """
 
 from __future__ import annotations
@@ -54,13 +54,20 @@ def register_exit_timeout(worker: Any, timeout: float) -> None:
     _ensure_multiprocessing_exit_hook()
 
 
-_exiting = False  # delivery at exit has begun: a SIGTERM now must not interrupt it
+_exiting = False  # the main thread's delivery at exit has begun: a SIGTERM now must not interrupt it
+_delivering = threading.Lock()  # one exit delivery at a time (the main thread's, or the watcher's)
 
 
 def shutdown_all_at_exit() -> None:
     """Drain every registered worker in parallel, each within its own exit timeout."""
     global _exiting
-    _exiting = True
+    if threading.current_thread() is threading.main_thread():
+        _exiting = True
+    with _delivering:  # the watcher may be delivering for a stuck handler: wait for it, then check
+        _deliver_pending()
+
+
+def _deliver_pending() -> None:
     # Closed workers too, when they still hold work: a client dropped without
     # shutdown(), or a shutdown() cut short by SIGTERM or Ctrl-C.
     pending = [(w, t) for w, t in list(_exit_timeouts.items()) if not w.closed or w.pending]
@@ -86,6 +93,7 @@ def install_sigterm_handler() -> bool:
         return False
     current = signal.getsignal(signal.SIGTERM)
     if current is _on_sigterm:
+        _watch_if_multiprocessing_child()
         return True
     if current is not signal.SIG_DFL:
         return False  # the application's own handler, or SIG_IGN: its behaviour stays
@@ -93,8 +101,19 @@ def install_sigterm_handler() -> bool:
         signal.signal(signal.SIGTERM, _on_sigterm)
     except (ValueError, OSError):  # not the main interpreter, or an embedded runtime
         return False
-    signal_watch.watch_sigterm(_after_sigterm)
+    _watch_if_multiprocessing_child()
     return True
+
+
+def _watch_if_multiprocessing_child() -> None:
+    """A multiprocessing worker gets a watcher (see signal_watch): ``Pool.terminate()``
+    SIGTERMs workers that wait for tasks in a semaphore, the case where the handler
+    cannot run. Elsewhere the wakeup fd stays the application's: a library that holds
+    it collides with event loops, and writes into whatever file reuses the number
+    once a daemonising application has closed every descriptor."""
+    mp = sys.modules.get("multiprocessing")
+    if mp is not None and mp.parent_process() is not None:
+        signal_watch.watch_sigterm(_after_sigterm)
 
 
 SIGTERM_GRACE = 1.0  # seconds the handler gets to run before the watcher acts for it
@@ -106,10 +125,11 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     _sigterm_handled = True
     # A second SIGTERM terminates at once, as it would have without us.
     signal.signal(signum, signal.SIG_DFL)
-    if not signal_watch.watching():
-        _start_watchdog(signum)  # (with a watcher, the watcher is the watchdog)
-    if _exiting or _multiprocessing_exit_underway(frame):
-        return  # already delivering at exit (a Pool worker that got its sentinel first): let it finish
+    _start_watchdog(signum)
+    if _exiting:
+        return  # the main thread is delivering at exit already: let it finish
+    if _mp_hook_pid == os.getpid() and _multiprocessing_exit_underway(frame):
+        return  # a multiprocessing child on its way to our exit finalizer (see below): let it get there
     raise SystemExit(128 + signum)
 
 
@@ -153,23 +173,22 @@ def _terminate_later(signum: int) -> None:
 
 def _after_sigterm(signum: int) -> None:
     """(the watcher's thread) CPython took a SIGTERM: give our handler SIGTERM_GRACE to
-    run; if it did, be its watchdog; if it could not, act for it."""
+    run. If it could not (the main thread is held in a blocking C call, see
+    signal_watch), deliver for it; then end the process as SIGTERM would have,
+    unless the handler ran meanwhile and the main thread is exiting by itself (its
+    watchdog is the backstop)."""
     if signal.getsignal(signum) is not _on_sigterm and not _sigterm_handled:
         return  # the application's own handler took over: its signal, its policy
     deadline = time.monotonic() + SIGTERM_GRACE
     while not _sigterm_handled and time.monotonic() < deadline:
         time.sleep(0.02)
     if _sigterm_handled:
-        _terminate_later(signum)
         return
-    # The main thread is held in a blocking C call (see signal_watch) and cannot run
-    # the handler: without us SIGTERM would have ended the process by now.
     log.warning("analytics_sdk: SIGTERM could not reach the main thread; delivering what is queued, then exiting")
-    if _exiting:
-        time.sleep(_longest_exit_wait())  # the main thread is delivering already: give it its time
-    else:
-        shutdown_all_at_exit()
-    os._exit(128 + signum)
+    with _delivering:  # (if the main thread is delivering at exit already, this waits for it)
+        _deliver_pending()
+    if not _sigterm_handled:
+        os._exit(128 + signum)
 
 
 _fork_reset: "weakref.WeakSet[Any]" = weakref.WeakSet()
@@ -181,8 +200,9 @@ def reset_after_fork(obj: Any) -> None:
 
 
 def _reinit_after_fork() -> None:
-    global _sigterm_handled
+    global _sigterm_handled, _delivering
     _sigterm_handled = False  # the parent's SIGTERM is not the child's
+    _delivering = threading.Lock()  # a parent's thread may have held it at the fork
     for obj in list(_fork_reset):
         try:
             obj.after_fork()
