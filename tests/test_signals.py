@@ -327,3 +327,59 @@ def test_sigterm_while_exit_waits_for_a_child_process_still_delivers():
             os.kill(int(child_pid), signal.SIGKILL)
         summary = collector.summary()
         assert summary["stored"] == 300 and summary["duplicates"] == 0, (summary, proc.returncode, err)
+
+
+_MODULE_LEVEL_CLIENT = """
+    import multiprocessing, os, signal, sys, threading, analytics_sdk
+
+    HOST = os.environ["COLLECTOR_URL"]
+    client = analytics_sdk.Client("k", host=HOST, upload_size=1000, upload_interval=60, exit_timeout=20)
+
+    def worker(ready, stuck):
+        for i in range(300):  # all still queued: a full request is 1,000 events, the wait a minute
+            client.track("u", "Worker", {{"i": i}})
+        if not stuck:
+            return  # a normal exit: the exit finalizer delivers
+        signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGTERM}})  # its handler cannot run (see above)
+        ready.set()
+        never = threading.Lock()
+        never.acquire()
+        never.acquire()
+
+    if __name__ == "__main__":
+        multiprocessing.set_start_method("{method}")
+        ready = multiprocessing.Event()
+        proc = multiprocessing.Process(target=worker, args=(ready, {stuck}))
+        proc.start()
+        if {stuck}:
+            ready.wait(30)
+            proc.terminate()
+        proc.join(30)
+        print("exitcode", proc.exitcode, flush=True)
+        if proc.exitcode is None:
+            proc.kill()
+        os._exit(0)  # the parent's own (empty) client has nothing to say
+"""
+
+
+@pytest.mark.parametrize(
+    "method, stuck, exitcode",
+    [
+        ("fork", True, 128 + signal.SIGTERM),  # the worker uses the client the parent made
+        ("spawn", True, 128 + signal.SIGTERM),  # the worker rebuilt it while importing the main module
+        ("forkserver", True, 128 + signal.SIGTERM),
+        ("forkserver", False, 0),  # ends with os._exit(): only the exit finalizer can deliver
+        ("spawn", False, 0),
+    ],
+)
+def test_workers_with_a_module_level_client_deliver_at_terminate_and_at_exit(method, stuck, exitcode, tmp_path):
+    script = tmp_path / "module_level.py"
+    script.write_text(textwrap.dedent(_MODULE_LEVEL_CLIENT.format(method=method, stuck=stuck)))
+    with Collector() as collector:
+        env = dict(os.environ, COLLECTOR_URL=collector.url)
+        proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        out, err = proc.communicate(timeout=90)
+        assert proc.returncode == 0, err
+        assert out.split() == ["exitcode", str(exitcode)], (out, err)
+        summary = collector.summary()
+        assert summary["stored"] == 300 and summary["duplicates"] == 0, summary

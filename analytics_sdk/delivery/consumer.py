@@ -407,7 +407,7 @@ class Consumer:
 
     def _reported(self) -> None:
         with self._lock:
-            self._reporting -= 1
+            self._reporting = max(0, self._reporting - 1)  # (0 after a fork in user code: never below)
             self._changed.notify_all()
 
     def _retry_part(self, items: Sequence[bytes], part: Part, wait: Optional[float]) -> Optional[Part]:
@@ -532,18 +532,19 @@ class Consumer:
                 self._held.clear()
                 self._changed.notify_all()
         if not done:
-            self._wait_for_reports()
+            self._wait_for_reports(deadline)
         for thread in self._threads:
             thread.join(max(0.0, min(deadline - _monotonic(), _MAX_WAIT)))
         return done and not stranded
 
-    def _wait_for_reports(self) -> None:
+    def _wait_for_reports(self, deadline: float) -> None:
         """An uploader whose last attempt ended at the deadline reports those events
         itself (it took them off their record, so a shutdown that gives up does not):
-        a moment more for that, or an exit would cut the report (on_error) off."""
-        grace_end = _monotonic() + REPORT_GRACE
+        a moment more for that, or an exit would cut the report (on_error) off. From the
+        deadline, so the destinations of one exit share the one grace."""
+        grace_end = deadline + REPORT_GRACE
         with self._lock:
-            while self._reporting and _monotonic() < grace_end:
+            while self._reporting > 0 and _monotonic() < grace_end:
                 self._changed.wait(grace_end - _monotonic())
 
     def _drain_inline(self) -> None:

@@ -112,7 +112,12 @@ def _watch_if_multiprocessing_child() -> None:
     it collides with event loops, and writes into whatever file reuses the number
     once a daemonising application has closed every descriptor."""
     mp = sys.modules.get("multiprocessing")
-    if mp is not None and mp.parent_process() is not None:
+    if mp is None:
+        return
+    # A spawn or forkserver child importing the main module does not know its parent
+    # yet; it says so (``_inheriting``), and spawn runs no after-fork hooks later.
+    preparing = getattr(mp.current_process(), "_inheriting", False)
+    if mp.parent_process() is not None or preparing:
         signal_watch.watch_sigterm(_after_sigterm)
 
 
@@ -214,14 +219,13 @@ def _reinit_after_fork() -> None:
         except Exception:  # noqa: BLE001 - one broken client must not break the others
             log.exception("analytics_sdk: could not reset a client after fork")
     # A multiprocessing child clears multiprocessing's finalizers right after the
-    # fork; re-register ours from its own after-fork hook (see below).
-    mp_util = sys.modules.get("multiprocessing.util")
-    anchor = next(iter(_exit_timeouts.keys()), None)
-    if mp_util is not None and anchor is not None:
-        mp_util.register_after_fork(anchor, lambda _anchor: _ensure_multiprocessing_exit_hook())
+    # fork; set ours up again from its own after-fork hook (see below).
+    _on_multiprocessing_child_start()
 
 
 _mp_hook_pid: Optional[int] = None
+_mp_start_hook_pid: Optional[int] = None
+_mp_start_anchor: Optional["weakref.ReferenceType[Any]"] = None  # (in this pid) what the hook hangs on
 
 
 def _ensure_multiprocessing_exit_hook() -> None:
@@ -229,12 +233,38 @@ def _ensure_multiprocessing_exit_hook() -> None:
     multiprocessing's exit finalizers, so deliver from one of those too."""
     global _mp_hook_pid
     mp = sys.modules.get("multiprocessing")
-    if _mp_hook_pid == os.getpid() or mp is None or mp.parent_process() is None:
+    if mp is None or _mp_hook_pid == os.getpid():
+        return
+    if mp.parent_process() is None:
+        # Not a child, or not one yet: a spawn or forkserver child builds its module-level
+        # clients before it knows its parent (and then clears the finalizers).
+        _on_multiprocessing_child_start()
         return
     _mp_hook_pid = os.getpid()
     import multiprocessing.util
 
     multiprocessing.util.Finalize(None, shutdown_all_at_exit, exitpriority=10)
+
+
+def _on_multiprocessing_child_start() -> None:
+    """Run _multiprocessing_child_started in every multiprocessing child of this process
+    (any start method): multiprocessing calls its after-fork hooks on the child's main
+    thread once the child knows its parent, after clearing the finalizers."""
+    global _mp_start_hook_pid, _mp_start_anchor
+    mp_util = sys.modules.get("multiprocessing.util")
+    anchor = next(iter(_exit_timeouts.keys()), None)  # held weakly by multiprocessing
+    if mp_util is None or anchor is None:
+        return
+    if _mp_start_hook_pid == os.getpid() and _mp_start_anchor is not None and _mp_start_anchor() is not None:
+        return  # registered here, on a worker still alive
+    _mp_start_hook_pid, _mp_start_anchor = os.getpid(), weakref.ref(anchor)
+    mp_util.register_after_fork(anchor, _multiprocessing_child_started)
+
+
+def _multiprocessing_child_started(_anchor: Any) -> None:
+    _ensure_multiprocessing_exit_hook()
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm:  # also for a handler a fork inherited
+        _watch_if_multiprocessing_child()
 
 
 atexit.register(shutdown_all_at_exit)

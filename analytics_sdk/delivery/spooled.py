@@ -525,7 +525,7 @@ class SpooledConsumer(Consumer):
             pass
         if not done:
             self._report_left_behind()
-            self._wait_for_reports()
+            self._wait_for_reports(deadline)
         for thread in self._threads:
             thread.join(max(0.0, min(deadline - _monotonic(), 3600.0)))
         return done
