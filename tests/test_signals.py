@@ -54,7 +54,7 @@ def test_sigterm_with_a_dead_collector_reports_the_rest_and_still_exits_within_t
     with Collector(faults=Faults(stall=True)) as collector:
         code = _QUEUE_THEN_WAIT.format(
             prelude="analytics_sdk.on_error = None"
-        ).replace("exit_timeout=20", "exit_timeout=1, timeout=30, on_error=lambda e, m: print('dropped', e.reason, len(m), flush=True)")
+        ).replace("exit_timeout=20", "exit_timeout=1, timeout=30, on_error=lambda e, m: __import__('os').write(1, f'dropped {e.reason} {len(m)}\\n'.encode())")
         proc = _start(code, collector.url, "300")
         assert proc.stdout.readline().strip() == "queued True"
         proc.send_signal(signal.SIGTERM)
