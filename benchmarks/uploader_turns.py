@@ -35,6 +35,15 @@ Blocking = Tuple[int, int, str]  # wall start, wall end, call
 _calls: List[Blocking] = []
 
 
+def _timed(name: str, call: Any, *args: Any) -> Any:
+    """``call(*args)``, recorded as a blocking call named ``name``."""
+    started = _clock()
+    try:
+        return call(*args)
+    finally:
+        _calls.append((started, _clock(), name))
+
+
 class _Socket:
     """A socket whose blocking calls are timed (everything else passes through)."""
 
@@ -45,18 +54,10 @@ class _Socket:
         return getattr(self._sock, name)
 
     def recv(self, size: int) -> bytes:
-        started = _clock()
-        try:
-            return self._sock.recv(size)
-        finally:
-            _calls.append((started, _clock(), "recv"))
+        return _timed("recv", self._sock.recv, size)
 
     def sendmsg(self, parts: Any) -> int:
-        started = _clock()
-        try:
-            return self._sock.sendmsg(parts)
-        finally:
-            _calls.append((started, _clock(), "sendmsg"))
+        return _timed("sendmsg", self._sock.sendmsg, parts)
 
 
 class _Poll:
@@ -67,11 +68,7 @@ class _Poll:
         self._poll.register(*args)
 
     def poll(self, timeout_ms: Optional[float] = None) -> Any:
-        started = _clock()
-        try:
-            return self._poll.poll(timeout_ms)
-        finally:
-            _calls.append((started, _clock(), "poll"))
+        return _timed("poll", self._poll.poll, timeout_ms)
 
 
 class _Condition:
@@ -82,11 +79,7 @@ class _Condition:
         return getattr(self._condition, name)
 
     def wait(self, timeout: Optional[float] = None) -> bool:
-        started = _clock()
-        try:
-            return self._condition.wait(timeout)
-        finally:
-            _calls.append((started, _clock(), "wait"))
+        return _timed("wait", self._condition.wait, timeout)
 
 
 def _instrument() -> None:

@@ -103,6 +103,7 @@ class Consumer:
         self._threads: List[threading.Thread] = []
         self._flush_target = 0
         self._reporting = 0  # uploaders reporting outcomes of events they took off a record
+        self._awaiting_reports = False  # a shutdown waits for them (_wait_for_reports)
         self._stopping = False
         self._closed = False
         self._gave_up = False  # a shutdown stopped waiting and reported what was in flight
@@ -408,7 +409,8 @@ class Consumer:
     def _reported(self) -> None:
         with self._lock:
             self._reporting = max(0, self._reporting - 1)  # (0 after a fork in user code: never below)
-            self._changed.notify_all()
+            if self._awaiting_reports:  # only a shutdown that gave up waits (not on every request)
+                self._changed.notify_all()
 
     def _retry_part(self, items: Sequence[bytes], part: Part, wait: Optional[float]) -> Optional[Part]:
         """The part to resend after a backoff (or ``wait``), or None when the retry
@@ -544,6 +546,7 @@ class Consumer:
         deadline, so the destinations of one exit share the one grace."""
         grace_end = deadline + REPORT_GRACE
         with self._lock:
+            self._awaiting_reports = True
             while self._reporting > 0 and _monotonic() < grace_end:
                 self._changed.wait(grace_end - _monotonic())
 
