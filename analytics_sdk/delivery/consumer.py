@@ -16,10 +16,11 @@ import itertools
 import logging
 import threading
 import time
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Set, Tuple
 
 from ..destinations.base import Action, Destination, Reply
 from .runs import RunQueue
+from .handoff import Handoff
 from .callbacks import in_user_code
 from .lifecycle import track_worker
 from .outcomes import Outcomes
@@ -41,11 +42,11 @@ REPORT_GRACE = 1.0  # seconds past a shutdown deadline for reports an uploader i
 # application's threads wait: each time the uploader takes the GIL, one call
 # stalls for the uploader's turn. So it takes it as few times as it can: a full
 # request at a time under heavy traffic (_linger_for_batch) and 3 GIL releases per
-# request (http11). The caller hands it over (time.sleep(0) releases it at once)
-# when a run completes, so a lingering uploader starts at once instead of waiting
-# for the 5 ms switch interval. This keeps up with a caller in a tight loop: the
-# drain at flush() is a few ms, and no call is refused for a full default queue
-# (README, "Performance", with the figures and what the tail still costs).
+# request (http11). And while calls keep coming, it does the work of a request in
+# pieces, taking turns with them (handoff.py): each call waits for one piece at
+# most. This keeps up with a caller in a tight loop: the drain at flush() is a few
+# ms, and no call is refused for a full default queue (README, "Performance", with
+# the figures and what the tail still costs).
 
 
 class Consumer:
@@ -108,6 +109,9 @@ class Consumer:
         self._closed = False
         self._gave_up = False  # a shutdown stopped waiting and reported what was in flight
         self._deadline: Optional[float] = None
+        self._handoff = Handoff()
+        self._uploaders: Set[int] = set()  # thread idents of this queue's uploader loops (_let_callers_in)
+        self._flushing = 0  # flush() calls waiting: they want the uploader's work done, not paused
 
     def _new_queue(self) -> Any:
         """The queue: ``append(item)`` says whether a request's worth is now ready.
@@ -169,8 +173,11 @@ class Consumer:
             batch_ready = batch_ready or depth == self.upload_size
             if depth == 1 or batch_ready or depth == self._half_full:  # see _linger_for_batch
                 self._not_empty.notify()
-        if batch_ready:
-            _yield_gil(0)  # hand the uploader the GIL now: see _GIL_NOTE
+            take_turn = self._handoff.due(self._progress.enqueued, batch_ready)
+        if take_turn:
+            self._handoff.give_turn()  # see _GIL_NOTE
+        elif batch_ready:
+            _yield_gil(0)  # a busy uploader may be waiting for the GIL after a send or receive
         return None
 
     def _refusal(self) -> Optional[str]:
@@ -206,18 +213,29 @@ class Consumer:
     # -- uploader side ----------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            token = next(self._tokens)
-            record = self._take_batch(token, linger=True)
-            if record is None:
-                return
-            try:
-                self._deliver(record)
-            except BaseException:  # noqa: BLE001 - the uploader must never die (sys.exit() in on_error too)
-                log.exception("analytics_sdk: unexpected error in the uploader")
-                self._report_abandoned(record, "rejected", "internal error in the uploader")
-            finally:
-                self._release(record.token)  # a held record comes back under its own token
+        ident = threading.get_ident()
+        self._uploaders.add(ident)
+        try:
+            while self._upload_one(next(self._tokens)):
+                pass
+        finally:
+            self._uploaders.discard(ident)  # (a later thread may get the same ident)
+
+    def _upload_one(self, token: int) -> bool:
+        """Take one record and see it through; False when the uploader should stop."""
+        record = self._take_batch(token, linger=True)
+        if record is None:
+            return False
+        try:
+            self._let_callers_in()  # the pieces of a request: taking the run, building it,
+            self._deliver(record)  # reading the response (in _send), settling it
+            self._let_callers_in()
+        except BaseException:  # noqa: BLE001 - the uploader must never die (sys.exit() in on_error too)
+            log.exception("analytics_sdk: unexpected error in the uploader")
+            self._report_abandoned(record, "rejected", "internal error in the uploader")
+        finally:
+            self._release(record.token)  # a held record comes back under its own token
+        return True
 
     def _take_batch(self, token: int, linger: bool) -> Optional[InFlight]:
         """Block for events; take a due held record or up to one batch. None when stopping and empty.
@@ -270,7 +288,10 @@ class Consumer:
             remaining = linger_until - _monotonic()
             if remaining <= 0:
                 return
+            self._handoff.lingering = True  # the caller that completes the run gives us the GIL
             self._not_empty.wait(remaining)
+            self._handoff.lingering = False
+            self._handoff.running()
 
     def _past_deadline(self) -> bool:
         return self._deadline is not None and _monotonic() >= self._deadline
@@ -293,6 +314,17 @@ class Consumer:
         if self._deadline is not None:
             wake_at = min(wake_at, self._deadline)
         return min(_MAX_WAIT, max(0.0, wake_at - _monotonic()))
+
+    def _let_callers_in(self) -> None:
+        """(uploader) Between two pieces of a request's work: while the application is
+        queueing events, let its calls run and wait for one to give the turn back
+        (handoff.py). Not on a caller's thread (sync_mode, an exit's inline drain), nor
+        when a flush or a shutdown waits for the work."""
+        enqueued = self._progress.enqueued
+        if enqueued == self._handoff.parked_at or self._flushing or self._stopping:
+            return  # nothing queued since the last pause: no caller is waiting for the GIL
+        if threading.get_ident() in self._uploaders:
+            self._handoff.pause(enqueued)
 
     def _release(self, token: int) -> None:
         with self._lock:
@@ -340,6 +372,7 @@ class Consumer:
             attempt = send_parts(destination.body_parts(part.items), timeout=timeout)
         else:
             attempt = self.transport.send(destination.body(part.items), timeout=timeout)
+        self._let_callers_in()
         part.attempts += 1 + attempt.resent
         if attempt.resent:
             self.outcomes.count_retry(attempt.resent)
@@ -481,7 +514,12 @@ class Consumer:
             if not any(t.is_alive() for t in self._threads) and self._has_work():
                 self._threads = []
                 self._start_threads()
-        return self._wait_flushed(target, deadline)
+            self._flushing += 1
+        try:
+            return self._wait_flushed(target, deadline)
+        finally:
+            with self._lock:
+                self._flushing -= 1
 
     def _done_without_waiting(self, target: int) -> bool:
         """(lock held) Whether everything before ``target`` is already finished."""
