@@ -20,7 +20,10 @@ Figures per SDK:
 * refused          calls refused (queue full) when the same loop runs with the SDK's
                    default queue size (10,000 for all of them): an uploader that lags
                    behind a busy caller costs events, which the other figures, run
-                   with a queue as large as the loop, cannot show.
+                   with a queue as large as the loop, cannot show;
+* probe ms         a fixed pure-Python loop timed before and after the run: the
+                   machine's own speed then (its ratio far from 1.00x means the
+                   machine ran at another speed for that SDK than for Segment's).
 
 ``analytics_sdk`` runs twice: with the standard-library encoder (the default
 install) and with orjson (the ``speed`` extra). The two ``alone`` rows run the
@@ -302,7 +305,20 @@ def rss_bytes() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def speed_probe_ms() -> float:
+    """A fixed piece of pure Python, timed: how fast the machine runs at the moment.
+
+    On this kind of shared 2-core VM the same loop takes from ~34 to ~66 ms from one
+    half-second to the next (no steal time shown), which moves every figure."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(1_000_000):
+        total += i
+    return (time.perf_counter() - started) * 1000
+
+
 def worker(name: str, phase: str, host: str, events: int) -> Dict[str, Any]:
+    probe_before = speed_probe_ms() if phase == "e2e" else 0.0
     track, flush = make_sdk(name, host, None if phase == "defaults" else events + 1000)
     users = [f"user-{i % 1000}" for i in range(1000)]
     if phase == "defaults":
@@ -338,6 +354,7 @@ def worker(name: str, phase: str, host: str, events: int) -> Dict[str, Any]:
     done = clock()
     elapsed = (done - started) / 1e9
     timings.sort()
+    probe = (probe_before + speed_probe_ms()) / 2
 
     def pct(p: float) -> float:
         return timings[min(events - 1, int(p * events))] / 1000
@@ -352,6 +369,7 @@ def worker(name: str, phase: str, host: str, events: int) -> Dict[str, Any]:
         # How long delivery ran on after the last call: near 0 means the uploader kept up
         # and events/s is bounded by the caller's own cost.
         "drain_ms": (done - last_call) / 1e6,
+        "probe_ms": probe,
     }
 
 
@@ -417,6 +435,7 @@ FIGURES = [
     ("drain_ms", "drain ms", "lower"),
     ("rss_per_event", "RSS B/event", "lower"),
     ("refused", "refused", "lower"),
+    ("probe_ms", "probe ms", "lower"),  # the machine's speed around the run (speed_probe_ms)
 ]
 
 
