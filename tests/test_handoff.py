@@ -207,3 +207,30 @@ def test_sync_mode_never_pauses_the_callers_own_thread(collector, make_client, m
         assert client.track("u", "E", {"i": i})[0]
     assert len(collector.events()) == 20
     assert pauses == []
+
+
+def test_an_uploader_that_is_behind_does_not_pause(faulty_collector, make_client, monkeypatch):
+    """With the queue half full the uploader is behind: taking turns then would slow it
+    further and cost the callers refused events, so it keeps the GIL's default sharing."""
+    stalled = faulty_collector(stall=True)  # the uploader takes the first run, then waits on it
+    client = make_client(host=stalled.url, max_queue_size=1_000, upload_size=10, timeout=30)
+    consumer = client._single.consumer
+    pauses = _record_pauses(monkeypatch, client)
+
+    def ours() -> List[Tuple[str, int, bool]]:
+        return [pause for pause in pauses if pause[0] == threading.current_thread().name]
+
+    consumer._uploaders.add(threading.get_ident())  # this thread plays an uploader between two pieces
+    try:
+        client.track("u", "E")
+        _wait_until(lambda: consumer._progress.dequeued == 1)  # the real uploader is stuck sending it
+        client.track("u", "E")
+        consumer._let_callers_in()
+        assert len(ours()) == 1  # keeping up: it pauses (nobody resumes it here: PARK_MAX)
+        for _ in range(consumer._half_full):
+            assert client.track("u", "E")[0]
+        assert len(consumer._queue) >= consumer._half_full
+        consumer._let_callers_in()
+        assert len(ours()) == 1  # behind: no pause
+    finally:
+        consumer._uploaders.discard(threading.get_ident())

@@ -319,11 +319,12 @@ class Consumer:
         """(uploader) Between two pieces of a request's work: while the application is
         queueing events, let its calls run and wait for one to give the turn back
         (handoff.py). Not on a caller's thread (sync_mode, an exit's inline drain), nor
-        when a flush or a shutdown waits for the work."""
+        when a flush or a shutdown waits for the work, nor when the uploader is behind
+        (the queue half full): then its turns would cost the callers events."""
         enqueued = self._progress.enqueued
         if enqueued == self._handoff.parked_at or self._flushing or self._stopping:
             return  # nothing queued since the last pause: no caller is waiting for the GIL
-        if threading.get_ident() in self._uploaders:
+        if len(self._queue) < self._half_full and threading.get_ident() in self._uploaders:
             self._handoff.pause(enqueued)
 
     def _release(self, token: int) -> None:
