@@ -6,30 +6,54 @@ GIL from one blocking call to the next: settling a response, taking the next run
 and building its request is one stretch of ~200 us on a 2-core machine, and with
 ~100 requests per 100,000 calls those stretches set the calls' p99.9.
 
-So the uploader stops between the pieces of that stretch (:meth:`Handoff.pause`),
-and the application's next call into the queue gives it the GIL back
-(:meth:`Handoff.resume`): each call then waits for one piece at most.
-``time.sleep(0)`` cannot do this: on Linux it sleeps for the timer slack (~50 us
-measured here) and does not make the other thread run. Two locks do: the
-uploader waits on one until a caller releases it, and the caller waits on the
-other until the uploader has the GIL again. Every wait has a short bound, so a
-missed turn costs a fraction of a millisecond, never a hang.
+So while calls come in fast, the uploader stops between the pieces of that
+stretch (:meth:`Handoff.pause`), and the next call into the queue gives it the GIL
+back (:meth:`Handoff.due`, then :meth:`Handoff.give_turn`): each call then waits
+for one piece at most. ``time.sleep(0)`` cannot do this reliably: on Linux it
+sleeps for the timer slack (~57 us measured here), and whether the other thread
+runs meanwhile is luck. Locks can: the uploader waits on one that the caller
+releases, and the caller waits on another that the uploader releases once it runs.
+
+Every turn gets fresh locks, each released at most once, so a side that gave up
+waiting (its wait is bounded) leaves nothing behind for a later turn. The bounds
+are on the lock waits; getting the GIL back afterwards is CPython's business (up
+to its 5 ms switch interval if the other side runs Python meanwhile), which is
+why the uploader pauses only for callers that are calling in quick succession.
 
 Pure thread logic, no I/O. Measured with benchmarks/compare.py (README, "Performance").
 """
 
 from __future__ import annotations
 
+import sys
 import threading
+from typing import List, Optional, Tuple
 
-__all__ = ["Handoff", "PARK_MAX", "CALLER_MAX"]
+__all__ = ["Handoff", "Turn", "PARK_MAX", "CALLER_MAX", "BUSY_GAP"]
 
-# The most an uploader waits for a caller to give it the GIL back. Callers in a busy
-# loop come back within tens of microseconds; this bounds what a pause costs when
-# they stopped calling (the uploader pauses only when calls came in meanwhile).
+# The most an uploader waits for a caller to give the GIL back. Callers in a busy
+# loop come back within tens of microseconds.
 PARK_MAX = 0.0005
-# The most a caller waits for the uploader to take the GIL (normally ~10-40 us).
+# The most a caller waits for the uploader to start running (normally ~10-40 us).
 CALLER_MAX = 0.001
+# Callers count as busy when, since the uploader last looked, events came in at
+# least this often (seconds per event): then the next two calls are near.
+BUSY_GAP = 200e-6
+
+# (the lock a paused uploader waits on, or None for a lingering one; the lock the caller waits on)
+Turn = Tuple[Optional[threading.Lock], threading.Lock]
+
+
+def _held_lock() -> threading.Lock:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
+def gil_enabled() -> bool:
+    """False on a free-threaded build running without the GIL: nothing to take turns for."""
+    is_enabled = getattr(sys, "_is_gil_enabled", None)
+    return True if is_enabled is None else bool(is_enabled())
 
 
 class Handoff:
@@ -41,75 +65,87 @@ class Handoff:
     after CPython's 5 ms switch interval. Either way the caller then waits (GIL
     released) until the uploader runs again."""
 
-    __slots__ = ("_resume", "_taken", "parked", "parked_at", "lingering", "_caller_waits", "_resuming")
+    __slots__ = ("_parked", "parked_at", "lingering", "_waiting", "_seen")
 
     def __init__(self) -> None:
-        self._resume = threading.Lock()  # released by a caller: a paused uploader's turn
-        self._resume.acquire()
-        self._taken = threading.Lock()  # released by the uploader once it runs again
-        self._taken.acquire()
-        self.parked = False  # an uploader waits in pause() for a caller
+        self._parked: Optional[threading.Lock] = None  # what a paused uploader waits on
         self.parked_at = 0  # how many events had been queued when it paused
         self.lingering = False  # (queue's lock) an uploader waits for a run to fill
-        self._caller_waits = False  # a caller waits in give_turn() for ``_taken``
-        self._resuming = False  # the due caller is to resume a paused uploader
+        self._waiting: List[threading.Lock] = []  # the caller waiting for the uploader to run (0 or 1)
+        self._seen: Tuple[int, float] = (0, 0.0)  # (events queued, when) at the uploader's last look
+
+    @property
+    def parked(self) -> bool:
+        """Whether an uploader waits in :meth:`pause` for a caller."""
+        return self._parked is not None
 
     # -- uploader side --------------------------------------------------------------
 
+    def callers_busy(self, enqueued: int, now: float) -> bool:
+        """Whether callers have been calling in quick succession since the last look:
+        only then is a call near that will give a pause its turn back."""
+        seen_events, seen_at = self._seen
+        self._seen = (enqueued, now)
+        calls = enqueued - seen_events
+        return calls >= 2 and now - seen_at <= calls * BUSY_GAP
+
     def pause(self, enqueued: int) -> bool:
-        """Let callers run, until one of them gives the GIL back or PARK_MAX passes.
+        """Let callers run, until one of them gives the turn back or PARK_MAX passes.
         True when a caller resumed it. ``enqueued``: see :meth:`due`."""
-        if self.parked:  # another uploader of the same queue is already waiting
+        if self._parked is not None:  # another uploader of the same queue is already waiting
             return False
+        parked = _held_lock()
         self.parked_at = enqueued
-        self.parked = True
-        resumed = self._resume.acquire(timeout=PARK_MAX)
-        self.parked = False
-        if not resumed:
-            # A caller may have released it after the wait timed out, before this
-            # thread had the GIL to clear ``parked``: take that release too, so the
-            # lock is held again whenever no uploader is parked.
-            resumed = self._resume.acquire(blocking=False)
-        self.running()
+        self._parked = parked
+        resumed = parked.acquire(timeout=PARK_MAX)
+        self._parked = None  # (a caller that took it already and releases it later: harmless)
+        self.release_waiting_caller()
         return resumed
 
-    def running(self) -> None:
-        """The uploader has the GIL again: a caller waiting for that may queue for it."""
-        if self._caller_waits:
-            self._caller_waits = False
-            try:
-                self._taken.release()
-            except RuntimeError:  # (a caller that gave up waiting left it released)
-                pass
+    def release_waiting_caller(self) -> None:
+        """The uploader runs again: a caller waiting for that may queue for the GIL."""
+        try:
+            waiter = self._waiting.pop()  # atomic: two uploaders never release one lock twice
+        except IndexError:
+            return
+        waiter.release()
+
+    def wake(self) -> None:
+        """(queue's lock held) A flush or a shutdown wants the work done: end a pause now."""
+        parked, self._parked = self._parked, None
+        if parked is not None:
+            parked.release()
 
     # -- caller side ----------------------------------------------------------------
 
-    def due(self, enqueued: int, run_complete: bool) -> bool:
-        """(queue's lock held) Whether this call should give the uploader its turn;
-        if so, call :meth:`give_turn` once the lock is released.
+    def due(self, enqueued: int, run_complete: bool) -> Optional[Turn]:
+        """(queue's lock held) The turn this call should give the uploader, or None;
+        pass it to :meth:`give_turn` once the lock is released.
 
         A paused uploader is not resumed by the call its last piece stalled (that
         call was on its way into the queue when the uploader paused, and has waited
         once already), but by the next one."""
-        if self.parked:
-            resuming, due = True, enqueued - self.parked_at >= 2
+        parked = self._parked
+        if parked is not None:
+            if enqueued - self.parked_at < 2:
+                return None
+            self._parked = None  # one caller per pause
+        elif run_complete and self.lingering:
+            self.lingering = False  # one caller per wait (the caller notified it)
         else:
-            resuming, due = False, run_complete and self.lingering
-        if due:
-            self.parked = self.lingering = False  # one caller per pause or wait
-            self._resuming = resuming
-            self._caller_waits = True
-        return due
+            return None
+        waiter = _held_lock()
+        del self._waiting[:]  # (a caller before us that gave up waiting)
+        self._waiting.append(waiter)
+        return parked, waiter
 
-    def give_turn(self) -> None:
+    @staticmethod
+    def give_turn(turn: Turn) -> None:
         """Let the uploader run (resume it if paused), and wait until it does."""
-        if self._resuming:  # (a lingering uploader was notified by the caller)
-            self._resuming = False
-            try:
-                self._resume.release()
-            except RuntimeError:  # (cannot happen while pause() keeps it held)
-                pass
+        parked, waiter = turn
+        if parked is not None:
+            parked.release()  # handed out once, by due(): released once
         # Waiting here releases the GIL; once the uploader runs it releases this lock,
         # and this call then waits for the GIL like any other thread, until the
         # uploader's next blocking call or pause.
-        self._taken.acquire(timeout=CALLER_MAX)
+        waiter.acquire(timeout=CALLER_MAX)
