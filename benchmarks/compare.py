@@ -206,7 +206,7 @@ def make_sdk(name: str, host: str, queue_size: Optional[int]) -> Tuple[Callable[
 
             consumer._yield_gil = lambda seconds: None
             consumer.Consumer._let_callers_in = lambda self: None  # type: ignore[method-assign]
-            handoff.Handoff.due = lambda self, enqueued, run_complete: False  # type: ignore[method-assign]
+            handoff.Handoff.due = lambda self, enqueued, run_complete: None  # type: ignore[method-assign]
         spool = os.environ.get("BENCH_SPOOL")
         options: Dict[str, Any] = {}
         if spool:  # a fresh spool file per run, removed with the temporary directory
