@@ -201,12 +201,10 @@ def make_sdk(name: str, host: str, queue_size: Optional[int]) -> Tuple[Callable[
 
         import analytics_sdk
 
-        if os.environ.get("BENCH_NO_HANDOFF"):  # measures what taking turns for the GIL buys (delivery/handoff.py)
-            from analytics_sdk.delivery import consumer, handoff
+        if os.environ.get("BENCH_NO_HANDOFF"):  # measures what the time.sleep(0) hand-offs buy
+            from analytics_sdk.delivery import consumer
 
             consumer._yield_gil = lambda seconds: None
-            consumer.Consumer._let_callers_in = lambda self: None  # type: ignore[method-assign]
-            handoff.Handoff.due = lambda self, enqueued, run_complete: None  # type: ignore[method-assign]
         spool = os.environ.get("BENCH_SPOOL")
         options: Dict[str, Any] = {}
         if spool:  # a fresh spool file per run, removed with the temporary directory

@@ -1,9 +1,8 @@
 """The uploader's GIL turns: how long it runs Python between two blocking calls.
 
 Each time the uploader thread comes back from a blocking call (``poll``, ``recv``,
-``sendmsg``, a condition wait, a pause for the callers) it holds the GIL until the
-next one, and a caller thread that wants the GIL waits that long: one stalled call
-per turn. This runs
+``sendmsg``, a condition wait) it holds the GIL until the next one, and a caller
+thread that wants the GIL waits that long: one stalled call per turn. This runs
 the compare.py workload (``--events`` track() calls against its loopback sink,
 one process) with the uploader's blocking calls wrapped, and prints the turns by
 the calls they lie between (wall time, so a turn also counts time the OS gave
@@ -28,7 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import analytics_sdk  # noqa: E402
-from analytics_sdk.delivery import handoff, http11  # noqa: E402
+from analytics_sdk.delivery import http11  # noqa: E402
 from compare import WRITE_KEY, Sink, event_properties  # noqa: E402
 
 _clock = time.perf_counter_ns
@@ -92,12 +91,6 @@ def _instrument() -> None:
 
     http11.Connection._connect = timed_connect  # type: ignore[method-assign]
     http11._POLL = _Poll  # type: ignore[assignment]
-    pause = handoff.Handoff.pause  # waiting for a caller to give the turn back: a blocking call too
-
-    def timed_pause(self: Any, enqueued: int) -> bool:
-        return _timed("pause", pause, self, enqueued)
-
-    handoff.Handoff.pause = timed_pause  # type: ignore[method-assign]
 
 
 def main() -> int:

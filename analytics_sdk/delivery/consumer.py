@@ -16,11 +16,10 @@ import itertools
 import logging
 import threading
 import time
-from typing import Any, List, Optional, Sequence, Set, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 from ..destinations.base import Action, Destination, Reply
 from .runs import RunQueue
-from .handoff import Handoff, gil_enabled
 from .callbacks import in_user_code
 from .lifecycle import track_worker
 from .outcomes import Outcomes
@@ -42,11 +41,11 @@ REPORT_GRACE = 1.0  # seconds past a shutdown deadline for reports an uploader i
 # application's threads wait: each time the uploader takes the GIL, one call
 # stalls for the uploader's turn. So it takes it as few times as it can: a full
 # request at a time under heavy traffic (_linger_for_batch) and 3 GIL releases per
-# request (http11). And while calls keep coming, it does the work of a request in
-# pieces, taking turns with them (handoff.py): each call waits for one piece at
-# most. This keeps up with a caller in a tight loop: the drain at flush() is a few
-# ms, and no call is refused for a full default queue (README, "Performance", with
-# the figures and what the tail still costs).
+# request (http11). The caller hands it over (time.sleep(0) releases it at once)
+# when a run completes, so a lingering uploader starts at once instead of waiting
+# for the 5 ms switch interval. This keeps up with a caller in a tight loop: the
+# drain at flush() is a few ms, and no call is refused for a full default queue
+# (README, "Performance", with the figures and what the tail still costs).
 
 
 class Consumer:
@@ -109,9 +108,6 @@ class Consumer:
         self._closed = False
         self._gave_up = False  # a shutdown stopped waiting and reported what was in flight
         self._deadline: Optional[float] = None
-        self._handoff = Handoff()
-        self._uploaders: Set[int] = set()  # thread idents of this queue's uploader loops (_let_callers_in)
-        self._flushing = 0  # flush() calls waiting: they want the uploader's work done, not paused
 
     def _new_queue(self) -> Any:
         """The queue: ``append(item)`` says whether a request's worth is now ready.
@@ -173,14 +169,8 @@ class Consumer:
             batch_ready = batch_ready or depth == self.upload_size
             if depth == 1 or batch_ready or depth == self._half_full:  # see _linger_for_batch
                 self._not_empty.notify()
-            turn = self._handoff.due(self._progress.enqueued, batch_ready)
-        if turn is not None:
-            Handoff.give_turn(turn)  # see _GIL_NOTE
-        elif batch_ready:
-            # A busy uploader may be waiting for the GIL after a system call, which no
-            # lock tells us: a sleep lets it in. Without it the uploader fell behind
-            # (drain at flush() up to 68 ms, events/s -9% with orjson, measured).
-            _yield_gil(0)
+        if batch_ready:
+            _yield_gil(0)  # hand the uploader the GIL now: see _GIL_NOTE
         return None
 
     def _refusal(self) -> Optional[str]:
@@ -216,29 +206,18 @@ class Consumer:
     # -- uploader side ----------------------------------------------------------
 
     def _run(self) -> None:
-        ident = threading.get_ident()
-        self._uploaders.add(ident)
-        try:
-            while self._upload_one(next(self._tokens)):
-                pass
-        finally:
-            self._uploaders.discard(ident)  # (a later thread may get the same ident)
-
-    def _upload_one(self, token: int) -> bool:
-        """Take one record and see it through; False when the uploader should stop."""
-        record = self._take_batch(token, linger=True)
-        if record is None:
-            return False
-        try:
-            self._let_callers_in()  # the pieces of a request: taking the run, building it,
-            self._deliver(record)  # reading the response (in _send), settling it
-            self._let_callers_in()
-        except BaseException:  # noqa: BLE001 - the uploader must never die (sys.exit() in on_error too)
-            log.exception("analytics_sdk: unexpected error in the uploader")
-            self._report_abandoned(record, "rejected", "internal error in the uploader")
-        finally:
-            self._release(record.token)  # a held record comes back under its own token
-        return True
+        while True:
+            token = next(self._tokens)
+            record = self._take_batch(token, linger=True)
+            if record is None:
+                return
+            try:
+                self._deliver(record)
+            except BaseException:  # noqa: BLE001 - the uploader must never die (sys.exit() in on_error too)
+                log.exception("analytics_sdk: unexpected error in the uploader")
+                self._report_abandoned(record, "rejected", "internal error in the uploader")
+            finally:
+                self._release(record.token)  # a held record comes back under its own token
 
     def _take_batch(self, token: int, linger: bool) -> Optional[InFlight]:
         """Block for events; take a due held record or up to one batch. None when stopping and empty.
@@ -291,10 +270,7 @@ class Consumer:
             remaining = linger_until - _monotonic()
             if remaining <= 0:
                 return
-            self._handoff.lingering = True  # the caller that completes the run gives us the GIL
             self._not_empty.wait(remaining)
-            self._handoff.lingering = False
-            self._handoff.release_waiting_caller()
 
     def _past_deadline(self) -> bool:
         return self._deadline is not None and _monotonic() >= self._deadline
@@ -317,22 +293,6 @@ class Consumer:
         if self._deadline is not None:
             wake_at = min(wake_at, self._deadline)
         return min(_MAX_WAIT, max(0.0, wake_at - _monotonic()))
-
-    def _let_callers_in(self) -> None:
-        """(uploader) Between two pieces of a request's work: while the application is
-        queueing events in quick succession, let its calls run and wait for one to give
-        the turn back (handoff.py)."""
-        enqueued = self._progress.enqueued
-        if not self._handoff.callers_busy(enqueued, _monotonic()):
-            return  # nobody calling soon would give the turn back: the pause would only cost
-        if self._flushing or self._stopping:
-            return  # a flush or a shutdown waits for this work
-        if len(self._queue) >= self._half_full:
-            return  # behind: taking turns would slow it further and cost callers refused events
-        if threading.get_ident() not in self._uploaders:
-            return  # a caller's own thread (sync_mode, an exit's inline drain); the spooled variant
-        if gil_enabled():
-            self._handoff.pause(enqueued)
 
     def _release(self, token: int) -> None:
         with self._lock:
@@ -380,7 +340,6 @@ class Consumer:
             attempt = send_parts(destination.body_parts(part.items), timeout=timeout)
         else:
             attempt = self.transport.send(destination.body(part.items), timeout=timeout)
-        self._let_callers_in()
         part.attempts += 1 + attempt.resent
         if attempt.resent:
             self.outcomes.count_retry(attempt.resent)
@@ -519,16 +478,10 @@ class Consumer:
                 return self._done_without_waiting(target)
             self._flush_target = max(self._flush_target, target)
             self._wake_for_flush()
-            self._handoff.wake()
             if not any(t.is_alive() for t in self._threads) and self._has_work():
                 self._threads = []
                 self._start_threads()
-            self._flushing += 1
-        try:
-            return self._wait_flushed(target, deadline)
-        finally:
-            with self._lock:
-                self._flushing -= 1
+        return self._wait_flushed(target, deadline)
 
     def _done_without_waiting(self, target: int) -> bool:
         """(lock held) Whether everything before ``target`` is already finished."""
@@ -556,7 +509,6 @@ class Consumer:
             self._not_empty.notify_all()
             self._not_full.notify_all()
             self._changed.notify_all()
-            self._handoff.wake()
 
     def finish_shutdown(self, deadline: float) -> bool:
         """Wait for the drain until ``deadline``; report whatever could not be sent."""
