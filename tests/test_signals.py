@@ -171,50 +171,6 @@ def test_sigterm_after_a_multiprocessing_child_began_its_normal_exit_still_deliv
         assert summary["stored"] == 300 and summary["duplicates"] == 0, summary
 
 
-_HELD_IN_C = """
-    import multiprocessing, os, signal, sys, threading, time, analytics_sdk
-
-    def worker(host, ready):
-        client = analytics_sdk.Client("k", host=host, upload_size=1000, upload_interval=60, exit_timeout=20)
-        for i in range(300):  # all still queued: a full request is 1,000 events, the wait a minute
-            client.track("u", "Queued", {{"i": i}})
-        # The race, made certain: the main thread blocks SIGTERM, so CPython's C handler
-        # runs on another thread and the main thread, held in a C-level lock wait, never
-        # sees EINTR: the Python handler cannot run. (In the wild: a SIGTERM landing just
-        # as a Pool worker enters its semaphore wait for the next task.)
-        signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGTERM}})
-        ready.set()
-        never = threading.Lock()
-        never.acquire()
-        never.acquire()
-
-    if __name__ == "__main__":
-        multiprocessing.set_start_method("{method}")
-        ready = multiprocessing.Event()
-        proc = multiprocessing.Process(target=worker, args=(sys.argv[1], ready))
-        proc.start()
-        ready.wait(30)
-        proc.terminate()  # SIGTERM
-        proc.join(30)
-        print("exitcode", proc.exitcode, flush=True)
-        if proc.exitcode is None:
-            proc.kill()
-"""
-
-
-@pytest.mark.parametrize("method", ["fork", "spawn"])
-def test_sigterm_whose_handler_cannot_run_in_a_worker_still_delivers_and_ends_it(method, tmp_path):
-    script = tmp_path / "held_in_c.py"  # a file: spawn imports the worker from it
-    script.write_text(textwrap.dedent(_HELD_IN_C.format(method=method)))
-    with Collector() as collector:
-        proc = subprocess.Popen([sys.executable, str(script), collector.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        out, err = proc.communicate(timeout=90)
-        assert proc.returncode == 0, err
-        assert out.split() == ["exitcode", str(128 + signal.SIGTERM)], (out, err)  # before: None, alive
-        summary = collector.summary()
-        assert summary["stored"] == 300 and summary["duplicates"] == 0, summary
-
-
 def test_a_process_that_is_no_multiprocessing_child_keeps_its_wakeup_fd():
     # Only multiprocessing workers get a watcher: elsewhere the wakeup fd stays the
     # application's (daemonising code closes every descriptor; event loops want it).
@@ -266,7 +222,7 @@ def test_a_fork_child_of_a_worker_gets_its_own_watcher_and_the_worker_is_not_dis
             client = analytics_sdk.Client("k", host=host, upload_size=1000, upload_interval=60, exit_timeout=20)
             for i in range(200):
                 client.track("u", "Child", {"i": i})
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # its handler cannot run (see above)
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # its handler cannot run (see _WORKER below)
             os.write(write_end, b"x")
             never = threading.Lock()
             never.acquire()
@@ -329,18 +285,29 @@ def test_sigterm_while_exit_waits_for_a_child_process_still_delivers():
         assert summary["stored"] == 300 and summary["duplicates"] == 0, (summary, proc.returncode, err)
 
 
-_MODULE_LEVEL_CLIENT = """
+_WORKER = """
     import multiprocessing, os, signal, sys, threading, analytics_sdk
 
     HOST = os.environ["COLLECTOR_URL"]
-    client = analytics_sdk.Client("k", host=HOST, upload_size=1000, upload_interval=60, exit_timeout=20)
+
+    def make_client():
+        return analytics_sdk.Client("k", host=HOST, upload_size=1000, upload_interval=60, exit_timeout=20)
+
+    client = make_client() if {module_level} else None
 
     def worker(ready, stuck):
+        global client
+        if client is None:
+            client = make_client()  # made in the worker itself
         for i in range(300):  # all still queued: a full request is 1,000 events, the wait a minute
             client.track("u", "Worker", {{"i": i}})
         if not stuck:
             return  # a normal exit: the exit finalizer delivers
-        signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGTERM}})  # its handler cannot run (see above)
+        # The race, made certain: the main thread blocks SIGTERM, so CPython's C handler
+        # runs on another thread and the main thread, held in a C-level lock wait, never
+        # sees EINTR: the Python handler cannot run. (In the wild: a SIGTERM landing just
+        # as a Pool worker enters its semaphore wait for the next task.)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGTERM}})
         ready.set()
         never = threading.Lock()
         never.acquire()
@@ -363,18 +330,23 @@ _MODULE_LEVEL_CLIENT = """
 
 
 @pytest.mark.parametrize(
-    "method, stuck, exitcode",
+    "method, module_level, stuck, exitcode",
     [
-        ("fork", True, 128 + signal.SIGTERM),  # the worker uses the client the parent made
-        ("spawn", True, 128 + signal.SIGTERM),  # the worker rebuilt it while importing the main module
-        ("forkserver", True, 128 + signal.SIGTERM),
-        ("forkserver", False, 0),  # ends with os._exit(): only the exit finalizer can deliver
-        ("spawn", False, 0),
+        # SIGTERM whose handler cannot run (terminate() of a stuck worker): the watcher
+        # delivers and ends the worker (before: exit code None, the worker alive).
+        ("fork", False, True, 128 + signal.SIGTERM),
+        ("spawn", False, True, 128 + signal.SIGTERM),
+        ("fork", True, True, 128 + signal.SIGTERM),  # the worker uses the client the parent made
+        ("spawn", True, True, 128 + signal.SIGTERM),  # the worker rebuilt it while importing the main module
+        ("forkserver", True, True, 128 + signal.SIGTERM),
+        # A normal exit ends with os._exit(): only the exit finalizer can deliver.
+        ("forkserver", True, False, 0),
+        ("spawn", True, False, 0),
     ],
 )
-def test_workers_with_a_module_level_client_deliver_at_terminate_and_at_exit(method, stuck, exitcode, tmp_path):
-    script = tmp_path / "module_level.py"
-    script.write_text(textwrap.dedent(_MODULE_LEVEL_CLIENT.format(method=method, stuck=stuck)))
+def test_workers_deliver_at_terminate_and_at_exit(method, module_level, stuck, exitcode, tmp_path):
+    script = tmp_path / "worker.py"  # a file: spawn imports the worker from it
+    script.write_text(textwrap.dedent(_WORKER.format(method=method, module_level=module_level, stuck=stuck)))
     with Collector() as collector:
         env = dict(os.environ, COLLECTOR_URL=collector.url)
         proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
