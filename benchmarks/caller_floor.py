@@ -4,19 +4,31 @@ compare.py's figures stand on)::
 
     python benchmarks/caller_floor.py                              # orjson if installed
     ANALYTICS_SDK_JSON=stdlib python benchmarks/caller_floor.py    # the default install
+
+Then the queue hand-over, still with no uploader turns beside the caller:
+``track()`` queued to a loopback listener that never answers (the uploader sends
+one request and waits on it), the same loop with ``send=False``, and the pieces
+of ``Consumer.put``. Queued minus not queued is what handing an event to the
+uploader costs the caller before the uploader runs any Python at all; the rest
+of compare.py's caller figure is the uploader's turns. Only 127.0.0.1 is contacted.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 import sys
+import threading
+import time
 import timeit
-from typing import Any, Callable
+from typing import Any, Callable, List
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import analytics_sdk  # noqa: E402
 from analytics_sdk import messages  # noqa: E402
+from analytics_sdk.delivery.runs import RunQueue  # noqa: E402
 from analytics_sdk.message_encoding import encode_message  # noqa: E402
 from compare import event_properties  # noqa: E402
 
@@ -37,7 +49,56 @@ def main() -> int:
         ("new_message_id", messages.new_message_id),
     ):
         print(f"  {label:22s} {best_us(call):6.2f} us")
+    queue_hand_over(properties)
     return 0
+
+
+def loop_us(client: Any, properties: Any, calls: int) -> float:
+    """Mean cost of ``calls`` track() calls in a plain loop (one clock read per loop)."""
+    track = client.track
+    started = time.perf_counter()
+    for _ in range(calls):
+        track("user-1", "Order Completed", properties)
+    return (time.perf_counter() - started) / calls * 1e6
+
+
+def queue_hand_over(properties: Any, calls: int = 20000, repeats: int = 15) -> None:
+    logging.getLogger("analytics_sdk").setLevel(logging.CRITICAL)  # the stalled request's report at exit
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)  # never accepted: connect and send succeed, no answer comes
+    host = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    not_queued = analytics_sdk.Client("k", send=False)
+    queued_us: List[float] = []
+    alone_us: List[float] = []
+    for _ in range(repeats):  # interleaved, a fresh queue each time
+        client = analytics_sdk.Client("k", host=host, max_queue_size=calls + 100, handle_sigterm=False,
+                                      on_error=lambda *args: None)
+        client.track("user-1", "Order Completed", properties)  # the uploader takes it and waits
+        time.sleep(0.05)
+        queued_us.append(loop_us(client, properties, calls))
+        alone_us.append(loop_us(not_queued, properties, calls))
+        client.shutdown(timeout=0)
+    consumer = client._single.consumer if client._single else None
+    assert consumer is not None
+    item = encode_message(messages.build_track("user-1", "Order Completed", properties))
+    lock = threading.Lock()
+
+    def locked() -> None:
+        with lock:
+            pass
+
+    run_queue = RunQueue(consumer.backlog_upload_size, consumer.max_batch_bytes)
+    print("queue hand-over (no uploader turns; a plain loop, best of "
+          f"{repeats} x {calls:,}):")
+    print(f"  {'track(), send=False':22s} {min(alone_us):6.2f} us")
+    print(f"  {'track(), queued':22s} {min(queued_us):6.2f} us"
+          f"   (+{min(queued_us) - min(alone_us):.2f} us: the hand-over)")
+    for label, call in (
+        ("  of which: the lock", locked),
+        ("  RunQueue.append", lambda: run_queue.append(item)),
+    ):
+        print(f"  {label:22s} {best_us(call, number=1000):6.2f} us")
 
 
 if __name__ == "__main__":
