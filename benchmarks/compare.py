@@ -74,6 +74,10 @@ SDKS: Dict[str, Tuple[str, Dict[str, str]]] = {
     "rudder": ("rudder-sdk-python", {}),
     "posthog": ("posthog", {}),
     "floor": ("floor (deque + json.dumps + POST)", {}),
+    # Not an SDK: what delivery in a helper process would give (helper_process_sketch.py).
+    "sketch_helper_runs": ("sketch: helper process, runs", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_SKETCH": "runs"}),
+    "sketch_helper_events": ("sketch: helper process, events", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_SKETCH": "events"}),
+    "sketch_helper_events_speed": ("sketch: helper, events [speed]", {"BENCH_SKETCH": "events"}),
 }
 
 
@@ -247,6 +251,10 @@ def make_sdk(name: str, host: str, queue_size: Optional[int]) -> Tuple[Callable[
         return track, client.flush
     if name == "floor":
         return _floor_sdk(host)
+    if name.startswith("sketch_helper"):
+        import helper_process_sketch
+
+        return helper_process_sketch.make(host, WRITE_KEY, os.environ["BENCH_SKETCH"])
     raise SystemExit(f"unknown sdk {name}")
 
 
@@ -441,7 +449,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--sdks", default=",".join(SDKS), help="comma-separated subset of: " + ", ".join(SDKS))
+    default = ",".join(name for name in SDKS if not name.startswith("sketch"))  # sketches: on request
+    parser.add_argument("--sdks", default=default, help="comma-separated subset of: " + ", ".join(SDKS))
     parser.add_argument("--json", dest="json_out", help="also write the medians to this file")
     parser.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--stall", action="store_true", help=argparse.SUPPRESS)
@@ -468,8 +477,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 for phase, sink in (("e2e", fast), ("memory", stalled), ("defaults", fast)):
                     if phase == "defaults" and name == "floor":
                         continue  # no queue limit at all
-                    if phase != "e2e" and "BENCH_NO_SEND" in SDKS[name][1]:
-                        continue  # nothing is queued
+                    if phase != "e2e" and ("BENCH_NO_SEND" in SDKS[name][1] or "BENCH_SKETCH" in SDKS[name][1]):
+                        continue  # nothing is queued, or a sketch with no queue bound
                     result = run_worker(name, phase, sink, args.events)
                     if result is None:
                         exact[name] = False
