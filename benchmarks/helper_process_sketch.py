@@ -11,7 +11,8 @@ its own HTTP/1.1 client, in two shapes:
     the caller appends each event to a ``RunQueue`` under a lock, as the SDK
     does; a feeder thread writes each complete run (~450 KB) into a pipe (the
     kernel's copy, ~0.5 ms, runs with the GIL released; written by the call that
-    completed the run instead, it made that call the slow one: p99.9 477 us);
+    completed the run instead, it made that call the slow one: p99.9 477 us in an
+    earlier version);
 ``events``
     no thread at all in the application's process: each call writes its event,
     newline-terminated, into the pipe (one ``os.write`` of ~450 B, atomic below
@@ -21,10 +22,15 @@ A helper process reads the pipe, POSTs Segment batches (up to 1,000 events and
 500 KB, or what came when the pipe has been quiet for 5 ms) and writes back how
 many events each request delivered, which ``flush()`` reads.
 
+The helper's CPU (and the kernel's copies) run on the other core and are in
+none of the caller's figures: on a 2-core machine the sketch rows run three busy
+processes (the caller's, the helper, the sink) where the SDK rows run two, and a
+web server with N workers would run N helpers.
+
 What it leaves out, and a real design would need: retries, outcomes and
 ``on_error`` across the process boundary, a queue bound and backpressure that
-never blocks the caller (here a full pipe would), acknowledgements read before
-their pipe fills, the helper's lifecycle (fork: a child must not write into its
+never blocks the caller (here a full pipe would), acknowledgements read as they
+come (here only at the end, when the input closes), the helper's lifecycle (fork: a child must not write into its
 parent's pipe; exit; a helper that dies) and events in the pipe when the
 application dies. ``compare.py --sdks sketch_helper_runs,sketch_helper_events,...``
 runs it beside the SDK and Segment's (the end-to-end phase only). Only 127.0.0.1
@@ -39,7 +45,7 @@ import struct
 import subprocess
 import sys
 import threading
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Iterator, List, Tuple
 from urllib.parse import urlsplit
 
 _RUN = struct.Struct("<QQ")  # (runs) a run's length in bytes and its event count
@@ -50,10 +56,13 @@ _MAX_BYTES = 500_000 - 64  # the Segment API's limit, less the batch envelope
 _QUIET = 0.005  # seconds without new events after which the helper sends what it has
 
 
-def make(host: str, write_key: str, shape: str) -> Tuple[Callable[[str, str, Dict[str, Any]], bool], Callable[[], None]]:
-    """``(track, flush)`` of a client whose delivery runs in a helper process."""
-    from analytics_sdk import messages
-    from analytics_sdk.message_encoding import encode_message
+def make(host: str, write_key: str, shape: str) -> Tuple[Callable[..., Any], Callable[[], None]]:
+    """``(track, flush)`` of a client whose delivery runs in a helper process.
+
+    The SDK's own ``Client.track`` (validation, routing, encoding, size checks),
+    with only the hand-over replaced: the route's ``put``, which the client calls
+    with each event's bytes."""
+    import analytics_sdk
 
     events_read, events_write = os.pipe()
     acks_read, acks_write = os.pipe()
@@ -61,8 +70,8 @@ def make(host: str, write_key: str, shape: str) -> Tuple[Callable[[str, str, Dic
         import fcntl
 
         fcntl.fcntl(events_write, getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_BYTES)
-    except (ImportError, OSError):
-        pass  # a smaller pipe: the writer blocks while the helper catches up
+    except (ImportError, OSError) as error:  # the writer then blocks sooner while the helper catches up
+        print(f"helper_process_sketch: pipe left at its default size ({error})", file=sys.stderr)
     helper = subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), shape, str(events_read), str(acks_write), host, write_key],
         pass_fds=(events_read, acks_write),
@@ -70,76 +79,89 @@ def make(host: str, write_key: str, shape: str) -> Tuple[Callable[[str, str, Dic
     os.close(events_read)
     os.close(acks_write)
     if os.read(acks_read, 1) != b"+":  # the helper is up (a real client would not wait for it)
+        helper.kill()
         raise RuntimeError("the helper process did not start")
+    client = analytics_sdk.Client(write_key, host=host, handle_sigterm=False)
+    consumer = client._single.consumer if client._single else None
+    assert consumer is not None
     queued = [0]
-
-    def wait_for_acks() -> None:
-        delivered = 0
-        while delivered < queued[0]:
-            raw = os.read(acks_read, _ACK.size)
-            if len(raw) < _ACK.size:
-                raise RuntimeError("the helper process stopped")
-            delivered += _ACK.unpack(raw)[0]
-        os.close(events_write)
-        helper.wait(timeout=30)
-
     if shape == "events":
         write = os.write
 
-        def track(user_id: str, event: str, properties: Dict[str, Any]) -> bool:
-            write(events_write, encode_message(messages.build_track(user_id, event, properties)) + b"\n")
+        def put(data: bytes, wait: float = 0.0) -> None:
+            write(events_write, data + b"\n")  # one write below PIPE_BUF: never interleaved
             queued[0] += 1
-            return True
 
-        return track, wait_for_acks
-    return _runs_client(events_write, queued, wait_for_acks, messages.build_track, encode_message)
+        end_of_input: Callable[[], None] = lambda: None
+    else:
+        put, end_of_input = _runs_hand_over(events_write, queued)
+    consumer.put = put  # type: ignore[method-assign,assignment]  # the uploader threads never start
+
+    def flush() -> None:
+        end_of_input()
+        os.close(events_write)  # the helper sends what it holds, acknowledges, and ends
+        delivered = 0
+        with os.fdopen(acks_read, "rb") as acks:
+            while delivered < queued[0]:
+                raw = acks.read(_ACK.size)
+                if len(raw) < _ACK.size:  # the helper ended first
+                    raise RuntimeError(f"the helper acknowledged {delivered} of {queued[0]} events")
+                delivered += _ACK.unpack(raw)[0]
+        # The helper then ends on its own (its input is closed); its exit is not timed.
+
+    return client.track, flush
 
 
-def _runs_client(pipe: int, queued: List[int], wait_for_acks: Callable[[], None], build: Any, encode: Any) -> Tuple[Any, Any]:
-    from analytics_sdk.delivery.runs import RunQueue
+def _runs_hand_over(pipe: int, queued: List[int]) -> Tuple[Callable[..., None], Callable[[], None]]:
+    """(runs) A ``put`` that fills runs as the SDK's does, and a feeder thread that
+    writes each complete run into the pipe."""
+    from analytics_sdk.delivery.runs import Run, RunQueue
 
     queue = RunQueue(_MAX_EVENTS, _MAX_BYTES)
     lock = threading.Lock()
     complete = threading.Condition(lock)
-    flushing = [False]
+    ending = [False]
 
-    def track(user_id: str, event: str, properties: Dict[str, Any]) -> bool:
-        data = encode(build(user_id, event, properties))
+    def put(data: bytes, wait: float = 0.0) -> None:
         with lock:
             if queue.append(data):
                 complete.notify()
             queued[0] += 1
-        return True
+
+    def write_run(run: Run) -> None:
+        """Header, then the run's buffer: no copy of it under the GIL."""
+        os.write(pipe, _RUN.pack(len(run.joined), len(run)))
+        view = memoryview(run.joined)
+        while view:
+            view = view[os.write(pipe, view):]
+        view.release()
 
     def feed() -> None:
         while True:
             with lock:
-                while not queue.oldest_complete() and not flushing[0]:
+                while not queue.oldest_complete() and not ending[0]:
                     complete.wait()
-                run: Any = queue.take()
-            if not len(run):
-                return  # flushing, and nothing left
-            view = memoryview(_RUN.pack(len(run.joined), len(run)) + run.joined)
-            while view:
-                view = view[os.write(pipe, view):]
+                run = queue.take()
+            if not isinstance(run, Run):
+                return  # ending, and nothing left
+            write_run(run)
 
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
 
-    def flush() -> None:
+    def end_of_input() -> None:
         with lock:
-            flushing[0] = True
+            ending[0] = True
             complete.notify()
         feeder.join(timeout=120)  # it writes what is left, then stops
-        wait_for_acks()
 
-    return track, flush
+    return put, end_of_input
 
 
 # -- the helper process ----------------------------------------------------------------
 
 
-def _batches_of_events(fd: int) -> Any:
+def _batches_of_events(fd: int) -> Iterator[Tuple[int, bytes]]:
     """(events) Newline-terminated events from the pipe, gathered into (count, bytes) batches."""
     pending = b""
     batch: List[bytes] = []
@@ -148,6 +170,7 @@ def _batches_of_events(fd: int) -> Any:
         quiet = batch and not select.select([fd], [], [], _QUIET)[0]
         chunk = b"" if quiet else os.read(fd, 1 << 20)
         if not quiet and not chunk:  # the writer closed
+            assert not pending, "a partial event at the end of the pipe"
             if batch:
                 yield len(batch), b",".join(batch)
             return
@@ -164,7 +187,7 @@ def _batches_of_events(fd: int) -> Any:
             batch, size = [], 0
 
 
-def _batches_of_runs(fd: int) -> Any:
+def _batches_of_runs(fd: int) -> Iterator[Tuple[int, bytes]]:
     """(runs) Length-prefixed runs from the pipe, one batch each."""
     with os.fdopen(fd, "rb") as runs:
         while True:
