@@ -4,8 +4,9 @@ In the SDK the uploader is a thread of the application's process, and every
 Python instruction it runs is GIL time the application's threads wait for: the
 tail (p99.9) of ``track()`` is set by the uploader's turns (README,
 "Performance"). This sketch measures what moving delivery out of the process
-would give, with the SDK's own caller path (``build_track``, its encoder) and
-its own HTTP/1.1 client, in two shapes:
+would give, with the SDK's own ``Client.track`` (only the hand-over replaced)
+and, in the helper, its Segment destination (request body, headers) and HTTP
+transport, in two shapes:
 
 ``runs``
     the caller appends each event to a ``RunQueue`` under a lock, as the SDK
@@ -45,14 +46,15 @@ import struct
 import subprocess
 import sys
 import threading
-from typing import Any, Callable, Iterator, List, Tuple
-from urllib.parse import urlsplit
+from typing import Any, Callable, Iterator, List, Sequence, Tuple
+
+from analytics_sdk.delivery.batching import ENVELOPE_BYTES, MAX_BATCH_BYTES
 
 _RUN = struct.Struct("<QQ")  # (runs) a run's length in bytes and its event count
 _ACK = struct.Struct("<Q")  # events delivered by one request
 _PIPE_BYTES = 1 << 20  # room for two full runs, or ~2,300 events
 _MAX_EVENTS = 1000
-_MAX_BYTES = 500_000 - 64  # the Segment API's limit, less the batch envelope
+_MAX_BYTES = MAX_BATCH_BYTES - ENVELOPE_BYTES  # the Segment API's limit, less the batch envelope
 _QUIET = 0.005  # seconds without new events after which the helper sends what it has
 
 
@@ -161,8 +163,8 @@ def _runs_hand_over(pipe: int, queued: List[int]) -> Tuple[Callable[..., None], 
 # -- the helper process ----------------------------------------------------------------
 
 
-def _batches_of_events(fd: int) -> Iterator[Tuple[int, bytes]]:
-    """(events) Newline-terminated events from the pipe, gathered into (count, bytes) batches."""
+def _batches_of_events(fd: int) -> Iterator[List[bytes]]:
+    """(events) Newline-terminated events from the pipe, gathered into batches."""
     pending = b""
     batch: List[bytes] = []
     size = 0
@@ -172,23 +174,23 @@ def _batches_of_events(fd: int) -> Iterator[Tuple[int, bytes]]:
         if not quiet and not chunk:  # the writer closed
             assert not pending, "a partial event at the end of the pipe"
             if batch:
-                yield len(batch), b",".join(batch)
+                yield batch
             return
         lines = (pending + chunk).split(b"\n")
         pending = lines.pop()
         for line in lines:
             if batch and (len(batch) == _MAX_EVENTS or size + len(line) + 1 > _MAX_BYTES):
-                yield len(batch), b",".join(batch)
+                yield batch
                 batch, size = [], 0
             batch.append(line)
             size += len(line) + 1
         if quiet or len(batch) == _MAX_EVENTS:
-            yield len(batch), b",".join(batch)
+            yield batch
             batch, size = [], 0
 
 
 def _batches_of_runs(fd: int) -> Iterator[Tuple[int, bytes]]:
-    """(runs) Length-prefixed runs from the pipe, one batch each."""
+    """(runs) Length-prefixed runs from the pipe: (event count, the run's joined events)."""
     with os.fdopen(fd, "rb") as runs:
         while True:
             raw = runs.read(_RUN.size)
@@ -199,22 +201,22 @@ def _batches_of_runs(fd: int) -> Iterator[Tuple[int, bytes]]:
 
 
 def helper_main(shape: str, events_fd: int, acks_fd: int, host: str, write_key: str) -> None:
-    """Read batches, POST each as one Segment batch, acknowledge it."""
-    import base64
+    """Read batches, POST each through the SDK's Segment destination and transport, acknowledge it."""
+    from analytics_sdk import Segment
+    from analytics_sdk.delivery.transport import HttpTransport
 
-    from analytics_sdk.delivery.http11 import Connection, request_head
-
-    url = urlsplit(host)
-    auth = base64.b64encode(f"{write_key}:".encode()).decode()
-    head = request_head(url.netloc, "/v1/batch", {"Content-Type": "application/json", "Authorization": f"Basic {auth}"})
-    connection = Connection(url.hostname or "127.0.0.1", url.port or 80, head)
-    batches = _batches_of_events(events_fd) if shape == "events" else _batches_of_runs(events_fd)
+    destination = Segment(write_key, host=host)
+    transport = HttpTransport(destination.url, destination.headers())  # loopback: never a proxy
+    if shape == "events":
+        batches: Iterator[Tuple[int, Sequence[bytes]]] = ((len(b), b) for b in _batches_of_events(events_fd))
+    else:  # a run's events, already comma-joined, go in as one piece of the array
+        batches = ((count, [joined]) for count, joined in _batches_of_runs(events_fd))
     with os.fdopen(acks_fd, "wb", buffering=0) as acks:
         acks.write(b"+")
-        for count, joined in batches:
-            response = connection.post_parts([b'{"batch":[', joined, b'],"sentAt":null}'], timeout=15)
-            if response.status != 200:
-                raise SystemExit(f"helper: HTTP {response.status}")
+        for count, events in batches:
+            attempt = transport.send_parts(destination.body_parts(events))
+            if attempt.status != 200:
+                raise SystemExit(f"helper: HTTP {attempt.status} ({attempt.error})")
             acks.write(_ACK.pack(count))
 
 
