@@ -19,7 +19,10 @@ import time
 from typing import Any, List, Optional, Sequence, Tuple
 
 from ..destinations.base import Action, Destination, Reply
+from ..process import check as check_fork
+from ..process import forked as _forked
 from .runs import RunQueue
+from . import prefork
 from .callbacks import in_user_code
 from .lifecycle import track_worker
 from .outcomes import Outcomes
@@ -108,6 +111,7 @@ class Consumer:
         self._closed = False
         self._gave_up = False  # a shutdown stopped waiting and reported what was in flight
         self._deadline: Optional[float] = None
+        self._deferred = False  # queued in a uWSGI master, with no uploader: see prefork.py
 
     def _new_queue(self) -> Any:
         """The queue: ``append(item)`` says whether a request's worth is now ready.
@@ -121,13 +125,25 @@ class Consumer:
         return self._queue.take()
 
     def after_fork_in_child(self) -> None:
-        # The parent's queued messages are the parent's to send; its threads do not
-        # exist here, and its lock may have been held by one of them.
+        # The parent's queued messages are the parent's to send (but for a uWSGI
+        # master's backlog, which one child takes over); its threads do not exist
+        # here, and its lock may have been held by one of them.
         closed = self._closed
+        backlog = self._queue if self._deferred and prefork.took_backlog() else None
         self._init_state()
         self._closed = closed
+        if backlog:
+            self._take_over(backlog)
         self.outcomes.after_fork()
         self.transport.reset()
+
+    def _take_over(self, backlog: RunQueue) -> None:
+        """(fork child, no other thread yet) Queue a uWSGI master's events here."""
+        while backlog:
+            for item in backlog.take():
+                self._queue.append(item)
+                self._progress.enqueued += 1
+        self._start_threads()
 
     @property
     def depth(self) -> int:
@@ -150,6 +166,8 @@ class Consumer:
 
     def put(self, item: bytes, wait: float = 0.0) -> Optional[str]:
         """Queue one encoded event. Returns None, or the drop reason if refused."""
+        if _forked():  # forked behind Python's back (uWSGI): our lock and threads are the parent's
+            check_fork()
         with self._lock:
             refused = self._refusal()
             if refused is not None:
@@ -187,6 +205,10 @@ class Consumer:
         return not self._closed
 
     def _start_threads(self) -> None:
+        if prefork.threads_unsafe():  # (only until the first thread: put() checks _threads first)
+            self._deferred = True
+            prefork.hand_over_backlog()
+            return
         for _ in range(self.thread_count):
             thread = threading.Thread(target=self._run, name="analytics_sdk-uploader", daemon=True)
             try:
@@ -197,6 +219,7 @@ class Consumer:
 
     def send_now(self, item: bytes) -> bool:
         """sync_mode: deliver one event on the caller's thread, with the retry policy."""
+        check_fork()
         with self._lock:
             self._progress.enqueued += 1
             self._progress.dequeued += 1
@@ -481,6 +504,9 @@ class Consumer:
             if not any(t.is_alive() for t in self._threads) and self._has_work():
                 self._threads = []
                 self._start_threads()
+            inline = self._deferred
+        if inline:  # no uploader may run here (prefork.py): the caller's thread sends
+            self._drain_inline()
         return self._wait_flushed(target, deadline)
 
     def _done_without_waiting(self, target: int) -> bool:
@@ -514,7 +540,9 @@ class Consumer:
         """Wait for the drain until ``deadline``; report whatever could not be sent."""
         if in_user_code():
             return False
-        if not any(t.is_alive() for t in self._threads):
+        if self._deferred and not prefork.took_backlog():
+            self._hand_over_at_exit()
+        elif not any(t.is_alive() for t in self._threads):
             self._drain_inline()
         with self._lock:
             done = self._wait_done(self._progress.enqueued, deadline)
@@ -538,6 +566,13 @@ class Consumer:
         for thread in self._threads:
             thread.join(max(0.0, min(deadline - _monotonic(), _MAX_WAIT)))
         return done and not stranded
+
+    def _hand_over_at_exit(self) -> None:
+        """(uWSGI master) A worker took the backlog: it is that worker's to send."""
+        with self._lock:
+            self._progress.dequeued += len(self._queue)
+            self._queue.clear()
+            self._changed.notify_all()
 
     def _wait_for_reports(self, deadline: float) -> None:
         """An uploader whose last attempt ended at the deadline reports those events

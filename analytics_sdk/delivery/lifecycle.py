@@ -33,6 +33,7 @@ import time
 import weakref
 from typing import Any, Optional
 
+from ..process import on_fork_child
 from . import signal_watch
 
 __all__ = ["track_worker", "reset_after_fork", "register_exit_timeout", "shutdown_all_at_exit", "install_sigterm_handler"]
@@ -268,5 +269,4 @@ def _multiprocessing_child_started(_anchor: Any) -> None:
 
 
 atexit.register(shutdown_all_at_exit)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reinit_after_fork)
+on_fork_child(_reinit_after_fork)

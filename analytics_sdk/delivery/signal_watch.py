@@ -21,6 +21,8 @@ import signal
 import threading
 from typing import Callable, Optional
 
+from ..process import on_fork_child
+
 __all__ = ["watch_sigterm", "watching"]
 
 OnSignal = Callable[[int], None]
@@ -107,5 +109,4 @@ def _after_fork_in_child() -> None:
     watch_sigterm(_on_sigterm)
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+on_fork_child(_after_fork_in_child)
