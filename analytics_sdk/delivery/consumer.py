@@ -24,7 +24,7 @@ from ..process import forked as _forked
 from .runs import RunQueue
 from . import prefork
 from .callbacks import in_user_code
-from .lifecycle import track_worker
+from .lifecycle import exit_delivery_started, exit_timeout_of, track_worker
 from .outcomes import Outcomes
 from .progress import InFlight, Part, Progress
 from .replies import resolve
@@ -168,6 +168,7 @@ class Consumer:
         """Queue one encoded event. Returns None, or the drop reason if refused."""
         if _forked():  # forked behind Python's back (uWSGI): our lock and threads are the parent's
             check_fork()
+        too_late = False
         with self._lock:
             refused = self._refusal()
             if refused is not None:
@@ -179,7 +180,12 @@ class Consumer:
             batch_ready = queue.append(item)  # a request's worth is ready (see _new_queue)
             self._progress.enqueued += 1
             if not self._threads:
-                self._start_threads()
+                # After our exit hook, a new daemon thread would die with the interpreter
+                # (3.13), or may not start at all (3.12): the caller's thread sends.
+                too_late = exit_delivery_started()
+                if not too_late:
+                    self._start_threads()
+                    too_late = not self._threads and not self._deferred
             depth = len(queue)
             # Wake an idle uploader, or one lingering for a full batch. A busy one looks
             # at the queue before it waits again, so notifying it on every call of a
@@ -189,6 +195,8 @@ class Consumer:
                 self._not_empty.notify()
         if batch_ready:
             _yield_gil(0)  # hand the uploader the GIL now: see _GIL_NOTE
+        if too_late:
+            self._send_at_shutdown()
         return None
 
     def _refusal(self) -> Optional[str]:
@@ -203,6 +211,23 @@ class Consumer:
                 return False
             self._not_full.wait(min(remaining, _MAX_WAIT))
         return not self._closed
+
+    def _send_at_shutdown(self) -> None:
+        """The interpreter refuses new threads (an atexit handler of the application's
+        that runs after ours, on Python 3.12+): send on the caller's thread, within the
+        exit deadline, and report what could not be sent."""
+        if in_user_code():
+            return
+        with self._lock:
+            if self._deadline is None:
+                self._deadline = _monotonic() + exit_timeout_of(self)
+        self._drain_inline()
+        with self._lock:
+            stranded = list(self._queue)
+            self._progress.dequeued += len(stranded)
+            self._queue.clear()
+        if stranded:
+            self.outcomes.drop("shutdown_timeout", stranded, "still queued when the exit deadline passed")
 
     def _start_threads(self) -> None:
         if prefork.threads_unsafe():  # (only until the first thread: put() checks _threads first)

@@ -36,7 +36,7 @@ from typing import Any, Optional
 from ..process import on_fork_child
 from . import signal_watch
 
-__all__ = ["track_worker", "reset_after_fork", "register_exit_timeout", "shutdown_all_at_exit", "install_sigterm_handler"]
+__all__ = ["track_worker", "exit_timeout_of", "exit_delivery_started", "reset_after_fork", "register_exit_timeout", "shutdown_all_at_exit", "install_sigterm_handler"]
 
 log = logging.getLogger("analytics_sdk")
 
@@ -55,8 +55,22 @@ def register_exit_timeout(worker: Any, timeout: float) -> None:
     _ensure_multiprocessing_exit_hook()
 
 
+DEFAULT_EXIT_TIMEOUT = 5.0
+
+
+def exit_timeout_of(worker: Any) -> float:
+    """How long ``worker`` may deliver at exit (its client's ``exit_timeout``)."""
+    return _exit_timeouts.get(worker, DEFAULT_EXIT_TIMEOUT)
+
+
 _exiting = False  # the main thread's delivery at exit has begun: a SIGTERM now must not interrupt it
 _delivering = threading.Lock()  # one exit delivery at a time (the main thread's, or the watcher's)
+
+
+def exit_delivery_started() -> bool:
+    """Whether the interpreter is exiting and our exit delivery has begun (an atexit
+    handler that runs after ours may still track: it must not count on a new thread)."""
+    return _exiting
 
 
 def shutdown_all_at_exit() -> None:
