@@ -11,12 +11,13 @@ deliver, retry with backoff, split, drop with a reason, or hold some events back
 
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import logging
 import threading
 import time
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Deque, List, Optional, Sequence, Tuple
 
 from ..destinations.base import Action, Destination, Reply
 from ..process import check as check_fork
@@ -26,6 +27,7 @@ from . import prefork
 from .callbacks import in_user_code
 from .lifecycle import exit_delivery_started, exit_timeout_of, track_worker
 from .outcomes import Outcomes
+from .reentry import in_signal_handler_over
 from .progress import InFlight, Part, Progress
 from .replies import resolve
 from .retry import RetryPolicy, parse_retry_after
@@ -112,6 +114,7 @@ class Consumer:
         self._gave_up = False  # a shutdown stopped waiting and reported what was in flight
         self._deadline: Optional[float] = None
         self._deferred = False  # queued in a uWSGI master, with no uploader: see prefork.py
+        self._from_handlers: Deque[bytes] = collections.deque()  # put() by a signal handler: see reentry.py
 
     def _new_queue(self) -> Any:
         """The queue: ``append(item)`` says whether a request's worth is now ready.
@@ -169,7 +172,13 @@ class Consumer:
         if _forked():  # forked behind Python's back (uWSGI): our lock and threads are the parent's
             check_fork()
         too_late = False
-        with self._lock:
+        lock = self._lock
+        if not lock.acquire(False):  # (uncontended: no more than ``with lock``)
+            if in_signal_handler_over(self):
+                self._from_handlers.append(item)  # taken in when the interrupted code lets go of the lock
+                return None
+            lock.acquire()
+        try:
             refused = self._refusal()
             if refused is not None:
                 return refused
@@ -193,11 +202,22 @@ class Consumer:
             batch_ready = batch_ready or depth == self.upload_size
             if depth == 1 or batch_ready or depth == self._half_full:  # see _linger_for_batch
                 self._not_empty.notify()
+        finally:
+            if self._from_handlers:
+                self._take_in_from_handlers()
+            lock.release()
         if batch_ready:
             _yield_gil(0)  # hand the uploader the GIL now: see _GIL_NOTE
         if too_late:
             self._send_at_shutdown()
         return None
+
+    def _take_in_from_handlers(self) -> None:
+        """(lock held) Queue what signal handlers put while this thread held the lock."""
+        while self._from_handlers:
+            self._queue.append(self._from_handlers.popleft())
+            self._progress.enqueued += 1
+        self._not_empty.notify()
 
     def _refusal(self) -> Optional[str]:
         """(lock held) Why a new message cannot be accepted at all, or None."""
@@ -275,6 +295,8 @@ class Consumer:
         callers are not woken per message and ``flush`` sees them as pending.
         """
         with self._lock:
+            if self._from_handlers:
+                self._take_in_from_handlers()
             queue = self._queue
             while True:
                 held = self._pop_due_hold()  # first: held events must not starve behind new traffic
@@ -518,7 +540,13 @@ class Consumer:
         in time. ``timeout=None`` waits as long as that takes (the retry policy's time
         budget bounds it)."""
         deadline = _FOREVER if timeout is None else _monotonic() + timeout
+        if in_signal_handler_over(self):
+            # This thread holds the lock, or may: waiting would wait for itself.
+            log.warning("analytics_sdk: flush() in a signal handler that interrupted the SDK does not wait")
+            return self._progress.done(self._progress.enqueued + len(self._from_handlers))
         with self._lock:
+            if self._from_handlers:
+                self._take_in_from_handlers()
             target = self._progress.enqueued
             if in_user_code():
                 # Called from on_error, a callback or a plugin (on one of our threads):
@@ -553,6 +581,8 @@ class Consumer:
     def begin_shutdown(self, deadline: float) -> None:
         """Refuse new messages; let uploaders drain and exit; bound retries by ``deadline``."""
         with self._lock:
+            if self._from_handlers:
+                self._take_in_from_handlers()
             self._closed = True
             self._stopping = True
             if self._deadline is None or deadline < self._deadline:
