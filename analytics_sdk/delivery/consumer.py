@@ -254,6 +254,7 @@ class Consumer:
             self._deferred = True
             prefork.hand_over_backlog()
             return
+        prefork.warn_if_threads_starve()
         for _ in range(self.thread_count):
             thread = threading.Thread(target=self._run, name="analytics_sdk-uploader", daemon=True)
             try:

@@ -20,12 +20,13 @@ from analytics_sdk.devserver import Collector
 
 from .conftest import free_port, get, venv_tool, wait_for_http, wait_until
 
-UWSGI = venv_tool("uwsgi")
-pytestmark = pytest.mark.skipif(UWSGI is None, reason="uwsgi is not installed")
+UWSGI = venv_tool("uwsgi") or ""
 
 APP = """
-    import os
+    import logging, os
     import analytics_sdk
+
+    logging.basicConfig(level=logging.WARNING)  # as applications do: the SDK's warnings show in uWSGI's log
 
     analytics_sdk.write_key = "uwsgi-key"
     analytics_sdk.host = os.environ["COLLECTOR"]
@@ -40,11 +41,13 @@ APP = """
 """
 
 
-def _start_uwsgi(tmp_path: Path, env: Dict[str, str], processes: List[subprocess.Popen], *options: str) -> str:
+def _start_uwsgi(
+    tmp_path: Path, env: Dict[str, str], processes: List[subprocess.Popen], *options: str, uwsgi: str = ""
+) -> str:
     (tmp_path / "app.py").write_text(textwrap.dedent(APP))
     port = free_port()
     proc = subprocess.Popen(
-        [UWSGI, "--master", "--processes", "2", "--http-socket", f"127.0.0.1:{port}", "--module", "app:application",
+        [uwsgi or UWSGI, "--master", "--processes", "2", "--http-socket", f"127.0.0.1:{port}", "--module", "app:application",
          "--die-on-term", "--disable-logging", *options],
         env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "uwsgi.log", "wb"),
         start_new_session=True,
@@ -66,6 +69,7 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.wait(30)
 
 
+@pytest.mark.skipif(not UWSGI, reason="uwsgi is not installed")
 @pytest.mark.parametrize(
     "at_import, options",
     [(0, ()), (50, ()), (50, ("--max-requests", "20"))],
@@ -94,3 +98,31 @@ def test_prefork_workers_send_every_event_once_with_their_own_ids(
         per_pid = collections.Counter(event["properties"]["pid"] for event in collector.events(event="Request"))
         assert {str(pid).encode() for pid in per_pid} == set(served)
         assert len(collector.events(event="App Loaded")) == at_import
+
+
+DEBIAN_UWSGI = "/usr/bin/uwsgi_python3"  # Debian's uwsgi-core + uwsgi-plugin-python3 (2.0.21): threads off by default
+
+
+@pytest.mark.skipif(not Path(DEBIAN_UWSGI).exists(), reason="Debian's uwsgi-plugin-python3 is not installed")
+@pytest.mark.parametrize("threads", [False, True], ids=["threads-off", "enable-threads"])
+def test_debian_uwsgi_with_threads_off_warns_and_delivers_everything_by_the_exit(
+    tmp_path: Path, host_env: Callable[..., Dict[str, str]], processes: List[subprocess.Popen], threads: bool
+) -> None:
+    import sysconfig
+
+    with Collector() as collector:
+        env = host_env(COLLECTOR=collector.url, TRACK_AT_IMPORT="20")
+        # Debian's uWSGI embeds the system Python: the SDK's pure-Python dependencies come from this venv.
+        env["PYTHONPATH"] += ":" + sysconfig.get_paths()["purelib"]
+        env["ANALYTICS_SDK_JSON"] = "stdlib"
+        url = _start_uwsgi(tmp_path, env, processes, *(["--enable-threads"] if threads else []), uwsgi=DEBIAN_UWSGI)
+        served = _track_requests(url, 200)
+        if threads:
+            wait_until(lambda: collector.summary()["received"] >= 220, 20, "every event to arrive while serving")
+        _stop(processes[0])
+        wait_until(lambda: collector.summary()["received"] >= 220, 20, "every event to arrive by the workers' exit")
+        summary = collector.summary()
+        assert summary["stored"] == 220 and summary["duplicates"] == 0, summary
+        assert len(served) >= 2
+        warned = "Python threads disabled" in (tmp_path / "uwsgi.log").read_text(errors="replace")
+        assert warned != threads
