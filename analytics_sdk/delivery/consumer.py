@@ -175,6 +175,8 @@ class Consumer:
         lock = self._lock
         if not lock.acquire(False):  # (uncontended: no more than ``with lock``)
             if in_signal_handler_over(self):
+                if self._closed:
+                    return "client_closed"
                 self._from_handlers.append(item)  # taken in when the interrupted code lets go of the lock
                 return None
             lock.acquire()

@@ -5,7 +5,7 @@ handler that calls ``track()`` or ``flush()`` may have interrupted that very
 thread inside the queue's critical section: waiting for the lock would wait for
 itself, for ever. Asked only when the lock is not free at once, so the common
 call pays nothing: the answer is whether an object of ours is on this thread's
-stack below the caller (the frame that holds, or may hold, its lock).
+stack below the caller's code (the frame that holds, or may hold, its lock).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ def in_signal_handler_over(owner: Any) -> bool:
     if threading.current_thread() is not threading.main_thread():
         return False  # only the main thread runs handlers; other threads may wait
     frame = sys._getframe(2)  # skip this function and the asking method
+    while frame is not None and frame.f_locals.get("self") is owner:
+        frame = frame.f_back  # the asking method's own callers (a subclass calling super())
     while frame is not None:
         if frame.f_locals.get("self") is owner:
             return True
