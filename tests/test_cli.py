@@ -172,14 +172,21 @@ def test_events_json_round_trips_into_send(collector, tmp_path):
         assert [e["messageId"] for e in second.events()] == [e["messageId"] for e in collector.events()]
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_serve_then_events_from_the_database(tmp_path):
     db = tmp_path / "events.db"
-    server = subprocess.Popen(CLI + ["serve", "--port", "0", "--db", str(db)], stdout=subprocess.PIPE, text=True)
+    # (SIGINT's default restored: a shell without job control starts background jobs ignoring it)
+    server = subprocess.Popen(CLI + ["serve", "--port", "0", "--db", str(db)], stdout=subprocess.PIPE, text=True,
+                              preexec_fn=_default_sigint)
     try:
         url = server.stdout.readline().split(" listening on ")[1].split()[0]
         sent = run("track", "--user-id", "u1", "--event", "Served", "--write-key", "k", "--host", url)
         assert sent.returncode == 0, sent.stderr
-        follow = subprocess.Popen(CLI + ["events", "--url", url, "--follow", "--json"], stdout=subprocess.PIPE, text=True)
+        follow = subprocess.Popen(CLI + ["events", "--url", url, "--follow", "--json"], stdout=subprocess.PIPE, text=True,
+                                  preexec_fn=_default_sigint)
         try:
             assert json.loads(follow.stdout.readline())["event"] == "Served"
             run("track", "--user-id", "u1", "--event", "Later", "--write-key", "k", "--host", url)
