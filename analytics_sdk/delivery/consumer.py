@@ -31,8 +31,7 @@ __all__ = ["Consumer"]
 
 log = logging.getLogger("analytics_sdk")
 
-_monotonic = time.monotonic
-_yield_gil = time.sleep
+_monotonic = time.monotonic  # (never patched by gevent or eventlet; time.sleep is: looked up at use, green.py)
 _FOREVER = float("inf")
 _MAX_WAIT = 3600.0  # Condition.wait() refuses huge timeouts; longer waits loop
 BACKLOG_LINGER = 0.05  # seconds an uploader waits for a full request under heavy traffic
@@ -93,10 +92,7 @@ class Consumer:
 
     def _init_state(self) -> None:
         """Fresh lock, queue and thread list (at construction and in a fork child)."""
-        self._lock = threading.Lock()
-        self._not_empty = threading.Condition(self._lock)
-        self._not_full = threading.Condition(self._lock)
-        self._changed = threading.Condition(self._lock)  # resolutions, shutdown
+        self._make_locks()
         self._queue = self._new_queue()
         self._progress = Progress()
         self._held: List[Tuple[float, int]] = []  # heap of (due, token) of held records
@@ -108,6 +104,14 @@ class Consumer:
         self._closed = False
         self._gave_up = False  # a shutdown stopped waiting and reported what was in flight
         self._deadline: Optional[float] = None
+
+    def _make_locks(self) -> None:
+        """The lock and its conditions, of the kind ``threading`` makes now."""
+        self._lock_type = threading.Lock  # gevent/eventlet replace it when they patch (see _start_threads)
+        self._lock = threading.Lock()
+        self._not_empty = threading.Condition(self._lock)
+        self._not_full = threading.Condition(self._lock)
+        self._changed = threading.Condition(self._lock)  # resolutions, shutdown
 
     def _new_queue(self) -> Any:
         """The queue: ``append(item)`` says whether a request's worth is now ready.
@@ -160,8 +164,8 @@ class Consumer:
             queue = self._queue
             batch_ready = queue.append(item)  # a request's worth is ready (see _new_queue)
             self._progress.enqueued += 1
-            if not self._threads:
-                self._start_threads()
+            if not self._threads and not self._start_threads():
+                batch_ready = True  # patched since the lock was made: start them below (_start_threads)
             depth = len(queue)
             # Wake an idle uploader, or one lingering for a full batch. A busy one looks
             # at the queue before it waits again, so notifying it on every call of a
@@ -170,7 +174,9 @@ class Consumer:
             if depth == 1 or batch_ready or depth == self._half_full:  # see _linger_for_batch
                 self._not_empty.notify()
         if batch_ready:
-            _yield_gil(0)  # hand the uploader the GIL now: see _GIL_NOTE
+            if self._lock_type is not threading.Lock:
+                self._start_after_monkey_patch()
+            time.sleep(0)  # hand the uploader the GIL now: see _GIL_NOTE (gevent/eventlet: their sleep)
         return None
 
     def _refusal(self) -> Optional[str]:
@@ -186,7 +192,33 @@ class Consumer:
             self._not_full.wait(min(remaining, _MAX_WAIT))
         return not self._closed
 
-    def _start_threads(self) -> None:
+    def _start_threads(self) -> bool:
+        """(lock held) Start the uploaders. Returns False, starting none, when gevent or
+        eventlet patched threading after the lock was made (gunicorn --preload): the
+        caller then calls _start_after_monkey_patch() once it released the lock."""
+        if self._lock_type is not threading.Lock:
+            return False
+        self._start_uploaders()
+        return True
+
+    def _start_after_monkey_patch(self) -> None:
+        """Remake the lock and conditions of the patched kind, then start the uploaders.
+
+        ``Thread.start()`` switches greenlets while the caller holds our lock, and a
+        greenlet that then asks for a lock of the blocking kind stops the whole
+        process (green.py). The lock is remade only while no uploader lives (a fork
+        child has none): one started before the patch waits on the old conditions."""
+        with self._lock:
+            if self._lock_type is not threading.Lock:
+                if any(thread.is_alive() for thread in self._threads):
+                    self._lock_type = threading.Lock  # theirs stays (tracking before the patch: see green.py)
+                else:
+                    self._make_locks()
+        with self._lock:
+            if not self._threads:
+                self._start_threads()
+
+    def _start_uploaders(self) -> None:
         for _ in range(self.thread_count):
             thread = threading.Thread(target=self._run, name="analytics_sdk-uploader", daemon=True)
             try:
@@ -478,9 +510,12 @@ class Consumer:
                 return self._done_without_waiting(target)
             self._flush_target = max(self._flush_target, target)
             self._wake_for_flush()
-            if not any(t.is_alive() for t in self._threads) and self._has_work():
+            restart = not any(t.is_alive() for t in self._threads) and self._has_work()
+            if restart:
                 self._threads = []
-                self._start_threads()
+                restart = not self._start_threads()
+        if restart:
+            self._start_after_monkey_patch()
         return self._wait_flushed(target, deadline)
 
     def _done_without_waiting(self, target: int) -> bool:
