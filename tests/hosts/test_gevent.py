@@ -267,6 +267,14 @@ class _Timed:
         return body
 
 
+def _own_control_socket() -> List[str]:
+    """Recent gunicorn opens a control socket at one fixed path per user: none here, so
+    concurrent test runs never meet there."""
+    from gunicorn import config
+
+    return ["--no-control-socket"] if any(s.name == "control_socket_disable" for s in config.KNOWN_SETTINGS) else []
+
+
 def _wait_until_answering(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -301,7 +309,7 @@ def test_gunicorn_worker_answers_while_the_collector_stalls(tmp_path, started, w
         env = _env(tmp_path)
         env.update(COLLECTOR_URL=collector.url, SDK_CREATE=create)
         command = [sys.executable, "-m", "gunicorn", "-k", worker, "-w", "1", "--bind", f"127.0.0.1:{port}",
-                   "--graceful-timeout", "20", *(["--preload"] if preload else []), "gevent_app:app"]
+                   "--graceful-timeout", "20", *_own_control_socket(), *(["--preload"] if preload else []), "gevent_app:app"]
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=env, cwd=tmp_path, start_new_session=True)
         started.append(proc)
