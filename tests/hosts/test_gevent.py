@@ -20,6 +20,7 @@ checks for comparison; with gevent after the import (no --preload) they always p
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -57,6 +58,13 @@ def _env(tmp_path: Path) -> Dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(REPO)])
     env["PYTHONWARNINGS"] = "ignore"  # eventlet's deprecation, gevent's "ssl imported before patching"
     return env
+
+
+def _require(package: str) -> None:
+    """Skip when ``package`` is not installed, without importing it here: eventlet's
+    import alone hooks fork() in this process (and warns in every later test that forks)."""
+    if importlib.util.find_spec(package) is None:
+        pytest.skip(f"{package} is not installed")
 
 
 @pytest.fixture
@@ -147,7 +155,7 @@ def _tls_collector(tmp_path: Path, faults: Faults) -> Tuple[Collector, str]:
 
 
 def _run_script(tmp_path: Path, library: str, create: str, tls: bool) -> Tuple[Dict[str, Any], Dict[str, Any], int]:
-    pytest.importorskip(library)
+    _require(library)
     faults = Faults(latency=LATENCY)
     collector, ca = _tls_collector(tmp_path, faults) if tls else (Collector(faults=faults), "")
     join = "ticker.join()" if library == "gevent" else "ticker.wait()"
@@ -301,8 +309,8 @@ def _wait_until_answering(port: int, proc: subprocess.Popen, timeout: float = 30
 )
 def test_gunicorn_worker_answers_while_the_collector_stalls(tmp_path, started, worker, preload, create):
     if worker == "gevent":
-        pytest.importorskip("gevent")
-    pytest.importorskip("gunicorn")
+        _require("gevent")
+    _require("gunicorn")
     (tmp_path / "gevent_app.py").write_text(textwrap.dedent(_APP.format(events=EVENTS)))
     port = _free_port()
     with Collector(faults=Faults(latency=LATENCY)) as collector:
