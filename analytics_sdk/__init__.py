@@ -21,6 +21,7 @@ import types
 import warnings
 from typing import Any, Dict, List, Optional
 
+from . import process
 from .builders import Identify, Payload, Revenue
 from .client import Client, Result
 from .delivery.callbacks import OutcomeCallback
@@ -167,8 +168,7 @@ def _reset_lock_after_fork() -> None:
     _client_lock, _client_lock_type = threading.Lock(), threading.Lock  # a parent thread may have held it at fork time
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_lock_after_fork)
+process.on_fork_child(_reset_lock_after_fork)
 
 
 def _client() -> Client:
@@ -180,6 +180,7 @@ def _client() -> Client:
 
 def _create_default_client() -> Client:
     global default_client, _client_lock, _client_lock_type
+    process.check()  # in a child forked behind Python's back, the parent's lock may be held
     if _client_lock_type is not threading.Lock and not _client_lock.locked():
         # Imported before gevent/eventlet patched threading (gunicorn --preload): a lock of
         # the blocking kind, held while Client() switches greenlets, would stop the process.
@@ -346,6 +347,7 @@ def shutdown(timeout: Optional[float] = None) -> bool:
     ``shutdown()`` at the end of each job or Lambda invocation loses nothing.
     """
     global default_client
+    process.check()  # in a child forked behind Python's back, the parent's lock may be held
     with _client_lock:
         client, default_client = default_client, None
     if client is None:

@@ -8,7 +8,7 @@ import time
 import weakref
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from . import builders, messages, settings
+from . import builders, messages, process, settings
 from .delivery.callbacks import Callbacks, OutcomeCallback
 from .delivery.consumer import Consumer
 from .delivery.lifecycle import install_sigterm_handler, register_exit_timeout, reset_after_fork
@@ -540,6 +540,7 @@ class Client:
     # -- lifecycle -----------------------------------------------------------------
 
     def _workers(self) -> List[Any]:
+        process.check()  # a child forked behind Python's back must not wait on its parent's threads
         return [route.consumer for route in self._routes] + list(self._plugin_workers.values())
 
     def flush(self, timeout: Optional[float] = None) -> bool:
@@ -592,6 +593,7 @@ class Client:
         dropped_total, queue_depth, filtered, opted_out (and spool_depth with a
         spool); summed over destinations, and per destination under ``destinations``
         (destination plugins under ``plugins``)."""
+        process.check()
         per_destination = {route.name: _route_stats(route.consumer, route.outcomes) for route in self._routes}
         plugins = {
             worker.outcomes.destination.name if worker.outcomes.destination else "plugin": _route_stats(worker, worker.outcomes)

@@ -23,6 +23,9 @@ from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union
 from dateutil import parser as date_parser
 
 from .errors import ValidationError
+from .process import check as check_fork
+from .process import forked as _forked
+from .process import on_fork_child
 from .version import VERSION
 
 __all__ = [
@@ -85,12 +88,13 @@ def _reseed_after_fork() -> None:
     _id_prefix, _id_sequence = _new_id_source()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reseed_after_fork)
+on_fork_child(_reseed_after_fork)
 
 
 def new_message_id() -> str:
     """A fresh messageId, formatted as a version-4 UUID string."""
+    if _forked():  # a fork no at-fork hook saw (uWSGI's): the parent's prefix is not ours
+        check_fork()
     # next() on itertools.count is atomic under the GIL: threads never share a value.
     return f"{_id_prefix}{next(_id_sequence) & _SEQUENCE_MASK:012x}"
 

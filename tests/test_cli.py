@@ -186,10 +186,10 @@ def test_serve_then_events_from_the_database(tmp_path):
             assert json.loads(follow.stdout.readline())["event"] == "Later"  # --follow tails new messages
         finally:
             follow.send_signal(signal.SIGINT)
-            follow.wait(10)
+            follow.wait(30)
     finally:
         server.send_signal(signal.SIGINT)
-        server.wait(10)
+        server.wait(30)
     from_db = run("events", "--db", str(db), "--json")
     assert [json.loads(line)["event"] for line in from_db.stdout.splitlines()] == ["Served", "Later"]
 

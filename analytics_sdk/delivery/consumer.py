@@ -11,18 +11,23 @@ deliver, retry with backoff, split, drop with a reason, or hold some events back
 
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import logging
 import threading
 import time
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Deque, List, Optional, Sequence, Tuple
 
 from ..destinations.base import Action, Destination, Reply
+from ..process import check as check_fork
+from ..process import forked as _forked
 from .runs import RunQueue
+from . import prefork
 from .callbacks import in_user_code
-from .lifecycle import track_worker
+from .lifecycle import exit_delivery_started, exit_timeout_of, track_worker
 from .outcomes import Outcomes
+from .reentry import in_signal_handler_over
 from .progress import InFlight, Part, Progress
 from .replies import resolve
 from .retry import RetryPolicy, parse_retry_after
@@ -104,6 +109,8 @@ class Consumer:
         self._closed = False
         self._gave_up = False  # a shutdown stopped waiting and reported what was in flight
         self._deadline: Optional[float] = None
+        self._deferred = False  # queued in a uWSGI master, with no uploader: see prefork.py
+        self._from_handlers: Deque[bytes] = collections.deque()  # put() by a signal handler: see reentry.py
 
     def _make_locks(self) -> None:
         """The lock and its conditions, of the kind ``threading`` makes now."""
@@ -125,13 +132,25 @@ class Consumer:
         return self._queue.take()
 
     def after_fork_in_child(self) -> None:
-        # The parent's queued messages are the parent's to send; its threads do not
-        # exist here, and its lock may have been held by one of them.
+        # The parent's queued messages are the parent's to send (but for a uWSGI
+        # master's backlog, which one child takes over); its threads do not exist
+        # here, and its lock may have been held by one of them.
         closed = self._closed
+        backlog = self._queue if self._deferred and prefork.took_backlog() else None
         self._init_state()
         self._closed = closed
+        if backlog:
+            self._take_over(backlog)
         self.outcomes.after_fork()
         self.transport.reset()
+
+    def _take_over(self, backlog: RunQueue) -> None:
+        """(fork child, no other thread yet) Queue a uWSGI master's events here."""
+        while backlog:
+            for item in backlog.take():
+                self._queue.append(item)
+                self._progress.enqueued += 1
+        self._start_threads()
 
     @property
     def depth(self) -> int:
@@ -154,7 +173,18 @@ class Consumer:
 
     def put(self, item: bytes, wait: float = 0.0) -> Optional[str]:
         """Queue one encoded event. Returns None, or the drop reason if refused."""
-        with self._lock:
+        if _forked():  # forked behind Python's back (uWSGI): our lock and threads are the parent's
+            check_fork()
+        too_late = False
+        lock = self._lock
+        if not lock.acquire(False):  # (uncontended: no more than ``with lock``)
+            if in_signal_handler_over(self):
+                if self._closed:
+                    return "client_closed"
+                self._from_handlers.append(item)  # taken in when the interrupted code lets go of the lock
+                return None
+            lock.acquire()
+        try:
             refused = self._refusal()
             if refused is not None:
                 return refused
@@ -164,8 +194,15 @@ class Consumer:
             queue = self._queue
             batch_ready = queue.append(item)  # a request's worth is ready (see _new_queue)
             self._progress.enqueued += 1
-            if not self._threads and not self._start_threads():
-                batch_ready = True  # patched since the lock was made: start them below (_start_threads)
+            if not self._threads:
+                # After our exit hook, a new daemon thread would die with the interpreter
+                # (3.13), or may not start at all (3.12): the caller's thread sends.
+                too_late = exit_delivery_started()
+                if not too_late:
+                    if self._start_threads():
+                        too_late = not self._threads and not self._deferred
+                    else:
+                        batch_ready = True  # patched since the lock was made: start them below (_start_threads)
             depth = len(queue)
             # Wake an idle uploader, or one lingering for a full batch. A busy one looks
             # at the queue before it waits again, so notifying it on every call of a
@@ -173,11 +210,24 @@ class Consumer:
             batch_ready = batch_ready or depth == self.upload_size
             if depth == 1 or batch_ready or depth == self._half_full:  # see _linger_for_batch
                 self._not_empty.notify()
+        finally:
+            if self._from_handlers:
+                self._take_in_from_handlers()
+            lock.release()
         if batch_ready:
             if self._lock_type is not threading.Lock:
                 self._start_after_monkey_patch()
             time.sleep(0)  # hand the uploader the GIL now: see _GIL_NOTE (gevent/eventlet: their sleep)
+        if too_late:
+            self._send_at_shutdown()
         return None
+
+    def _take_in_from_handlers(self) -> None:
+        """(lock held) Queue what signal handlers put while this thread held the lock."""
+        while self._from_handlers:
+            self._queue.append(self._from_handlers.popleft())
+            self._progress.enqueued += 1
+        self._not_empty.notify()
 
     def _refusal(self) -> Optional[str]:
         """(lock held) Why a new message cannot be accepted at all, or None."""
@@ -191,6 +241,23 @@ class Consumer:
                 return False
             self._not_full.wait(min(remaining, _MAX_WAIT))
         return not self._closed
+
+    def _send_at_shutdown(self) -> None:
+        """The interpreter refuses new threads (an atexit handler of the application's
+        that runs after ours, on Python 3.12+): send on the caller's thread, within the
+        exit deadline, and report what could not be sent."""
+        if in_user_code():
+            return
+        with self._lock:
+            if self._deadline is None:
+                self._deadline = _monotonic() + exit_timeout_of(self)
+        self._drain_inline()
+        with self._lock:
+            stranded = list(self._queue)
+            self._progress.dequeued += len(stranded)
+            self._queue.clear()
+        if stranded:
+            self.outcomes.drop("shutdown_timeout", stranded, "still queued when the exit deadline passed")
 
     def _start_threads(self) -> bool:
         """(lock held) Start the uploaders. Returns False, starting none, when gevent or
@@ -219,6 +286,11 @@ class Consumer:
                 self._start_threads()
 
     def _start_uploaders(self) -> None:
+        if prefork.threads_unsafe():  # (only until the first thread: put() checks _threads first)
+            self._deferred = True
+            prefork.hand_over_backlog()
+            return
+        prefork.warn_if_threads_starve()
         for _ in range(self.thread_count):
             thread = threading.Thread(target=self._run, name="analytics_sdk-uploader", daemon=True)
             try:
@@ -229,6 +301,7 @@ class Consumer:
 
     def send_now(self, item: bytes) -> bool:
         """sync_mode: deliver one event on the caller's thread, with the retry policy."""
+        check_fork()
         with self._lock:
             self._progress.enqueued += 1
             self._progress.dequeued += 1
@@ -259,6 +332,8 @@ class Consumer:
         callers are not woken per message and ``flush`` sees them as pending.
         """
         with self._lock:
+            if self._from_handlers:
+                self._take_in_from_handlers()
             queue = self._queue
             while True:
                 held = self._pop_due_hold()  # first: held events must not starve behind new traffic
@@ -502,7 +577,13 @@ class Consumer:
         in time. ``timeout=None`` waits as long as that takes (the retry policy's time
         budget bounds it)."""
         deadline = _FOREVER if timeout is None else _monotonic() + timeout
+        if in_signal_handler_over(self):
+            # This thread holds the lock, or may: waiting would wait for itself.
+            log.warning("analytics_sdk: flush() in a signal handler that interrupted the SDK does not wait")
+            return self._progress.done(self._progress.enqueued + len(self._from_handlers))
         with self._lock:
+            if self._from_handlers:
+                self._take_in_from_handlers()
             target = self._progress.enqueued
             if in_user_code():
                 # Called from on_error, a callback or a plugin (on one of our threads):
@@ -514,8 +595,11 @@ class Consumer:
             if restart:
                 self._threads = []
                 restart = not self._start_threads()
+            inline = self._deferred
         if restart:
             self._start_after_monkey_patch()
+        if inline:  # no uploader may run here (prefork.py): the caller's thread sends
+            self._drain_inline()
         return self._wait_flushed(target, deadline)
 
     def _done_without_waiting(self, target: int) -> bool:
@@ -537,6 +621,8 @@ class Consumer:
     def begin_shutdown(self, deadline: float) -> None:
         """Refuse new messages; let uploaders drain and exit; bound retries by ``deadline``."""
         with self._lock:
+            if self._from_handlers:
+                self._take_in_from_handlers()
             self._closed = True
             self._stopping = True
             if self._deadline is None or deadline < self._deadline:
@@ -549,7 +635,9 @@ class Consumer:
         """Wait for the drain until ``deadline``; report whatever could not be sent."""
         if in_user_code():
             return False
-        if not any(t.is_alive() for t in self._threads):
+        if self._deferred and not prefork.took_backlog():
+            self._hand_over_at_exit()
+        elif not any(t.is_alive() for t in self._threads):
             self._drain_inline()
         with self._lock:
             done = self._wait_done(self._progress.enqueued, deadline)
@@ -573,6 +661,13 @@ class Consumer:
         for thread in self._threads:
             thread.join(max(0.0, min(deadline - _monotonic(), _MAX_WAIT)))
         return done and not stranded
+
+    def _hand_over_at_exit(self) -> None:
+        """(uWSGI master) A worker took the backlog: it is that worker's to send."""
+        with self._lock:
+            self._progress.dequeued += len(self._queue)
+            self._queue.clear()
+            self._changed.notify_all()
 
     def _wait_for_reports(self, deadline: float) -> None:
         """An uploader whose last attempt ended at the deadline reports those events

@@ -33,9 +33,10 @@ import time
 import weakref
 from typing import Any, Optional
 
+from ..process import on_fork_child
 from . import signal_watch
 
-__all__ = ["track_worker", "reset_after_fork", "register_exit_timeout", "shutdown_all_at_exit", "install_sigterm_handler"]
+__all__ = ["track_worker", "exit_timeout_of", "exit_delivery_started", "reset_after_fork", "register_exit_timeout", "shutdown_all_at_exit", "install_sigterm_handler"]
 
 log = logging.getLogger("analytics_sdk")
 
@@ -54,6 +55,14 @@ def register_exit_timeout(worker: Any, timeout: float) -> None:
     _ensure_multiprocessing_exit_hook()
 
 
+DEFAULT_EXIT_TIMEOUT = 5.0
+
+
+def exit_timeout_of(worker: Any) -> float:
+    """How long ``worker`` may deliver at exit (its client's ``exit_timeout``)."""
+    return _exit_timeouts.get(worker, DEFAULT_EXIT_TIMEOUT)
+
+
 _exiting = False  # the main thread's delivery at exit has begun: a SIGTERM now must not interrupt it
 _delivering = threading.Lock()  # one exit delivery at a time (the main thread's, or the watcher's)
 _delivering_type = threading.Lock
@@ -66,6 +75,12 @@ def _delivery_lock() -> Any:
     if _delivering_type is not threading.Lock and not _delivering.locked():
         _delivering, _delivering_type = threading.Lock(), threading.Lock
     return _delivering
+
+
+def exit_delivery_started() -> bool:
+    """Whether the interpreter is exiting and our exit delivery has begun (an atexit
+    handler that runs after ours may still track: it must not count on a new thread)."""
+    return _exiting
 
 
 def shutdown_all_at_exit() -> None:
@@ -278,5 +293,4 @@ def _multiprocessing_child_started(_anchor: Any) -> None:
 
 
 atexit.register(shutdown_all_at_exit)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reinit_after_fork)
+on_fork_child(_reinit_after_fork)

@@ -15,6 +15,7 @@ import time
 from typing import Any, Deque, Dict, List, Optional
 
 from ..destinations.base import Destination
+from ..process import check as check_fork
 from .callbacks import in_user_code, user_code
 from .lifecycle import track_worker
 from .outcomes import Outcomes
@@ -82,6 +83,7 @@ class PluginWorker:
 
     def put(self, item: bytes) -> Optional[str]:
         """Queue one message (canonical JSON bytes); the refusal reason, or None."""
+        check_fork()  # forked behind Python's back: the lock and thread are the parent's
         with self._lock:
             if self._closed:
                 return "client_closed"

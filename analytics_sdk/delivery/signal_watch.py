@@ -21,6 +21,7 @@ import signal
 import threading
 from typing import Callable, Optional
 
+from ..process import on_fork_child
 from .green import green_threads
 
 __all__ = ["watch_sigterm", "watching"]
@@ -114,5 +115,4 @@ def _after_fork_in_child() -> None:
     watch_sigterm(_on_sigterm)
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+on_fork_child(_after_fork_in_child)

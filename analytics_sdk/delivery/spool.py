@@ -27,6 +27,8 @@ import weakref
 from contextlib import contextmanager
 from typing import Callable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar
 
+from ..process import on_fork_child
+
 __all__ = ["Spool", "SpoolError", "SpoolBusy", "owner_id"]
 
 T = TypeVar("T")
@@ -302,5 +304,6 @@ def _after_fork_in_child() -> None:
         spool._after_fork_in_child()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # (a fork made in C takes no turn here: see process.py)
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent)
+on_fork_child(_after_fork_in_child)

@@ -535,6 +535,14 @@ class SpooledConsumer(Consumer):
             thread.join(max(0.0, min(deadline - _monotonic(), 3600.0)))
         return done
 
+    def _send_at_shutdown(self) -> None:
+        """No thread may start any more: to the disk now, for the next process."""
+        if self.spool_sync:
+            return
+        self._store_inline()
+        if self._queue:
+            self._report_left_behind()
+
     def _store_inline(self) -> None:
         record = self._take_buffer()
         if record is None or self._store(record):

@@ -1,0 +1,128 @@
+"""uWSGI's prefork master forks in C, behind Python's back: no at-fork hook runs.
+
+Run for real (pip's uwsgi), without ``--lazy-apps``: the app, and the SDK with it,
+is loaded once in the master and copied into each worker.
+"""
+
+from __future__ import annotations
+
+import collections
+import signal
+import subprocess
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import pytest
+
+from analytics_sdk.devserver import Collector
+
+from .conftest import free_port, get, venv_tool, wait_for_http, wait_until
+
+UWSGI = venv_tool("uwsgi") or ""
+
+APP = """
+    import logging, os
+    import analytics_sdk
+
+    logging.basicConfig(level=logging.WARNING)  # as applications do: the SDK's warnings show in uWSGI's log
+
+    analytics_sdk.write_key = "uwsgi-key"
+    analytics_sdk.host = os.environ["COLLECTOR"]
+    for i in range(int(os.environ.get("TRACK_AT_IMPORT", "0"))):  # in the master, before the fork
+        analytics_sdk.track("master", "App Loaded", {"i": i})
+
+    def application(environ, start_response):
+        if environ["PATH_INFO"] == "/track":
+            analytics_sdk.track("user", "Request", {"pid": os.getpid()})
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [str(os.getpid()).encode()]
+"""
+
+
+def _start_uwsgi(
+    tmp_path: Path, env: Dict[str, str], processes: List[subprocess.Popen], *options: str, uwsgi: str = ""
+) -> str:
+    (tmp_path / "app.py").write_text(textwrap.dedent(APP))
+    port = free_port()
+    proc = subprocess.Popen(
+        [uwsgi or UWSGI, "--master", "--processes", "2", "--http-socket", f"127.0.0.1:{port}", "--module", "app:application",
+         "--die-on-term", "--disable-logging", *options],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "uwsgi.log", "wb"),
+        start_new_session=True,
+    )
+    processes.append(proc)
+    url = f"http://127.0.0.1:{port}"
+    wait_for_http(url + "/ready", proc)
+    return url
+
+
+def _track_requests(url: str, count: int) -> collections.Counter:
+    """``count`` /track requests, 4 at a time (so both workers take some); served per pid."""
+    with ThreadPoolExecutor(4) as pool:
+        return collections.Counter(pool.map(lambda _: get(url + "/track"), range(count)))
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(30)
+
+
+@pytest.mark.skipif(not UWSGI, reason="uwsgi is not installed")
+@pytest.mark.parametrize(
+    "at_import, options",
+    [(0, ()), (50, ()), (50, ("--max-requests", "20"))],
+    ids=["requests", "tracked-in-master", "tracked-in-master-respawning-workers"],
+)
+def test_prefork_workers_send_every_event_once_with_their_own_ids(
+    tmp_path: Path, host_env: Callable[..., Dict[str, str]], processes: List[subprocess.Popen], at_import: int, options: tuple
+) -> None:
+    # Before: the workers shared the master's messageId prefix and sequence (456 of
+    # 1,000 ids taken twice, so Segment dropped them as duplicates); with events
+    # tracked at import, the workers used the master's uploader state and sent nothing,
+    # and a worker forked while the master's uploader held the GIL never answered.
+    # Respawned workers (--max-requests) must not send the master's events again.
+    with Collector() as collector:
+        env = host_env(COLLECTOR=collector.url, TRACK_AT_IMPORT=str(at_import))
+        url = _start_uwsgi(tmp_path, env, processes, *options)
+        served = _track_requests(url, 300)
+        assert len(served) >= 2, f"both workers must have served requests: {served}"
+        wait_until(lambda: collector.summary()["received"] >= 300 + at_import, 20, "every event to arrive")
+        _stop(processes[0])
+        summary = collector.summary()
+        ids = collections.Counter(event["messageId"] for event in collector.events())
+        assert summary["duplicates"] == 0, f"{summary['duplicates']} messageIds sent twice: {summary}"
+        assert summary["stored"] == 300 + at_import
+        assert max(ids.values()) == 1
+        per_pid = collections.Counter(event["properties"]["pid"] for event in collector.events(event="Request"))
+        assert {str(pid).encode() for pid in per_pid} == set(served)
+        assert len(collector.events(event="App Loaded")) == at_import
+
+
+DEBIAN_UWSGI = "/usr/bin/uwsgi_python3"  # Debian's uwsgi-core + uwsgi-plugin-python3 (2.0.21): threads off by default
+
+
+@pytest.mark.skipif(not Path(DEBIAN_UWSGI).exists(), reason="Debian's uwsgi-plugin-python3 is not installed")
+@pytest.mark.parametrize("threads", [False, True], ids=["threads-off", "enable-threads"])
+def test_debian_uwsgi_with_threads_off_warns_and_delivers_everything_by_the_exit(
+    tmp_path: Path, host_env: Callable[..., Dict[str, str]], processes: List[subprocess.Popen], threads: bool
+) -> None:
+    import sysconfig
+
+    with Collector() as collector:
+        env = host_env(COLLECTOR=collector.url, TRACK_AT_IMPORT="20")
+        # Debian's uWSGI embeds the system Python: the SDK's pure-Python dependencies come from this venv.
+        env["PYTHONPATH"] += ":" + sysconfig.get_paths()["purelib"]
+        env["ANALYTICS_SDK_JSON"] = "stdlib"
+        url = _start_uwsgi(tmp_path, env, processes, *(["--enable-threads"] if threads else []), uwsgi=DEBIAN_UWSGI)
+        served = _track_requests(url, 200)
+        if threads:
+            wait_until(lambda: collector.summary()["received"] >= 220, 20, "every event to arrive while serving")
+        _stop(processes[0])
+        wait_until(lambda: collector.summary()["received"] >= 220, 20, "every event to arrive by the workers' exit")
+        summary = collector.summary()
+        assert summary["stored"] == 220 and summary["duplicates"] == 0, summary
+        assert len(served) >= 2
+        warned = "Python threads disabled" in (tmp_path / "uwsgi.log").read_text(errors="replace")
+        assert warned != threads

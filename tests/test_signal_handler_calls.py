@@ -1,0 +1,56 @@
+"""A signal handler that calls track() and flush(): Python runs it on the main thread
+between two bytecodes, possibly inside the SDK's own critical section."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from analytics_sdk.devserver import Collector
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="POSIX interval timers")
+
+SCRIPT = """
+    import faulthandler, signal, sys
+    import analytics_sdk
+
+    faulthandler.dump_traceback_later(40, exit=True)  # a deadlock shows where, then fails the test
+    client = analytics_sdk.Client("k", host=sys.argv[1], max_queue_size=1_000_000, upload_interval=0.05)
+    fired = 0
+
+    def handler(signum, frame):
+        global fired
+        fired += 1
+        client.track("handler", "From Handler", {"n": fired})
+        client.flush(timeout=0)
+
+    signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.0002, 0.0002)  # every 200 us: it lands inside put() often
+    calls = 0
+    while fired < 3000:
+        client.track("main", "From Main", {"n": calls})
+        calls += 1
+    signal.setitimer(signal.ITIMER_REAL, 0, 0)
+    print(calls, fired, client.flush(timeout=30), flush=True)
+"""
+
+
+def test_track_and_flush_from_a_signal_handler_never_deadlock_and_lose_nothing():
+    # Before: the handler waited for the queue lock its own thread held, for ever
+    # (faulthandler's timer then ended the process).
+    with Collector() as collector:
+        result = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(SCRIPT), collector.url],
+            capture_output=True, text=True, timeout=90, env=dict(os.environ),
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        calls, fired, flushed = result.stdout.split()
+        assert flushed == "True"
+        summary = collector.summary()
+        assert summary["stored"] == int(calls) + int(fired) and summary["duplicates"] == 0
+        assert len(collector.events(event="From Handler")) == int(fired)
