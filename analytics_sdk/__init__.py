@@ -160,11 +160,12 @@ _RUNTIME_SETTINGS = ("opt_out", "callback", "on_error")
 
 default_client: Optional[Client] = None
 _client_lock = threading.Lock()
+_client_lock_type = threading.Lock  # gevent/eventlet replace it when they patch (see _create_default_client)
 
 
 def _reset_lock_after_fork() -> None:
-    global _client_lock
-    _client_lock = threading.Lock()  # a parent thread may have held it at fork time
+    global _client_lock, _client_lock_type
+    _client_lock, _client_lock_type = threading.Lock(), threading.Lock  # a parent thread may have held it at fork time
 
 
 process.on_fork_child(_reset_lock_after_fork)
@@ -178,8 +179,12 @@ def _client() -> Client:
 
 
 def _create_default_client() -> Client:
-    global default_client
+    global default_client, _client_lock, _client_lock_type
     process.check()  # in a child forked behind Python's back, the parent's lock may be held
+    if _client_lock_type is not threading.Lock and not _client_lock.locked():
+        # Imported before gevent/eventlet patched threading (gunicorn --preload): a lock of
+        # the blocking kind, held while Client() switches greenlets, would stop the process.
+        _client_lock, _client_lock_type = threading.Lock(), threading.Lock
     with _client_lock:
         if default_client is None:
             module = sys.modules[__name__]

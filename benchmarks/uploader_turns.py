@@ -71,6 +71,15 @@ class _Poll:
         return _timed("poll", self._poll.poll, timeout_ms)
 
 
+class _Select:
+    """http11 looks ``select.poll`` up at each wait: hand it the timed one."""
+
+    poll = _Poll
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(select, name)
+
+
 class _Condition:
     def __init__(self, condition: Any) -> None:
         self._condition = condition
@@ -90,7 +99,7 @@ def _instrument() -> None:
         self._sock = _Socket(self._sock)
 
     http11.Connection._connect = timed_connect  # type: ignore[method-assign]
-    http11._POLL = _Poll  # type: ignore[assignment]
+    http11.select = _Select()  # type: ignore[assignment]
 
 
 def main() -> int:

@@ -25,18 +25,29 @@ OutcomeCallback = Callable[[Dict[str, Any], int, str], Any]
 _dispatch = threading.local()
 
 
+def _marker() -> Any:
+    """``_dispatch``, remade when gevent or eventlet patched threading after our import
+    (green.py): the blocking kind of local would be one marker for every greenlet, and
+    a flush() anywhere would stop waiting while an on_error somewhere ran."""
+    global _dispatch
+    if type(_dispatch) is not threading.local:
+        _dispatch = threading.local()
+    return _dispatch
+
+
 @contextlib.contextmanager
 def user_code() -> Iterator[None]:
-    depth = getattr(_dispatch, "depth", 0)
-    _dispatch.depth = depth + 1
+    marker = _marker()
+    depth = getattr(marker, "depth", 0)
+    marker.depth = depth + 1
     try:
         yield
     finally:
-        _dispatch.depth = depth
+        marker.depth = depth
 
 
 def in_user_code() -> bool:
-    return getattr(_dispatch, "depth", 0) > 0
+    return getattr(_marker(), "depth", 0) > 0
 DELIVERED_MESSAGE = "Event sent successfully."  # Amplitude's wording
 
 

@@ -36,8 +36,7 @@ __all__ = ["Consumer"]
 
 log = logging.getLogger("analytics_sdk")
 
-_monotonic = time.monotonic
-_yield_gil = time.sleep
+_monotonic = time.monotonic  # (never patched by gevent or eventlet; time.sleep is: looked up at use, green.py)
 _FOREVER = float("inf")
 _MAX_WAIT = 3600.0  # Condition.wait() refuses huge timeouts; longer waits loop
 BACKLOG_LINGER = 0.05  # seconds an uploader waits for a full request under heavy traffic
@@ -98,10 +97,7 @@ class Consumer:
 
     def _init_state(self) -> None:
         """Fresh lock, queue and thread list (at construction and in a fork child)."""
-        self._lock = threading.Lock()
-        self._not_empty = threading.Condition(self._lock)
-        self._not_full = threading.Condition(self._lock)
-        self._changed = threading.Condition(self._lock)  # resolutions, shutdown
+        self._make_locks()
         self._queue = self._new_queue()
         self._progress = Progress()
         self._held: List[Tuple[float, int]] = []  # heap of (due, token) of held records
@@ -115,6 +111,14 @@ class Consumer:
         self._deadline: Optional[float] = None
         self._deferred = False  # queued in a uWSGI master, with no uploader: see prefork.py
         self._from_handlers: Deque[bytes] = collections.deque()  # put() by a signal handler: see reentry.py
+
+    def _make_locks(self) -> None:
+        """The lock and its conditions, of the kind ``threading`` makes now."""
+        self._lock_type = threading.Lock  # gevent/eventlet replace it when they patch (see _start_threads)
+        self._lock = threading.Lock()
+        self._not_empty = threading.Condition(self._lock)
+        self._not_full = threading.Condition(self._lock)
+        self._changed = threading.Condition(self._lock)  # resolutions, shutdown
 
     def _new_queue(self) -> Any:
         """The queue: ``append(item)`` says whether a request's worth is now ready.
@@ -195,8 +199,10 @@ class Consumer:
                 # (3.13), or may not start at all (3.12): the caller's thread sends.
                 too_late = exit_delivery_started()
                 if not too_late:
-                    self._start_threads()
-                    too_late = not self._threads and not self._deferred
+                    if self._start_threads():
+                        too_late = not self._threads and not self._deferred
+                    else:
+                        batch_ready = True  # patched since the lock was made: start them below (_start_threads)
             depth = len(queue)
             # Wake an idle uploader, or one lingering for a full batch. A busy one looks
             # at the queue before it waits again, so notifying it on every call of a
@@ -209,7 +215,9 @@ class Consumer:
                 self._take_in_from_handlers()
             lock.release()
         if batch_ready:
-            _yield_gil(0)  # hand the uploader the GIL now: see _GIL_NOTE
+            if self._lock_type is not threading.Lock:
+                self._start_after_monkey_patch()
+            time.sleep(0)  # hand the uploader the GIL now: see _GIL_NOTE (gevent/eventlet: their sleep)
         if too_late:
             self._send_at_shutdown()
         return None
@@ -251,7 +259,33 @@ class Consumer:
         if stranded:
             self.outcomes.drop("shutdown_timeout", stranded, "still queued when the exit deadline passed")
 
-    def _start_threads(self) -> None:
+    def _start_threads(self) -> bool:
+        """(lock held) Start the uploaders. Returns False, starting none, when gevent or
+        eventlet patched threading after the lock was made (gunicorn --preload): the
+        caller then calls _start_after_monkey_patch() once it released the lock."""
+        if self._lock_type is not threading.Lock:
+            return False
+        self._start_uploaders()
+        return True
+
+    def _start_after_monkey_patch(self) -> None:
+        """Remake the lock and conditions of the patched kind, then start the uploaders.
+
+        ``Thread.start()`` switches greenlets while the caller holds our lock, and a
+        greenlet that then asks for a lock of the blocking kind stops the whole
+        process (green.py). The lock is remade only while no uploader lives (a fork
+        child has none): one started before the patch waits on the old conditions."""
+        with self._lock:
+            if self._lock_type is not threading.Lock:
+                if any(thread.is_alive() for thread in self._threads):
+                    self._lock_type = threading.Lock  # theirs stays (tracking before the patch: see green.py)
+                else:
+                    self._make_locks()
+        with self._lock:
+            if not self._threads:
+                self._start_threads()
+
+    def _start_uploaders(self) -> None:
         if prefork.threads_unsafe():  # (only until the first thread: put() checks _threads first)
             self._deferred = True
             prefork.hand_over_backlog()
@@ -557,10 +591,13 @@ class Consumer:
                 return self._done_without_waiting(target)
             self._flush_target = max(self._flush_target, target)
             self._wake_for_flush()
-            if not any(t.is_alive() for t in self._threads) and self._has_work():
+            restart = not any(t.is_alive() for t in self._threads) and self._has_work()
+            if restart:
                 self._threads = []
-                self._start_threads()
+                restart = not self._start_threads()
             inline = self._deferred
+        if restart:
+            self._start_after_monkey_patch()
         if inline:  # no uploader may run here (prefork.py): the caller's thread sends
             self._drain_inline()
         return self._wait_flushed(target, deadline)

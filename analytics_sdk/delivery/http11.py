@@ -65,7 +65,8 @@ class _AnsweredEarly(ConnectionError):
 # with strace (README, "Performance"): 3 releases per request instead of about 6.
 # Deadlines are ours, so signals (which restart the kernel's own socket timeouts) and
 # a peer that trickles bytes cannot stretch them. TLS keeps settimeout().
-_POLL = getattr(select, "poll", None)  # None on Windows: select() there
+# ``select.poll``, ``socket`` and ``ssl`` are looked up at each use, never bound at
+# import: gevent and eventlet patch them after we may have been imported (green.py).
 _MAX_WAIT = 3600.0
 
 
@@ -168,8 +169,9 @@ class Connection:
         remaining = min(remaining, _MAX_WAIT)  # poll() refuses huge timeouts; callers wait again
         # While sending, also watch for an answer: a server that refuses the request
         # (413) may stop reading the body and wait, and its answer is the outcome.
-        if _POLL is not None:
-            poller = _POLL()
+        poll = getattr(select, "poll", None)  # None on Windows and under eventlet: select() there
+        if poll is not None:
+            poller = poll()
             poller.register(self._sock, select.POLLOUT | select.POLLIN if writing else select.POLLIN)
             events = poller.poll(remaining * 1000)  # retried after a signal with the time left (PEP 475)
             answered = writing and any(flags & select.POLLIN for _, flags in events)

@@ -65,6 +65,16 @@ def exit_timeout_of(worker: Any) -> float:
 
 _exiting = False  # the main thread's delivery at exit has begun: a SIGTERM now must not interrupt it
 _delivering = threading.Lock()  # one exit delivery at a time (the main thread's, or the watcher's)
+_delivering_type = threading.Lock
+
+
+def _delivery_lock() -> Any:
+    """``_delivering``, of the patched kind once gevent or eventlet patched threading
+    after our import (green.py): it is held while greenlets deliver."""
+    global _delivering, _delivering_type
+    if _delivering_type is not threading.Lock and not _delivering.locked():
+        _delivering, _delivering_type = threading.Lock(), threading.Lock
+    return _delivering
 
 
 def exit_delivery_started() -> bool:
@@ -78,7 +88,7 @@ def shutdown_all_at_exit() -> None:
     global _exiting
     if threading.current_thread() is threading.main_thread():
         _exiting = True
-    with _delivering:  # the watcher may be delivering for a stuck handler: wait for it, then check
+    with _delivery_lock():  # the watcher may be delivering for a stuck handler: wait for it, then check
         _deliver_pending()
 
 
@@ -205,7 +215,7 @@ def _after_sigterm(signum: int) -> None:
     if _sigterm_handled:
         return
     log.warning("analytics_sdk: SIGTERM could not reach the main thread; delivering what is queued, then exiting")
-    with _delivering:  # (if the main thread is delivering at exit already, this waits for it)
+    with _delivery_lock():  # (if the main thread is delivering at exit already, this waits for it)
         _deliver_pending()
     if not _sigterm_handled:
         os._exit(128 + signum)
@@ -220,9 +230,9 @@ def reset_after_fork(obj: Any) -> None:
 
 
 def _reinit_after_fork() -> None:
-    global _sigterm_handled, _delivering
+    global _sigterm_handled, _delivering, _delivering_type
     _sigterm_handled = False  # the parent's SIGTERM is not the child's
-    _delivering = threading.Lock()  # a parent's thread may have held it at the fork
+    _delivering, _delivering_type = threading.Lock(), threading.Lock  # a parent's thread may have held it at the fork
     for obj in list(_fork_reset):
         try:
             obj.after_fork()

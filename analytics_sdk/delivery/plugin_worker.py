@@ -48,8 +48,7 @@ class PluginWorker:
         track_worker(self)
 
     def _init_state(self) -> None:
-        self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
+        self._make_locks()
         self._queue: Deque[bytes] = collections.deque()
         self.enqueued = 0
         self._done = 0
@@ -58,6 +57,11 @@ class PluginWorker:
         self._removed = False
         self._plugin_shut = False
         self._deadline: Optional[float] = None
+
+    def _make_locks(self) -> None:
+        self._lock_type = threading.Lock  # gevent/eventlet replace it when they patch (see put)
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
 
     def after_fork_in_child(self) -> None:
         closed = self._closed
@@ -87,10 +91,28 @@ class PluginWorker:
                 return "queue_full"
             self._queue.append(item)
             self.enqueued += 1
-            if self._thread is None:
+            patched = self._lock_type is not threading.Lock
+            if self._thread is None and not patched:
                 self._start()
             self._changed.notify_all()
+        if patched:
+            self._start_after_monkey_patch()
         return None
+
+    def _start_after_monkey_patch(self) -> None:
+        """gevent or eventlet patched threading since the lock was made (gunicorn
+        --preload): remake it of the patched kind before a thread starts under it
+        (Consumer._start_after_monkey_patch says why), unless a thread started before
+        the patch waits on it."""
+        with self._lock:
+            if self._lock_type is not threading.Lock:
+                if self._thread is not None:
+                    self._lock_type = threading.Lock
+                else:
+                    self._make_locks()
+        with self._lock:
+            if self._thread is None:
+                self._start()
 
     def _start(self) -> None:
         thread = threading.Thread(target=self._run, name="analytics_sdk-plugin", daemon=True)

@@ -22,6 +22,7 @@ import threading
 from typing import Callable, Optional
 
 from ..process import on_fork_child
+from .green import green_threads
 
 __all__ = ["watch_sigterm", "watching"]
 
@@ -45,6 +46,11 @@ def watch_sigterm(on_sigterm: OnSignal) -> bool:
     if watching():
         return True
     if not hasattr(os, "set_blocking"):  # Windows (3.11): its wakeup fd must be a socket
+        return False
+    if green_threads():
+        # gevent/eventlet: the "thread" would be a greenlet, and gevent leaves os.read
+        # blocking: it would stop every greenlet. Nor is it needed: a greenlet waits in
+        # the hub's loop, which runs signal handlers.
         return False
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)  # the C handler must never block on it

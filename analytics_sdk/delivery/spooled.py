@@ -31,11 +31,12 @@ import collections
 import logging
 import sys
 import threading
+import time
 from typing import Any, Deque, List, Optional, Sequence, Set, Tuple
 
 from .batching import fits, take_batch
 from .callbacks import in_user_code
-from .consumer import Consumer, _monotonic, _yield_gil
+from .consumer import Consumer, _monotonic
 from .progress import InFlight, Part
 from .spool import Spool
 
@@ -84,7 +85,7 @@ class SpooledConsumer(Consumer):
             log.info("analytics_sdk: resending %d message(s) left in the spool by an earlier process", adopted)
         if adopted or self._adopt_pending or self._rows_waiting():
             with self._lock:
-                self._start_threads()
+                self._start_threads()  # (the lock was just made: never refused for a monkey-patch)
 
     def _new_queue(self) -> Any:
         return _WriteBuffer(self.backlog_upload_size)  # the writer takes all of it at once
@@ -93,9 +94,12 @@ class SpooledConsumer(Consumer):
         # From memory while the spool is down: the write buffer is a plain deque.
         return take_batch(self._queue, self.backlog_upload_size, self.max_batch_bytes, self._envelope)
 
+    def _make_locks(self) -> None:
+        super()._make_locks()
+        self._spooled = threading.Condition(self._lock)  # rows were written (or stopping)
+
     def _init_state(self) -> None:
         super()._init_state()
-        self._spooled = threading.Condition(self._lock)  # rows were written (or stopping)
         self._written = 0  # messages that left the write buffer (stored, refused, or sent from memory)
         self._direct: Deque[int] = collections.deque()  # tokens of records to send from memory
         self._writing: Set[int] = set()  # tokens of records the writer is storing
@@ -203,9 +207,10 @@ class SpooledConsumer(Consumer):
             self._rows += 1
             self._own += 1
             self._stored += 1
-            if not self._threads:
-                self._start_threads()
+            started = bool(self._threads) or self._start_threads()
             self._spooled.notify_all()
+        if not started:
+            self._start_after_monkey_patch()
         return None
 
     def _take_buffer(self) -> Optional[InFlight]:
@@ -285,14 +290,14 @@ class SpooledConsumer(Consumer):
                 log.exception("analytics_sdk: unexpected error in the spool writer")
                 self._pause(_MAX_BACKOFF)
 
-    def _start_threads(self) -> None:
+    def _start_uploaders(self) -> None:
         writer = threading.Thread(target=self._write_loop, name="analytics_sdk-spool-writer", daemon=True)
         try:
             writer.start()
         except RuntimeError:
             return
         self._threads.append(writer)
-        super()._start_threads()
+        super()._start_uploaders()
 
     def _pause(self, seconds: float) -> None:
         with self._lock:
@@ -312,7 +317,7 @@ class SpooledConsumer(Consumer):
             if work is None:
                 return
             self._send_record(*work)
-            _yield_gil(0)  # give the application its turn between batches (consumer._GIL_NOTE)
+            time.sleep(0)  # give the application its turn between batches (consumer._GIL_NOTE)
 
     def _next_work(self, token: int) -> Optional[Tuple[InFlight, List[int]]]:
         """Wait for something to send: a record to send from memory, a batch from the

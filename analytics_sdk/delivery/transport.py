@@ -26,14 +26,20 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Union
 from urllib.parse import urlsplit
+from urllib.request import getproxies
 
-import requests
 from certifi import where as default_ca_bundle  # the CA bundle requests uses (a requests dependency)
 
 from ..version import VERSION
 from .http11 import Buffer, Connection, ProtocolError, request_head
+
+if TYPE_CHECKING:
+    import requests
+
+# requests is imported only when a proxy applies: imported with the SDK, urllib3
+# would bind ``ssl.SSLContext`` before gevent or eventlet can patch it (green.py).
 
 __all__ = ["Attempt", "HttpTransport", "RequestsTransport", "make_transport", "USER_AGENT"]
 
@@ -75,7 +81,9 @@ def make_transport(
     verify: Any = True,
 ) -> Union["HttpTransport", "RequestsTransport"]:
     """The transport for these settings: requests when a proxy applies, else our HTTP/1.1 client."""
-    if proxies is None:  # read the environment once, here, not per request
+    if proxies is None and getproxies():  # read the environment once, here, not per request
+        import requests.utils
+
         proxies = requests.utils.get_environ_proxies(url) or None
     if proxies and (proxies.get(urlsplit(url).scheme) or proxies.get("all")):
         return RequestsTransport(url, headers, gzip, timeout, proxies, verify)
@@ -127,7 +135,7 @@ class HttpTransport(_Transport):
         host_header = parts.netloc.rpartition("@")[2]  # keeps [::1] brackets and a non-default port
         self._head = request_head(host_header, self._path or "/", headers)
         self._default_port = 443 if self._scheme == "https" else 80
-        self._local = threading.local()
+        self._local = threading.local()  # (remade if gevent/eventlet patch threading later: _connection)
 
     def _make_ssl_context(self) -> ssl.SSLContext:
         if self.verify is False:
@@ -149,6 +157,8 @@ class HttpTransport(_Transport):
 
     def _connection(self) -> Connection:
         local = self._local
+        if type(local) is not threading.local:
+            local = self._after_monkey_patch()
         conn: Optional[Connection] = getattr(local, "conn", None)
         now = time.monotonic()
         if conn is not None and now - getattr(local, "last_used", now) > _MAX_IDLE_SECONDS:
@@ -158,6 +168,16 @@ class HttpTransport(_Transport):
             local.conn = conn
         local.last_used = now
         return conn
+
+    def _after_monkey_patch(self) -> Any:
+        """gevent or eventlet patched threading since this transport was made (gunicorn
+        --preload): a blocking-kind local is one connection for every greenlet, so
+        each uploader gets its own again (green.py)."""
+        stale, self._local = self._local, threading.local()
+        conn = getattr(stale, "conn", None)  # the one this thread made before the patch, if any
+        if conn is not None:
+            conn.close()
+        return self._local
 
     def reset(self) -> None:
         """Forget connections (after fork: the parent's sockets must not be shared)."""
@@ -174,6 +194,11 @@ class HttpTransport(_Transport):
     def send_parts(self, parts: Sequence[Buffer], timeout: Optional[float] = None) -> Attempt:
         """:meth:`send` of a body given in pieces, which go out without being joined
         (unless gzipped): the consumer's request bodies, straight from the queue."""
+        context = self._ssl_context
+        if context is not None and not isinstance(context, ssl.SSLContext):
+            # Made before gevent/eventlet patched ssl (green.py): its sockets would block
+            # every greenlet. (Connections made before the patch go with the stale local.)
+            self._load_ssl_context()
         if self._tls_error:
             self._load_ssl_context()  # the file may have appeared since
             if self._tls_error:
@@ -230,6 +255,8 @@ class RequestsTransport(_Transport):
     def send(self, body: bytes, timeout: Optional[float] = None) -> Attempt:
         session = self._session
         if session is None:
+            import requests
+
             session = self._session = requests.Session()
             # Proxies and CA bundle were read from the environment once, at
             # construction; requests would otherwise re-read them per request.
