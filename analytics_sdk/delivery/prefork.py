@@ -64,7 +64,7 @@ def warn_if_threads_starve() -> None:
     the worker's exit (measured: 200 of 301 events sent while idle, all at exit)."""
     global _warned
     uwsgi = sys.modules.get("uwsgi")
-    if _warned or uwsgi is None or getattr(uwsgi, "has_threads", 1):
+    if _warned or uwsgi is None or getattr(uwsgi, "has_threads", True):
         return
     _warned = True
     log.warning(
@@ -128,4 +128,4 @@ def _chain_post_fork_hook() -> None:
         if previous is not None:
             previous()
 
-    uwsgi.post_fork_hook = post_fork_hook
+    setattr(uwsgi, "post_fork_hook", post_fork_hook)  # (an attribute uWSGI reads; not declared)

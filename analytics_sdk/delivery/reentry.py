@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any
+from types import FrameType
+from typing import Any, Optional
 
 __all__ = ["in_signal_handler_over"]
 
@@ -21,7 +22,7 @@ def in_signal_handler_over(owner: Any) -> bool:
     """Whether the main thread is running code (a signal handler) on top of a method of ``owner``."""
     if threading.current_thread() is not threading.main_thread():
         return False  # only the main thread runs handlers; other threads may wait
-    frame = sys._getframe(2)  # skip this function and the asking method
+    frame: Optional[FrameType] = sys._getframe(2)  # skip this function and the asking method
     while frame is not None and frame.f_locals.get("self") is owner:
         frame = frame.f_back  # the asking method's own callers (a subclass calling super())
     while frame is not None:

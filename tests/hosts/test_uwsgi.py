@@ -41,7 +41,8 @@ APP = """
 """
 
 
-def _start_uwsgi(
+def _start_uwsgi(  # noqa: PLR0913
+
     tmp_path: Path, env: Dict[str, str], processes: List[subprocess.Popen], *options: str, uwsgi: str = ""
 ) -> str:
     (tmp_path / "app.py").write_text(textwrap.dedent(APP))
@@ -126,3 +127,47 @@ def test_debian_uwsgi_with_threads_off_warns_and_delivers_everything_by_the_exit
         assert len(served) >= 2
         warned = "Python threads disabled" in (tmp_path / "uwsgi.log").read_text(errors="replace")
         assert warned != threads
+
+
+POSTFORK_APP = """
+    import os
+    from uwsgidecorators import postfork  # the application's own post-fork hook (it owns uwsgi.post_fork_hook)
+    import analytics_sdk
+
+    analytics_sdk.write_key = "uwsgi-key"
+    analytics_sdk.host = os.environ["COLLECTOR"]
+    for i in range(10):
+        analytics_sdk.track("master", "App Loaded", {"i": i})
+
+    @postfork
+    def started():
+        analytics_sdk.track("worker", "Worker Started", {"pid": os.getpid()})
+
+    def application(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [str(os.getpid()).encode()]
+"""
+
+
+@pytest.mark.skipif(not UWSGI, reason="uwsgi is not installed")
+def test_the_applications_postfork_hooks_still_run_beside_ours(
+    tmp_path: Path, host_env: Callable[..., Dict[str, str]], processes: List[subprocess.Popen]
+) -> None:
+    with Collector() as collector:
+        env = host_env(COLLECTOR=collector.url)
+        (tmp_path / "app.py").write_text(textwrap.dedent(POSTFORK_APP))
+        port = free_port()
+        proc = subprocess.Popen(
+            [UWSGI, "--master", "--processes", "2", "--http-socket", f"127.0.0.1:{port}", "--module", "app:application",
+             "--die-on-term", "--disable-logging"],
+            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "uwsgi.log", "wb"),
+            start_new_session=True,
+        )
+        processes.append(proc)
+        wait_for_http(f"http://127.0.0.1:{port}/", proc)
+        wait_until(lambda: collector.summary()["received"] >= 12, 20, "the master's events and each worker's hook")
+        _stop(proc)
+        started = collector.events(event="Worker Started")
+        assert len({event["properties"]["pid"] for event in started}) == 2
+        assert len(collector.events(event="App Loaded")) == 10
+        assert collector.summary()["duplicates"] == 0
