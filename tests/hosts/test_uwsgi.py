@@ -41,8 +41,7 @@ APP = """
 """
 
 
-def _start_uwsgi(  # noqa: PLR0913
-
+def _start_uwsgi(
     tmp_path: Path, env: Dict[str, str], processes: List[subprocess.Popen], *options: str, uwsgi: str = ""
 ) -> str:
     (tmp_path / "app.py").write_text(textwrap.dedent(APP))
