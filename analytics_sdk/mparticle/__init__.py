@@ -14,16 +14,23 @@
 Same models, arguments and request bodies; uploads add timeouts, retries with
 ``Retry-After`` (for the call that got the 429, never process-wide) and an opt-in
 background mode (``configuration.background = True``). README, "Migrating from
-mParticle's SDK", lists every difference.
+mParticle's SDK", and docs/migrating/mparticle.md list every difference.
 """
 
 from __future__ import annotations
 
-from . import models, rest
-from .api import ApiClient, EventsApi
+# The reference's modules, at its paths: models (one module per model), apis.events_api,
+# api_client, configuration, rest; imported here as the reference's __init__ does, so
+# ``mparticle.models.batch.Batch`` works after a bare ``import mparticle``.
+from . import api_client, apis, configuration, models, rest
+from .api_client import ApiClient
+from .apis import EventsApi
 from .configuration import Configuration
 from .models import *  # noqa: F401,F403 - the reference exports every model at the top
 from .models import __all__ as _models
 from .rest import ApiException
 
-__all__ = ["ApiClient", "ApiException", "Configuration", "EventsApi", "models", "rest", *_models]
+__all__ = [
+    "ApiClient", "ApiException", "Configuration", "EventsApi", "api_client", "apis", "configuration", "models",
+    "rest", *_models,
+]

@@ -1,9 +1,11 @@
 """The base of the drop-in models: fields declared as data, checked on every set.
 
 A model class lists its fields in the reference SDK's constructor order (so
-positional arguments mean the same), the checks of the fields that have one,
-and defaults. Unlike the reference, checks also run in the constructor: a bad
-value fails where it is written, not as a 400 from mParticle later.
+positional arguments mean the same), the checks of the fields that have one
+(added to its base's), and defaults. Unlike the reference, checks also run in
+the constructor: a bad value fails where it is written, not as a 400 from
+mParticle later. Each model lives in the module the reference has it in
+(``models/app_event.py`` ...); this one is ours.
 """
 
 from __future__ import annotations
@@ -12,12 +14,17 @@ import uuid
 from datetime import date, datetime, time
 from decimal import Decimal
 from pprint import pformat
-from typing import Any, Callable, ClassVar, Dict, Iterable, Optional, Tuple, Type
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Iterable, Tuple
 
-__all__ = ["Model", "one_of", "uuid_text", "attribute_bag", "to_wire", "validate_attribute_bag_values"]
+__all__ = ["Model", "fields", "one_of", "uuid_text", "attribute_bag", "to_wire", "validate_attribute_bag_values"]
 
 Check = Callable[[str, str, Any], None]  # (class name, field, value) -> raise ValueError
 _SCALARS = (str, int, float, bool)
+
+
+def fields(names: str) -> Tuple[str, ...]:
+    """A field tuple from a space-separated list (constructor order)."""
+    return tuple(names.split())
 
 
 def one_of(*allowed: str) -> Check:
@@ -57,6 +64,18 @@ class Model:
     _fields: ClassVar[Tuple[str, ...]] = ()
     _checks: ClassVar[Dict[str, Check]] = {}
     _defaults: ClassVar[Dict[str, Any]] = {}
+
+    if TYPE_CHECKING:  # fields are set in __init__ from _fields: any name type-checks, as in the reference
+
+        def __getattr__(self, name: str) -> Any: ...
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass checks its own fields and every field its bases check.
+        inherited: Dict[str, Check] = {}
+        for base in reversed(cls.__bases__):
+            inherited.update(getattr(base, "_checks", {}))
+        cls._checks = {**inherited, **cls.__dict__.get("_checks", {})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         cls = type(self)
@@ -136,21 +155,3 @@ def to_wire(value: Any) -> Any:
         return str(value)
     return value  # anything else: the encoder's conversion table
 
-
-def model(
-    name: str,
-    fields: str,
-    checks: Optional[Dict[str, Check]] = None,
-    defaults: Optional[Dict[str, Any]] = None,
-    base: type = Model,
-    doc: str = "",
-) -> Type[Model]:
-    """Declare a model class from a space-separated field list (constructor order)."""
-    namespace: Dict[str, Any] = {
-        "_fields": tuple(fields.split()),
-        "_checks": {**getattr(base, "_checks", {}), **(checks or {})},
-        "_defaults": dict(defaults or {}),
-        "__doc__": doc or f"mParticle {name} (drop-in for mparticle.{name}).",
-        "__module__": "analytics_sdk.mparticle.models",
-    }
-    return type(name, (base,), namespace)

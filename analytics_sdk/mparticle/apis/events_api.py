@@ -1,4 +1,5 @@
-"""``EventsApi`` and ``ApiClient``: uploads with the reference's meaning, and our delivery.
+"""``EventsApi``, where the reference has it (``mparticle.apis.events_api``): uploads
+with the reference's meaning, and our delivery.
 
 ``upload_events(batch)`` posts to ``/events`` and ``bulk_upload_events([...])``
 to ``/bulkevents``; both return ``(None, status, {})`` once mParticle
@@ -15,49 +16,20 @@ from http.client import responses
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..delivery.retry import RetryPolicy, Verdict, classify, parse_retry_after
-from ..delivery.transport import USER_AGENT, Attempt, make_transport
-from ..messages import new_message_id
-from ..serialization import encode
-from .background import BackgroundLane
-from .configuration import Configuration
-from .model import to_wire, validate_attribute_bag_values
-from .rest import ApiException
+from ...delivery.retry import RetryPolicy, Verdict, classify, parse_retry_after
+from ...delivery.transport import Attempt, make_transport
+from ...messages import new_message_id
+from ...serialization import encode
+from ..api_client import ApiClient
+from ..background import BackgroundLane
+from ..configuration import Configuration
+from ..models.base import to_wire
+from ..rest import ApiException
 
-__all__ = ["EventsApi", "ApiClient"]
+__all__ = ["EventsApi"]
 
 MAX_BULK_BATCHES = 100
 _KWARGS = {"callback", "_return_http_data_only"}
-
-
-class ApiClient:
-    """The reference's request helper, kept for code that touches it."""
-
-    sanitize_for_serialization = staticmethod(to_wire)
-    validate_attribute_bag_values = staticmethod(validate_attribute_bag_values)
-
-    def __init__(
-        self, host: Optional[str] = None, header_name: Optional[str] = None, header_value: Optional[str] = None,
-        cookie: Optional[str] = None, configuration: Optional[Configuration] = None,
-    ) -> None:
-        self.configuration = self.config = configuration or Configuration()
-        self.host = host or self.config.host
-        self.cookie = cookie
-        self.default_headers: Dict[str, str] = {"User-Agent": USER_AGENT}
-        if header_name is not None:
-            self.default_headers[header_name] = str(header_value)
-        self.last_response: Optional[Attempt] = None
-
-    @property
-    def user_agent(self) -> str:
-        return self.default_headers["User-Agent"]
-
-    @user_agent.setter
-    def user_agent(self, value: str) -> None:
-        self.default_headers["User-Agent"] = value
-
-    def set_default_header(self, header_name: str, header_value: str) -> None:
-        self.default_headers[header_name] = header_value
 
 
 class EventsApi:
