@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import sys
 from typing import Any, Callable, Dict, Optional
 
 __all__ = ["Configuration", "DEFAULT_HOST"]
@@ -16,7 +17,8 @@ class Configuration:
 
     The reference's: ``host``, ``api_key``, ``api_secret``, ``debug``,
     ``verify_ssl``, ``ssl_ca_cert``, ``cert_file``, ``key_file``,
-    ``connection_pool_size``, ``api_client``. Ours (README, "Migrating from
+    ``connection_pool_size``, ``api_client``, ``logger_file``, ``logger_format``
+    (``logger`` holds our package logger, ``analytics_sdk``). Ours (README, "Migrating from
     mParticle's SDK"): ``timeout`` per request, ``max_retries`` and
     ``max_total_backoff_duration`` for uploads that wait for their answer
     (``Retry-After`` honoured up to ``max_retry_after`` seconds),
@@ -40,6 +42,10 @@ class Configuration:
         self.api_key_store: Dict[str, str] = {}
         self.api_key_prefix: Dict[str, str] = {}
         self.logger = {"package_logger": logging.getLogger("analytics_sdk")}
+        self.logger_stream_handler: Optional[logging.Handler] = None  # the reference's name; we add none
+        self.logger_file_handler: Optional[logging.FileHandler] = None
+        self._logger_file: Optional[str] = None
+        self.logger_format = "%(asctime)s %(levelname)s %(message)s"
         self._debug = False
         # ours
         self.timeout = 10.0
@@ -67,6 +73,49 @@ class Configuration:
         self._debug = bool(value)
         if self._debug:
             _configure_logging(True, None)
+
+    @property
+    def logger_format(self) -> str:
+        return self._logger_format
+
+    @logger_format.setter
+    def logger_format(self, value: str) -> None:
+        self._logger_format = value
+        self.logger_formatter = logging.Formatter(value)
+
+    @property
+    def logger_file(self) -> Optional[str]:
+        return self._logger_file
+
+    @logger_file.setter
+    def logger_file(self, value: Optional[str]) -> None:
+        """A path: our logs also go to that file (in ``logger_format``); None stops that.
+        Unlike the reference, None adds no stderr handler (nor does a new Configuration)."""
+        old = self.logger_file_handler
+        if old is not None:
+            for logger in self.logger.values():
+                logger.removeHandler(old)
+            old.close()
+            self.logger_file_handler = None
+        self._logger_file = value
+        if value:
+            handler = logging.FileHandler(value)
+            handler.setFormatter(self.logger_formatter)
+            for logger in self.logger.values():
+                logger.addHandler(handler)
+            self.logger_file_handler = handler
+
+    def get_api_key_with_prefix(self, identifier: str) -> Optional[str]:
+        key = self.api_key_store.get(identifier)
+        if key and self.api_key_prefix.get(identifier):
+            return f"{self.api_key_prefix[identifier]} {key}"
+        return key or None
+
+    def to_debug_report(self) -> str:
+        from ..version import VERSION
+
+        return (f"Python SDK Debug Report:\nOS: {sys.platform}\nPython Version: {sys.version}\n"
+                f"Version of the API: 0.9.1\nSDK Package Version: analytics_sdk {VERSION}")
 
     @property
     def verify(self) -> Any:

@@ -1,10 +1,34 @@
-"""``mparticle.rest.ApiException``: what a failed upload raises (same attributes as the reference)."""
+"""``mparticle.rest``: ``ApiException`` (what a failed upload raises) and ``RESTResponse``
+(``api_client.last_response``), with the reference's attributes. The reference's
+urllib3 client (``RESTClientObject``) is not reproduced: our transport sends."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
-__all__ = ["ApiException"]
+__all__ = ["ApiException", "RESTResponse"]
+
+
+class RESTResponse:
+    """An answer: ``status``, ``reason``, ``data`` (text), ``getheaders()``, ``getheader()``.
+
+    Headers are those our HTTP client reads (``Retry-After``), not every header sent."""
+
+    def __init__(self, status: int, reason: str, data: str, headers: Optional[Dict[str, str]] = None) -> None:
+        self.status = status
+        self.reason = reason
+        self.data = data
+        self._headers = dict(headers or {})
+
+    def getheaders(self) -> Dict[str, str]:
+        return dict(self._headers)
+
+    def getheader(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        wanted = name.lower()
+        return next((value for key, value in self._headers.items() if key.lower() == wanted), default)
+
+    def __repr__(self) -> str:
+        return f"<RESTResponse status={self.status}>"
 
 
 class ApiException(Exception):
@@ -12,17 +36,14 @@ class ApiException(Exception):
     ``reason``, ``body`` (text) and ``headers`` of the last response."""
 
     def __init__(self, status: Optional[int] = None, reason: Optional[str] = None, http_resp: Any = None) -> None:
-        super().__init__(status, reason)
         if http_resp is not None:  # the reference's signature: a response object
-            self.status = getattr(http_resp, "status", status)
-            self.reason = getattr(http_resp, "reason", reason)
-            self.body = getattr(http_resp, "data", None)
-            self.headers = http_resp.getheaders() if hasattr(http_resp, "getheaders") else None
-        else:
-            self.status = status
-            self.reason = reason
-            self.body = None
-            self.headers = None
+            status = getattr(http_resp, "status", status)
+            reason = getattr(http_resp, "reason", reason)
+        super().__init__(status, reason)
+        self.status = status
+        self.reason = reason
+        self.body = getattr(http_resp, "data", None)
+        self.headers = http_resp.getheaders() if hasattr(http_resp, "getheaders") else None
 
     def __str__(self) -> str:
         text = f"({self.status})\nReason: {self.reason}\n"

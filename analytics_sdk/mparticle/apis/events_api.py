@@ -24,7 +24,7 @@ from ..api_client import ApiClient
 from ..background import BackgroundLane
 from ..configuration import Configuration
 from ..models.base import to_wire
-from ..rest import ApiException
+from ..rest import ApiException, RESTResponse
 
 __all__ = ["EventsApi"]
 
@@ -143,9 +143,10 @@ class EventsApi:
         state = None
         while True:
             attempt = transport.send(data)
-            self.api_client.last_response = attempt
             verdict = classify(attempt.status)
             if verdict is Verdict.DELIVERED:
+                # As the reference: the last accepted answer (a failure raises, leaving it as it was).
+                self.api_client.last_response = _response(attempt)
                 return attempt
             if verdict is Verdict.RETRY:
                 if state is None:
@@ -156,7 +157,8 @@ class EventsApi:
                 if delay is not None:
                     time.sleep(delay)
                     continue
-            raise _exception(attempt, state.attempts if state is not None else 0)
+            # state.attempts counts the failed attempts, the first one included.
+            raise _exception(attempt, state.attempts - 1 if state is not None else 0)
 
     @staticmethod
     def _result(attempt: Attempt, only_data: bool) -> Any:
@@ -171,18 +173,18 @@ class EventsApi:
         callback(result)
 
 
+def _response(attempt: Attempt) -> RESTResponse:
+    # Our HTTP client reads only the headers delivery needs: the reason phrase is
+    # the standard one, and Retry-After is the header kept.
+    headers = {"Retry-After": attempt.retry_after} if attempt.retry_after else {}
+    status = attempt.status or 0
+    return RESTResponse(status, responses.get(status, ""), attempt.body.decode("utf-8", "replace"), headers)
+
+
 def _exception(attempt: Attempt, retries: int) -> ApiException:
-    tried = f" after {retries} retries" if retries else ""
+    tried = f" after {retries} {'retry' if retries == 1 else 'retries'}" if retries else ""
     if attempt.status is None:
-        error = ApiException(status=0, reason=f"no response{tried}: {attempt.error}")
-    else:
-        # Our HTTP client reads only the headers delivery needs: the reason phrase is
-        # the standard one, and Retry-After is the header kept.
-        error = ApiException(status=attempt.status, reason=_phrase(attempt.status) + tried)
-        error.body = attempt.body.decode("utf-8", "replace")
-        error.headers = {"Retry-After": attempt.retry_after} if attempt.retry_after else {}
+        return ApiException(status=0, reason=f"no response{tried}: {attempt.error}")
+    error = ApiException(http_resp=_response(attempt))
+    error.reason = f"{error.reason}{tried}"
     return error
-
-
-def _phrase(status: int) -> str:
-    return responses.get(status, "")

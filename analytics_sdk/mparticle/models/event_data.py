@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Dict, Optional
+
 from .base import Model, attribute_bag, fields
 
 __all__ = ["EventData"]
@@ -16,3 +18,5 @@ class EventData(Model):
     )
     # Every event type checks custom_attributes (the reference: only some of them).
     _checks = {"custom_attributes": attribute_bag}
+
+    custom_attributes: Optional[Dict[str, Any]]
