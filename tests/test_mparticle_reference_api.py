@@ -50,7 +50,7 @@ def sent(mp: Any, build: Any, **extra: Any) -> Dict[str, Any]:
         configure(mp, sink.url, **extra).upload_events(build(mp))
     (request,) = sink.requests
     body = request.json()
-    if mp is ours and not extra.get("add_source_request_id", True) is False:
+    if mp is ours and extra.get("add_source_request_id", True):
         assert "-" in body.pop("source_request_id")
     return body
 
@@ -210,3 +210,50 @@ def test_background_mode_reports_every_batch_it_does_not_deliver() -> None:
     assert len(calls) == total
     failed = [c for c in calls if isinstance(c, ours.rest.ApiException)]
     assert len(failed) == len(reported)
+
+
+def test_a_client_certificate_setting_is_not_silently_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    # The reference hands cert_file/key_file to urllib3; our transport has no client
+    # certificates, so the upload says so (once per destination) instead of dropping the setting.
+    with Sink() as sink:
+        api = configure(ours, sink.url, cert_file="/etc/ssl/client.pem")
+        with caplog.at_level(logging.WARNING, logger="analytics_sdk"):
+            api.upload_events(batch(ours))
+            api.upload_events(batch(ours))
+    warnings = [r for r in caplog.records if "cert_file" in r.getMessage()]
+    assert len(warnings) == 1 and len(sink.requests) == 2
+
+
+def test_headers_and_host_changed_between_uploads_apply_like_the_reference() -> None:
+    # The reference builds each request from api_client's headers and host; before, ours
+    # froze them at the first upload (a User-Agent or Cookie set later was never sent).
+    seen: Dict[str, List[Dict[str, str]]] = {}
+    with Sink() as first, Sink() as second:
+        for mp in (reference, ours):
+            api = configure(mp, first.url)
+            api.upload_events(batch(mp))
+            api.api_client.user_agent = "shop-backend/2.0"
+            api.api_client.set_default_header("X-Trace", "t-1")
+            api.api_client.cookie = "session=abc"
+            api.upload_events(batch(mp))
+            api.api_client.host = second.url + "/v2"
+            api.upload_events(batch(mp))
+            seen[mp.__name__] = [r.headers for r in first.requests[-2:] + second.requests[-1:]]
+    for mine, theirs in zip(seen["analytics_sdk.mparticle"], seen["mparticle"]):
+        for name in ("X-Trace", "Cookie", "Authorization", "Content-Type"):
+            assert mine.get(name) == theirs.get(name), name
+    assert [h["User-Agent"] for h in seen["analytics_sdk.mparticle"][1:]] == ["shop-backend/2.0"] * 2
+    assert [h["User-Agent"] for h in seen["mparticle"][1:]] == ["shop-backend/2.0"] * 2
+    assert len(second.requests) == 2  # one upload of each package went to the new host
+
+
+def test_configuration_read_at_each_call() -> None:
+    # The reference copies configuration.host into its ApiClient once; ours reads the
+    # configuration when it sends, as Amplitude's SDK does (a key or host set later applies).
+    with Sink(Settings(keys={"key-2": "secret-2"})) as old, Sink(Settings(keys={"key-2": "secret-2"})) as new:
+        api = configure(ours, old.url)
+        api.config.api_key, api.config.api_secret = "key-2", "secret-2"
+        api.upload_events(batch(ours))
+        api.config.host = new.url + "/v2"
+        api.upload_events(batch(ours))
+    assert [a.status for a in old.answers + new.answers] == [202, 202]

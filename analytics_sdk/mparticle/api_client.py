@@ -28,12 +28,22 @@ class ApiClient:
         cookie: Optional[str] = None, configuration: Optional[Configuration] = None,
     ) -> None:
         self.configuration = self.config = configuration or Configuration()
-        self.host = host or self.config.host
+        self._host = host
         self.cookie = cookie
         self.default_headers: Dict[str, str] = {"User-Agent": USER_AGENT}
         if header_name is not None:
             self.default_headers[header_name] = str(header_value)
         self.last_response: Any = None  # the last upload attempt's answer
+
+    @property
+    def host(self) -> str:
+        """Where uploads go: the host given here (or assigned), else ``configuration.host``
+        as it is at each call (the reference copies it once, at construction)."""
+        return self._host or self.config.host
+
+    @host.setter
+    def host(self, value: Optional[str]) -> None:
+        self._host = value
 
     @property
     def user_agent(self) -> str:

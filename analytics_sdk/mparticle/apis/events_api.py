@@ -12,8 +12,8 @@ network errors with backoff, and a 429 delays only the call that got it. With
 from __future__ import annotations
 
 import threading
-from http.client import responses
 import time
+from http.client import responses
 from typing import Any, Dict, List, Optional, Tuple
 
 from ...delivery.retry import RetryPolicy, Verdict, classify, parse_retry_after
@@ -41,7 +41,7 @@ class EventsApi:
             self.config.api_client = ApiClient(configuration=self.config)
         self.api_client = self.config.api_client
         self._lock = threading.Lock()
-        self._transports: Dict[Tuple[str, ...], Any] = {}
+        self._transports: Dict[Tuple[Any, ...], Any] = {}
         self._lane: Optional[BackgroundLane] = None
 
     # -- the reference's calls ----------------------------------------------------------
@@ -118,19 +118,27 @@ class EventsApi:
             return self._lane
 
     def _transport(self, path: str) -> Any:
-        config = self.config
-        url = config.host.rstrip("/") + path
-        auth = config.get_basic_auth_token()
-        key = (url, auth, str(config.verify), str(config.timeout))
+        # Read at each call, as the reference does: a header, host or key changed after
+        # the first upload applies to the next (one transport per distinct setting).
+        config, client = self.config, self.api_client
+        url = client.host.rstrip("/") + path
+        headers = {
+            **client.default_headers,
+            "Authorization": config.get_basic_auth_token(),
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+        if client.cookie:
+            headers["Cookie"] = client.cookie
+        key = (url, tuple(sorted(headers.items())), str(config.verify), str(config.timeout), str(config.proxies))
         with self._lock:
             transport = self._transports.get(key)
             if transport is None:
-                headers = {
-                    **self.api_client.default_headers,
-                    "Authorization": auth,
-                    "Accept": "application/json",
-                    "Content-Type": "application/json",
-                }
+                if config.cert_file or config.key_file:
+                    # Our transport sends no client certificate: say so rather than ignore it silently.
+                    config.logger["package_logger"].warning(
+                        "mParticle drop-in: configuration.cert_file/key_file (a TLS client certificate) are not "
+                        "supported; uploads go without one")
                 transport = make_transport(url, headers, timeout=config.timeout, proxies=config.proxies,
                                            verify=config.verify)
                 self._transports[key] = transport

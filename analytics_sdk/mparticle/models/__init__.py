@@ -22,7 +22,7 @@ from .app_event import AppEvent
 from .application_information import ApplicationInformation
 from .application_state_transition_event import ApplicationStateTransitionEvent
 from .attribution_info import AttributionInfo
-from .batch import EVENT_CLASSES, Batch
+from .batch import EVENT_CLASSES, Batch  # noqa: F401 - EVENT_CLASSES: event class -> event_type
 from .batch_context import BatchContext
 from .breadcrumb_event import BreadcrumbEvent
 from .ccpa_consent_state import CCPAConsentState
