@@ -30,6 +30,7 @@ from ..errors import DeliveryError
 from ..messages import library_context, new_message_id, utc_now_iso
 from . import constants
 from .config import Config
+from .constants import EventLogLevel
 from .event import BaseEvent, EventOptions, GroupIdentifyEvent, Identify, IdentifyEvent, RevenueEvent
 from .http_client import Sender
 from .plugin import PluginBridge, PluginType, apply
@@ -219,11 +220,15 @@ class Amplitude:
 
     def _on_drop(self, error: Exception, messages: List[Dict[str, Any]]) -> None:
         """What the reference logs on ``Config.logger`` when events are not delivered."""
-        logger = self.configuration.logger
+        config = self.configuration
         if isinstance(error, DeliveryError) and error.reason == "unauthorized":
-            logger.error("Invalid API Key")
-        else:
-            logger.info("%d event(s) not delivered: %s", len(messages), error)
+            config.logger.error("Invalid API Key")
+            return
+        level = config.event_log_level
+        if level is EventLogLevel.NONE:
+            return
+        log = config.logger.debug if level is EventLogLevel.DEBUG else config.logger.info
+        log("%d event(s) not delivered: %s", len(messages), error)
 
     # -- calls --------------------------------------------------------------------------
 

@@ -26,8 +26,8 @@ server_url                  endpoint override                          None
 storage_provider            ``SpoolStorageProvider(path)`` keeps the   in memory
                             backlog on disk; others are not used
 plan / ingestion_metadata   added to events that have none             None
-event_log_level             accepted (outcomes go to callbacks,        INFO
-                            ``on_error`` and ``analytics_sdk`` logs)
+event_log_level             level of the ``logger`` line for events    INFO
+                            not delivered (NONE: no such line)
 opt_out                     send nothing while True                    False
 retry_base_interval         Go ``RetryBaseInterval``: 1st backoff (s)  0.1
 retry_throttled_interval    Go ``RetryThrottledInterval``: hold of a   30.0
@@ -40,12 +40,12 @@ flush_timeout               bound of ``flush()`` (s; None: no bound)   None
 
 from __future__ import annotations
 
-import enum
 import itertools
 import logging
 from typing import Any, Callable, Optional
 
 from . import constants
+from .constants import EventLogLevel
 from .event import IngestionMetadata, Plan
 from .storage import InMemoryStorageProvider, SpoolStorageProvider, Storage, StorageProvider
 
@@ -60,12 +60,6 @@ PIPELINE_SETTINGS = frozenset((
     "connection_timeout", "max_storage_capacity", "flush_timeout",
 ))
 _versions = itertools.count(1)  # one sequence for every Config: a replaced Config never matches
-
-
-class EventLogLevel(enum.Enum):
-    NONE = 0
-    DEBUG = 1
-    INFO = 2
 
 
 class Config:

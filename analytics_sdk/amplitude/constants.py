@@ -7,6 +7,8 @@ values this drop-in uses (endpoints, operation names, limits, defaults).
 
 from __future__ import annotations
 
+import enum
+
 from ..plugins import PluginType
 from ..version import VERSION
 
@@ -17,7 +19,7 @@ __all__ = [
     "IDENTITY_OP_POST_INSERT", "IDENTITY_OP_REMOVE", "UNSET_VALUE", "REVENUE_PRODUCT_ID", "REVENUE_QUANTITY",
     "REVENUE_PRICE", "REVENUE_TYPE", "REVENUE_RECEIPT", "REVENUE_RECEIPT_SIG", "REVENUE", "REVENUE_CURRENCY",
     "AMP_REVENUE_EVENT", "MAX_PROPERTY_KEYS", "MAX_STRING_LENGTH", "FLUSH_QUEUE_SIZE", "FLUSH_INTERVAL_MILLIS",
-    "FLUSH_MAX_RETRIES", "CONNECTION_TIMEOUT", "MAX_BUFFER_CAPACITY", "PluginType",
+    "FLUSH_MAX_RETRIES", "CONNECTION_TIMEOUT", "MAX_BUFFER_CAPACITY", "PluginType", "EventLogLevel",
 ]
 
 SDK_LIBRARY = "analytics-sdk-python"
@@ -64,3 +66,11 @@ FLUSH_INTERVAL_MILLIS = 10_000
 FLUSH_MAX_RETRIES = 12
 CONNECTION_TIMEOUT = 10.0  # seconds
 MAX_BUFFER_CAPACITY = 20_000
+
+
+class EventLogLevel(enum.Enum):
+    """Level of the log line for each batch of events not delivered (``Config.event_log_level``)."""
+
+    NONE = 0
+    DEBUG = 1
+    INFO = 2
