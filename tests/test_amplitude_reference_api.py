@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import enum
 import importlib
-import json
 import logging
 import subprocess
 import sys

@@ -47,4 +47,6 @@ __all__ = [
     "DestinationPlugin",
     "PluginType",
     "constants",
+    "exception",
+    "utils",
 ]

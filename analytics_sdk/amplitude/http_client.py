@@ -14,7 +14,7 @@ import json
 import logging
 import socket
 import threading
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set
+from typing import Any, Callable, Dict, Optional, Sequence, Set
 from urllib import error as url_error, request as url_request
 
 from ..delivery.transport import Attempt, make_transport
