@@ -96,8 +96,11 @@ def _settings(config: Config) -> Tuple[_Settings, List[str]]:
     if flush_timeout is not None and (not isinstance(flush_timeout, (int, float)) or flush_timeout < 0):
         problems.append(f"Config.flush_timeout must be None or a number of seconds >= 0, got {flush_timeout!r}")
         flush_timeout = None
+    api_key = config.api_key
+    if api_key is not None and not isinstance(api_key, str):
+        api_key = str(api_key)  # (the reference's worker fails on a key JSON cannot hold)
     settings = _Settings(
-        api_key=config.api_key,
+        api_key=api_key,
         url=url,
         use_batch=bool(config.use_batch),
         min_id_length=min_id_length,
@@ -152,10 +155,16 @@ class Amplitude:
             if version != self._applied:
                 for problem in problems:
                     config.logger.error(problem)
-            if self._pipeline is None:
-                self._build(config, settings)
-            else:
-                self._reconfigure(settings)
+            try:
+                if self._pipeline is None:
+                    self._build(config, settings)
+                else:
+                    self._reconfigure(settings)
+            except Exception:  # noqa: BLE001 - a drop-in logs where the reference would not raise
+                config.logger.exception("The Amplitude client could not apply its Config")
+                if self._pipeline is None:
+                    return  # track() reports its events as not sent
+                settings = dataclasses.replace(settings, problem="the Config could not be applied (see the log)")
             self._problem = settings.problem
             self._applied = version
 
@@ -167,7 +176,7 @@ class Amplitude:
         )
         sender = Sender(destination.headers(), settings.connection_timeout)
         destination.transport = sender
-        destination.limits_log = _limits_log
+        destination.limits_log, destination.limits_message = _limits_log, "Too many properties. %d maximum."
         storage = config.storage_provider
         spool = storage if isinstance(storage, SpoolStorageProvider) else None
         if spool is None and not isinstance(storage, InMemoryStorageProvider):
@@ -241,7 +250,10 @@ class Amplitude:
         if config._version != self._applied or self._pipeline is None:
             self._apply(config, build=True)
         pipeline = self._pipeline
-        assert pipeline is not None
+        if pipeline is None:  # it could not be built (logged): the event is reported, not raised
+            if config.callback is not None or event.event_callback is not None:
+                self._reporter(event)({}, 0, "the Config could not be applied (see the log)")
+            return
         if self._event_plugins:
             processed = apply(self._event_plugins, event, config.logger)
             if processed is None:

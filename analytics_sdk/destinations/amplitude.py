@@ -99,8 +99,10 @@ class Amplitude(Destination):
         self.max_events_per_request = 2000 if self.use_batch else 1999
         self.max_request_bytes = 20_000_000 if self.use_batch else 999_999
         self._headers = {"Content-Type": "application/json", "Accept": "*/*", "User-Agent": USER_AGENT}
-        # Where "Too many properties" is logged (analytics_sdk.amplitude logs on "amplitude").
+        # How an object over Amplitude's key limit is logged (analytics_sdk.amplitude logs
+        # amplitude-analytics' line on the "amplitude" logger).
         self.limits_log = log
+        self.limits_message = "analytics_sdk: Amplitude: an object of more than %d keys is sent as {} (Amplitude's limit)"
         self.reconfigure(api_key, min_id_length, server_url or SERVER_URLS[(zone, self.use_batch)])
         self.max_event_bytes = self.max_request_bytes - self.envelope_bytes
 
@@ -130,7 +132,7 @@ class Amplitude(Destination):
             too_many = [0]
             cut = _limited(event, too_many)
             if too_many[0]:
-                self.limits_log.error("Too many properties. %d maximum.", MAX_PROPERTY_KEYS)
+                self.limits_log.error(self.limits_message, MAX_PROPERTY_KEYS)
             if cut != event:
                 data = encode_json(cut)
         return data
