@@ -318,9 +318,13 @@ def test_a_missing_api_key_is_never_raised_and_goes_as_the_reference_sends_it():
     with Sink() as their_sink, Sink() as our_sink:
         their_codes = config_problems(theirs, their_sink)
         our_codes = config_problems(ours, our_sink)
-        ours.Amplitude("").track(ours.BaseEvent("E", user_id="user-0001"))  # neither raises
+        empty = ours.Amplitude("")  # an empty key does not raise either (it did)
+        empty.configuration.server_url = our_sink.url
+        empty.track(ours.BaseEvent("E", user_id="user-0001"))
+        empty.shutdown(timeout=5)
     assert our_codes == their_codes == [("Keyed", 200), ("No Key", 400)]
-    assert [r[2] for r in wire(our_sink)] == [r[2] for r in wire(their_sink)] == [None, "key"]
+    assert [r[2] for r in wire(their_sink)] == [None, "key"]
+    assert [r[2] for r in wire(our_sink)] == [None, "key", ""]
 
 
 def test_an_unusable_endpoint_is_logged_and_its_events_reported_never_raised(caplog):
