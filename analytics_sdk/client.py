@@ -249,6 +249,8 @@ class Client:
         kind = getattr(plugin, "plugin_type", None)
         if not isinstance(kind, PluginType) or not callable(getattr(plugin, "execute", None)):
             raise ValidationError("a plugin needs a plugin_type (PluginType) and an execute(event) method")
+        if kind is PluginType.OBSERVE:
+            raise ValidationError("plugin_type OBSERVE is not run by any client: use BEFORE, ENRICHMENT or DESTINATION")
         setup = getattr(plugin, "setup", None)
         if callable(setup):
             setup(self)

@@ -28,6 +28,7 @@ class PluginType(enum.Enum):
     BEFORE = 0
     ENRICHMENT = 1
     DESTINATION = 2
+    OBSERVE = 3  # amplitude-analytics names it but runs no such plugin: refused by add()
 
 
 class Plugin:

@@ -1,14 +1,18 @@
 """Drop-in for ``amplitude-analytics``: change ``from amplitude import ...`` to
 ``from analytics_sdk.amplitude import ...`` and the same code runs on this SDK's
 pipeline (bounded flush, fork safety, delivery at exit, optional disk spool,
-per-event response handling, every drop reported). See README.rst, "Migrating
-from amplitude-analytics", for the differences.
+per-event response handling, every drop reported). The reference's modules are
+here under the same names (``constants``, ``event``, ``plugin``, ``config``,
+``storage``, ``client``, ``http_client``, ``utils``, ``exception``), so
+``import amplitude.<name>`` works once ``amplitude`` is aliased to this package.
+docs/migrating/amplitude.md lists every difference.
 """
 
-from ..plugins import PluginType
+from . import constants, exception, utils
 from .client import Amplitude
-from .config import Config, EventLogLevel, InMemoryStorageProvider, SpoolStorageProvider, StorageProvider
-from .events import (
+from .config import Config, EventLogLevel
+from .constants import PluginType
+from .event import (
     BaseEvent,
     EventOptions,
     GroupIdentifyEvent,
@@ -19,7 +23,8 @@ from .events import (
     Revenue,
     RevenueEvent,
 )
-from .plugins import DestinationPlugin, EventPlugin, Plugin
+from .plugin import DestinationPlugin, EventPlugin, Plugin
+from .storage import InMemoryStorageProvider, SpoolStorageProvider, StorageProvider
 
 __all__ = [
     "Amplitude",
@@ -41,4 +46,7 @@ __all__ = [
     "EventPlugin",
     "DestinationPlugin",
     "PluginType",
+    "constants",
+    "exception",
+    "utils",
 ]

@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-__all__ = ["Callbacks", "OutcomeCallback", "DELIVERED_MESSAGE", "user_code", "in_user_code"]
+__all__ = ["Callbacks", "OutcomeCallback", "DELIVERED_MESSAGE", "user_code", "in_user_code", "outcome_attempts"]
 
 log = logging.getLogger("analytics_sdk")
 
@@ -48,6 +48,12 @@ def user_code() -> Iterator[None]:
 
 def in_user_code() -> bool:
     return getattr(_marker(), "depth", 0) > 0
+
+
+def outcome_attempts() -> int:
+    """In an outcome callback: how many requests carried the event (0: none, e.g. a
+    refusal at call time). ``analytics_sdk.amplitude`` sets ``event.retry`` from it."""
+    return getattr(_marker(), "attempts", 0)
 DELIVERED_MESSAGE = "Event sent successfully."  # Amplitude's wording
 
 
@@ -87,8 +93,10 @@ class Callbacks:
                     del self._per_call[message_id]
             return entry[0]
 
-    def fire(self, events: List[Tuple[Dict[str, Any], Optional[str]]], code: int, message: str) -> None:
-        """Report an outcome for ``(event, message_id)`` pairs; callbacks that raise are logged."""
+    def fire(self, events: List[Tuple[Dict[str, Any], Optional[str]]], code: int, message: str, attempts: int = 0) -> None:
+        """Report an outcome for ``(event, message_id)`` pairs; callbacks that raise are logged.
+        ``attempts`` (requests that carried them) is readable there: ``outcome_attempts()``."""
+        _marker().attempts = attempts
         for event, message_id in events:
             for callback in (self._take(message_id), self.callback):
                 if callback is None:

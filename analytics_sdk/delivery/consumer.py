@@ -152,6 +152,29 @@ class Consumer:
                 self._progress.enqueued += 1
         self._start_threads()
 
+    def reconfigure(
+        self,
+        *,
+        upload_size: Optional[int] = None,
+        upload_interval: Optional[float] = None,
+        retry_policy: Optional[RetryPolicy] = None,
+        max_queue_size: Optional[int] = None,
+    ) -> None:
+        """Change settings of a running consumer (``analytics_sdk.amplitude`` applies its
+        Config this way). Requests already made keep their retry history."""
+        with self._lock:
+            if upload_size is not None:
+                self.upload_size = min(upload_size, self.destination.max_events_per_request)
+            if upload_interval is not None:
+                self.upload_interval = upload_interval
+            if retry_policy is not None:
+                self.retry_policy = retry_policy
+            if max_queue_size is not None:
+                self.max_queue_size = max_queue_size
+                self._half_full = (max_queue_size + 1) // 2
+            self._not_empty.notify_all()  # a lingering uploader re-reads its targets
+            self._not_full.notify_all()
+
     @property
     def depth(self) -> int:
         return len(self._queue)
@@ -502,7 +525,7 @@ class Consumer:
             self._reporting += 1  # off the record, not reported yet: a shutdown waits for these (see finish_shutdown)
         try:
             if result.delivered:
-                self.outcomes.delivered(result.delivered, status)
+                self.outcomes.delivered(result.delivered, status, attempts)
                 log.debug("analytics_sdk: delivered %d message(s) (HTTP %s)", len(result.delivered), status)
             for (reason, detail), items in result.dropped.items():
                 self.outcomes.drop(reason, items, detail or "the server refused the message(s)", status, attempts)

@@ -81,11 +81,11 @@ class Outcomes:
         self._reset_counters()
         self.callbacks.after_fork()
 
-    def delivered(self, items: Sequence[bytes], status: Optional[int] = None) -> None:
+    def delivered(self, items: Sequence[bytes], status: Optional[int] = None, attempts: int = 0) -> None:
         with self._lock:
             self.delivered_count += len(items)
         if self.callbacks.active:
-            self.callbacks.fire(self._events(items), status or 200, DELIVERED_MESSAGE)
+            self.callbacks.fire(self._events(items), status or 200, DELIVERED_MESSAGE, attempts)
 
     def count_quiet(self, outcome: str, n: int = 1) -> None:
         """Count an outcome the user asked for (``filtered``, ``opted_out``): no report."""
@@ -143,7 +143,7 @@ class Outcomes:
             except Exception:  # noqa: BLE001 - the user's hook must never kill the uploader
                 log.exception("analytics_sdk: on_error callback raised; ignoring")
         if self.callbacks.active:
-            self.callbacks.fire(self._events(messages), status or 0, str(error))
+            self.callbacks.fire(self._events(messages), status or 0, str(error), attempts)
         return error
 
     def _events(self, messages: Sequence[Any]) -> List[Any]:

@@ -33,17 +33,22 @@ SERVER_URLS = {
     ("EU", True): "https://api.eu.amplitude.com/batch",
 }
 MAX_STRING_LENGTH = 1024  # Amplitude cuts longer strings; we cut them before sending
+MAX_PROPERTY_KEYS = 1024  # an object with more keys goes as {}, as amplitude-analytics sends it
 LIBRARY = f"analytics-sdk-python/{VERSION}"
 
 
-def _cut_strings(value: Any) -> Any:
-    """A copy with every string (keys too) at most 1024 characters."""
+def _limited(value: Any, too_many: List[int]) -> Any:
+    """A copy within Amplitude's limits: every string (keys too) at most 1024 characters,
+    every object of more than 1024 keys ``{}`` (counted in ``too_many``)."""
     if isinstance(value, str):
         return value[:MAX_STRING_LENGTH]
     if isinstance(value, dict):
-        return {_cut_strings(k) if isinstance(k, str) else k: _cut_strings(v) for k, v in value.items()}
+        if len(value) > MAX_PROPERTY_KEYS:
+            too_many[0] += 1
+            return {}
+        return {_limited(k, too_many) if isinstance(k, str) else k: _limited(v, too_many) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_cut_strings(v) for v in value]
+        return [_limited(v, too_many) for v in value]
     return value
 
 
@@ -87,22 +92,33 @@ class Amplitude(Destination):
             )
         self.server_zone = zone
         self.use_batch = bool(use_batch)
-        self.url = server_url or SERVER_URLS[(zone, self.use_batch)]
-        self.min_id_length = min_id_length
         self.retry_throttled_interval = float(retry_throttled_interval)
         self.transport = transport
         # Limits per API (amp-docs): fewer than 2000 events and 1 MB per HTTP V2
         # request; 2000 events and 20 MB per Batch request.
         self.max_events_per_request = 2000 if self.use_batch else 1999
         self.max_request_bytes = 20_000_000 if self.use_batch else 999_999
+        self._headers = {"Content-Type": "application/json", "Accept": "*/*", "User-Agent": USER_AGENT}
+        # How an object over Amplitude's key limit is logged (analytics_sdk.amplitude logs
+        # amplitude-analytics' line on the "amplitude" logger).
+        self.limits_log = log
+        self.limits_message = "analytics_sdk: Amplitude: an object of more than %d keys is sent as {} (Amplitude's limit)"
+        self.reconfigure(api_key, min_id_length, server_url or SERVER_URLS[(zone, self.use_batch)])
+        self.max_event_bytes = self.max_request_bytes - self.envelope_bytes
+
+    def reconfigure(self, api_key: Optional[str], min_id_length: Optional[int], url: str) -> None:
+        """Take a new key, ``min_id_length`` or URL from the next request on, unchecked: the
+        ``analytics_sdk.amplitude`` client applies its ``Config`` this way, read when used,
+        as amplitude-analytics reads it (a missing key goes as null, as there). The URL
+        is the transport's to use: this records it."""
         options = b""
         if min_id_length is not None:
             options = b',"options":{"min_id_length":%d}' % min_id_length
-        self._prefix = b'{"api_key":' + json.dumps(api_key).encode("ascii") + b',"events":['
-        self._suffix = b"]" + options + b"}"
-        self.envelope_bytes = len(self._prefix) + len(self._suffix)
-        self.max_event_bytes = self.max_request_bytes - self.envelope_bytes
-        self._headers = {"Content-Type": "application/json", "Accept": "*/*", "User-Agent": USER_AGENT}
+        prefix = b'{"api_key":' + json.dumps(api_key).encode("ascii") + b',"events":['
+        self._envelope = (prefix, b"]" + options + b"}")  # one tuple: a request reads both or neither
+        self.envelope_bytes = len(prefix) + len(options) + 2
+        self.min_id_length = min_id_length
+        self.url = url
         self._key_reported = False
 
     # -- caller's thread ---------------------------------------------------------------
@@ -113,7 +129,10 @@ class Amplitude(Destination):
         # A string over 1024 characters makes the event longer than that; only
         # then is it worth walking the event to cut strings.
         if len(data) > MAX_STRING_LENGTH:
-            cut = _cut_strings(event)
+            too_many = [0]
+            cut = _limited(event, too_many)
+            if too_many[0]:
+                self.limits_log.error(self.limits_message, MAX_PROPERTY_KEYS)
             if cut != event:
                 data = encode_json(cut)
         return data
@@ -124,10 +143,12 @@ class Amplitude(Destination):
         return self._headers
 
     def body(self, events: Sequence[bytes]) -> bytes:
-        return join_array(self._prefix, events, self._suffix)
+        prefix, suffix = self._envelope
+        return join_array(prefix, events, suffix)
 
     def body_parts(self, events: Sequence[bytes]) -> List[Any]:
-        return array_parts(self._prefix, events, self._suffix)  # a queue run goes out as it is
+        prefix, suffix = self._envelope
+        return array_parts(prefix, events, suffix)  # a queue run goes out as it is
 
     def read(self, status: Optional[int], body: bytes, retry_after: Optional[float], count: int) -> Reply:
         return self.read_batch(status, body, retry_after, [b"{}"] * count)

@@ -1,4 +1,4 @@
-"""Amplitude-style plugins over event objects, as ``amplitude-analytics`` defines them.
+"""``amplitude.plugin``: plugins over event objects, as ``amplitude-analytics`` defines them.
 
 * ``EventPlugin`` (BEFORE / ENRICHMENT): ``execute(event)`` returns the event,
   a replacement or None (dropped: counted as ``filtered``, no callback, as in
@@ -16,7 +16,7 @@ import logging
 from typing import Any, Dict, List, Optional
 
 from ..plugins import Plugin as _SdkPlugin, PluginType
-from .events import BaseEvent, GroupIdentifyEvent, IdentifyEvent, RevenueEvent, event_from_wire
+from .event import BaseEvent, GroupIdentifyEvent, IdentifyEvent, RevenueEvent, event_from_wire
 
 __all__ = ["PluginType", "Plugin", "EventPlugin", "DestinationPlugin", "Timeline", "PluginBridge"]
 
@@ -74,18 +74,23 @@ class Timeline:
         for kind in self.plugins:
             self.plugins[kind] = [p for p in self.plugins[kind] if p is not plugin]
 
+    @property
+    def logger(self) -> logging.Logger:
+        return getattr(self.configuration, "logger", None) or log
+
     def process(self, event: Optional[BaseEvent]) -> Optional[BaseEvent]:
         if self.configuration is not None and getattr(self.configuration, "opt_out", False):
+            self.logger.info("Skipped event for opt out config")
             return event
         for kind in (PluginType.BEFORE, PluginType.ENRICHMENT):
-            event = apply(self.plugins[kind], event)
+            event = apply(self.plugins[kind], event, self.logger)
         for destination in self.plugins[PluginType.DESTINATION]:
             if event is None:
                 break
             try:
                 destination.execute(event)
             except Exception:  # noqa: BLE001 - one plugin must not stop the others
-                log.exception("Error for apply DESTINATION plugin for event")
+                self.logger.exception("Error for apply DESTINATION plugin for event")
         return event
 
     def shutdown(self) -> None:
@@ -95,15 +100,16 @@ class Timeline:
                 shutdown()
 
 
-def apply(plugins: List[Any], event: Optional[BaseEvent]) -> Optional[BaseEvent]:
-    """Run event plugins in order; a plugin that raises is logged and skipped (Amplitude's rule)."""
+def apply(plugins: List[Any], event: Optional[BaseEvent], logger: logging.Logger = log) -> Optional[BaseEvent]:
+    """Run event plugins in order; a plugin that raises is logged (on ``logger``: the
+    Config's) and skipped (Amplitude's rule)."""
     for plugin in plugins:
         if event is None:
             return None
         try:
             event = plugin.execute(event)
         except Exception:  # noqa: BLE001 - user code
-            log.exception("Error for apply %s plugin", plugin.plugin_type.name)
+            logger.exception("Error for apply %s plugin", plugin.plugin_type.name)
     return event
 
 

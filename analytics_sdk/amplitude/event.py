@@ -1,19 +1,27 @@
-"""Amplitude's event classes, as ``amplitude-analytics`` names them.
+"""``amplitude.event``: Amplitude's event classes, as ``amplitude-analytics`` names them.
 
 ``BaseEvent`` and friends hold Amplitude event fields as attributes and as items
-(``event["groups"] = ...``). A value of the wrong type is refused with an error
-log and left out, as in Amplitude's SDK. Construction is cheap on purpose (it
-runs in request handlers): plain attribute stores, type checks when the event
-is turned into its wire dict.
+(``event["groups"] = ...``). As in the reference, a value of the wrong type, or a
+property dict holding values Amplitude cannot take (nested lists, sets, tuples,
+objects...), is refused with an error log and left out; ``Identify`` logs and
+ignores an operation it cannot take (it never raises). ``get_event_body()`` is
+what is sent: Enum values as their values, strings cut to 1,024 characters, an
+object of more than 1,024 keys as ``{}``.
+
+Construction is cheap on purpose (it runs in request handlers): plain attribute
+stores and one pass over the property dicts given.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from ..builders import Identify, Revenue as _Revenue
+from ..builders import CLEAR_ALL, OPERATIONS, Identify as _Identify, Revenue as _Revenue
+from .constants import LOGGER_NAME
+from .utils import truncate
 
 __all__ = [
     "Plan",
@@ -27,9 +35,11 @@ __all__ = [
     "Revenue",
     "FIELDS",
     "event_from_wire",
+    "is_validate_properties",
+    "is_validate_object",
 ]
 
-log = logging.getLogger("amplitude")
+log = logging.getLogger(LOGGER_NAME)
 
 IDENTIFY_EVENT = "$identify"
 GROUP_IDENTIFY_EVENT = "$groupidentify"
@@ -47,8 +57,8 @@ class Plan:
         self.version_id = version_id
 
     def get_plan_body(self) -> Dict[str, str]:
-        pairs = (("branch", self.branch), ("source", self.source), ("version", self.version), ("versionId", self.version_id))
-        return {key: value for key, value in pairs if isinstance(value, str) and value}
+        return _string_fields(self, (("branch", "branch"), ("source", "source"), ("version", "version"),
+                                     ("version_id", "versionId")))
 
 
 class IngestionMetadata:
@@ -59,8 +69,21 @@ class IngestionMetadata:
         self.source_version = source_version
 
     def get_body(self) -> Dict[str, str]:
-        pairs = (("source_name", self.source_name), ("source_version", self.source_version))
-        return {key: value for key, value in pairs if isinstance(value, str) and value}
+        return _string_fields(self, (("source_name", "source_name"), ("source_version", "source_version")))
+
+
+def _string_fields(owner: Any, names: Tuple[Tuple[str, str], ...]) -> Dict[str, str]:
+    """The set string attributes of ``owner`` under their wire names; others are logged and left out."""
+    body = {}
+    for name, wire in names:
+        value = getattr(owner, name, None)
+        if not value:
+            continue
+        if isinstance(value, str):
+            body[wire] = value
+        else:
+            log.error("%s.%s expected %s but received %s.", type(owner).__name__, name, str, type(value))
+    return body
 
 
 # attribute -> (wire key, accepted types); the order is the wire order.
@@ -104,7 +127,66 @@ def _type_ok(name: str, value: Any) -> bool:
     wanted = FIELDS[name][1]
     if isinstance(value, wanted):
         return True
-    log.error("Event property %s expected %s but received %s.", name, wanted[0].__name__, type(value).__name__)
+    log.error("Event property %s expected %s but received %s.", name, wanted[0], type(value))
+    return False
+
+
+# What Amplitude takes as a property value (the reference's rule): a string, number,
+# bool or Enum; a dict of such (string keys); a list of strings, numbers and dicts.
+_SCALAR_TYPES = (str, int, float)
+
+
+def _invalid_value(value: Any) -> Optional[str]:
+    """Why ``value`` cannot be a property value, or None. Exact types first: this runs
+    for every property of every event."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return None
+    if kind is dict or isinstance(value, dict):
+        return _invalid_object(value)
+    if kind is list or isinstance(value, list):
+        for element in value:
+            kind = type(element)
+            if kind is str or kind is int or kind is float or kind is bool:
+                continue
+            if kind is dict or isinstance(element, dict):
+                problem = _invalid_object(element)
+                if problem is not None:
+                    return problem
+            elif isinstance(element, list) or not isinstance(element, _SCALAR_TYPES):
+                return f"a list holds a {type(element).__name__}"
+        return None
+    if isinstance(value, (bool, float, int, str, enum.Enum)):
+        return None
+    return f"a {kind.__name__} value"
+
+
+def _invalid_object(values: Dict[Any, Any]) -> Optional[str]:
+    for key, value in values.items():
+        if type(key) is not str and not isinstance(key, str):
+            return f"a {type(key).__name__} key"
+        problem = _invalid_value(value)
+        if problem is not None:
+            return f"{problem} (at {key!r})"
+    return None
+
+
+def is_validate_properties(key: Any, value: Any) -> bool:
+    """Whether ``key: value`` can be a property (a string key, a value Amplitude takes)."""
+    return isinstance(key, str) and _invalid_value(value) is None
+
+
+def is_validate_object(obj: Dict[Any, Any]) -> bool:
+    """Whether every ``key: value`` of ``obj`` can be a property."""
+    return _invalid_object(obj) is None
+
+
+def _properties_ok(name: str, value: Any) -> bool:
+    """A property dict Amplitude can take; else an error log, and the caller leaves it out."""
+    problem = _invalid_object(value)
+    if problem is None:
+        return True
+    log.error("Event property %s left out (Amplitude cannot take it): %s.", name, problem)
     return False
 
 
@@ -230,6 +312,10 @@ class EventOptions:
                 return
             if not _type_ok(key, value):
                 return
+            if isinstance(value, dict) and not _properties_ok(key, value):
+                return
+        elif key not in FIELDS:
+            return
         self.__dict__[key] = value
 
     def __contains__(self, item: str) -> bool:
@@ -239,7 +325,20 @@ class EventOptions:
         return json.dumps(self.get_event_body(), sort_keys=True, skipkeys=True, default=str)
 
     def get_event_body(self) -> Dict[str, Any]:
-        """The event as Amplitude's wire dict (fields of the wrong type left out, with an error log)."""
+        """The event as it is sent: wire names, fields of the wrong type left out (with
+        an error log), Enum property values as their values, None property values left
+        out, strings cut to 1,024 characters and objects of more than 1,024 keys as
+        ``{}`` (logged). A new dict: the event's own values are left as they are."""
+        body = self._wire_fields()
+        for name in ("user_properties", "event_properties", "group_properties"):
+            values = body.get(name)
+            if values and any(isinstance(v, enum.Enum) for v in values.values()):
+                body[name] = {k: v.value if isinstance(v, enum.Enum) else v for k, v in values.items()}
+        return truncate(body)  # type: ignore[no-any-return]
+
+    def _wire_fields(self) -> Dict[str, Any]:
+        """The wire dict before the limits: what ``track`` hands to the destination,
+        which applies the limits (and converts values) when it encodes the event."""
         body: Dict[str, Any] = {}
         for name, value in self.__dict__.items():
             spec = FIELDS.get(name)
@@ -305,14 +404,21 @@ class BaseEvent(EventOptions):
             user_agent, callback)
         values = self.__dict__
         values["event_type"] = event_type
+        # Checked as the reference checks them (a bad dict is left out, with an error log).
         if event_properties is not None:
-            values["event_properties"] = event_properties
+            if type(event_properties) is dict and _invalid_object(event_properties) is None:
+                values["event_properties"] = event_properties
+            else:
+                self["event_properties"] = event_properties
         if user_properties is not None:
-            values["user_properties"] = user_properties
+            if type(user_properties) is dict and _invalid_object(user_properties) is None:
+                values["user_properties"] = user_properties
+            else:
+                self["user_properties"] = user_properties
         if groups is not None:
-            values["groups"] = groups
+            self["groups"] = groups
         if group_properties is not None:
-            values["group_properties"] = group_properties
+            self["group_properties"] = group_properties
 
     def load_event_options(self, event_options: Optional[EventOptions]) -> None:
         """Copy every option set on ``event_options`` onto this event (overwriting)."""
@@ -327,20 +433,59 @@ class BaseEvent(EventOptions):
             self.event_callback = event_options.event_callback
 
 
-class IdentifyEvent(BaseEvent):
-    """``$identify``: the arguments of BaseEvent after ``event_type``."""
+class Identify(_Identify):
+    """User (or group) property operations, one per property key (``set``, ``add``...).
 
-    def __init__(self, *args: Any, **fields: Any) -> None:
+    As in ``amplitude-analytics``, an operation it cannot take is logged and ignored,
+    never raised: a second operation on a key, any after ``clear_all()``, ``add``
+    of a value that is not a number, a value Amplitude cannot take. (The
+    ``analytics_sdk.Identify`` of the Segment-style API raises instead.)
+    """
+
+    def _operation(self, name: str, key: Any, value: Any) -> "Identify":
+        if CLEAR_ALL in self._properties or key in self._keys:
+            log.error("Key or clear all operation already set.")
+            return self
+        if not isinstance(key, str):
+            log.error("Identify.%s ignored: the property key must be a string, got %s.", name, type(key))
+            return self
+        if name == "add":
+            if not isinstance(value, (int, float)):
+                log.error("Identify.add ignored for %r: the value must be a number, got %s.", key, type(value))
+                return self
+        elif name != "unset":
+            problem = _invalid_value(value)
+            if problem is not None:
+                log.error("Identify.%s ignored for %r (Amplitude cannot take it): %s.", name, key, problem)
+                return self
+        self._keys.add(key)
+        self._properties.setdefault(OPERATIONS[name], {})[key] = value
+        return self
+
+    def add(self, key: str, value: Any) -> "Identify":
+        return self._operation("add", key, value)
+
+
+class IdentifyEvent(BaseEvent):
+    """``$identify``: the arguments of BaseEvent after ``event_type``; ``identify_obj``
+    (an ``Identify``) gives the ``user_properties``."""
+
+    def __init__(self, *args: Any, identify_obj: Optional[_Identify] = None, **fields: Any) -> None:
         fields.pop("event_type", None)
         super().__init__(IDENTIFY_EVENT, *args, **fields)
+        if identify_obj:
+            self.user_properties = identify_obj.user_properties
 
 
 class GroupIdentifyEvent(BaseEvent):
-    """``$groupidentify``: the arguments of BaseEvent after ``event_type``."""
+    """``$groupidentify``: the arguments of BaseEvent after ``event_type``; ``identify_obj``
+    (an ``Identify``) gives the ``group_properties``."""
 
-    def __init__(self, *args: Any, **fields: Any) -> None:
+    def __init__(self, *args: Any, identify_obj: Optional[_Identify] = None, **fields: Any) -> None:
         fields.pop("event_type", None)
         super().__init__(GROUP_IDENTIFY_EVENT, *args, **fields)
+        if identify_obj:
+            self.group_properties = identify_obj.user_properties
 
 
 class RevenueEvent(BaseEvent):
