@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean vendor-suites
 
 $(STAMP): setup.py setup.cfg
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/compare.py --json benchmarks/latest.json
 	$(BENCH_VENV)/bin/python benchmarks/mparticle_compare.py
 	$(BENCH_VENV)/bin/python benchmarks/amplitude_compare.py
+
+# The vendors' own test suites against the drop-ins (compat/): mParticle's is downloaded
+# from PyPI; Amplitude's comes from a checkout of github amplitude/Amplitude-Python at
+# tag v1.2.3 (its PyPI package has no tests): make vendor-suites AMPLITUDE_CHECKOUT=path
+vendor-suites: $(STAMP)
+	$(PY) compat/run_mparticle_suite.py
+	test -n "$(AMPLITUDE_CHECKOUT)" || { echo "set AMPLITUDE_CHECKOUT to an Amplitude-Python v1.2.3 checkout"; exit 2; }
+	$(PY) compat/run_amplitude_suite.py "$(AMPLITUDE_CHECKOUT)"
 
 lint: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check mypy types-requests types-python-dateutil
