@@ -1,0 +1,153 @@
+"""A real ``celery worker`` (prefork pool: billiard) whose tasks track, over kombu's
+filesystem transport (no broker server, works offline).
+
+billiard's pool workers end with ``os._exit()`` and run no exit hook: neither
+atexit nor multiprocessing's finalizers. Before the fix, a worker recycled by
+``--max-tasks-per-child`` (or stopped by a warm shutdown) lost everything it still
+had queued, without a report (issue 21, item 4: 0 of 60 delivered). The SDK now
+delivers from Celery's ``worker_process_shutdown``, which the pool sends in the
+worker just before that ``os._exit()``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from analytics_sdk.devserver import Collector
+
+pytest.importorskip("celery")
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+
+TASKS = '''
+import os
+import analytics_sdk
+from celery import Celery
+
+analytics_sdk.write_key = "k"
+analytics_sdk.host = os.environ["COLLECTOR_URL"]
+if os.environ.get("HOLD_UPLOADS"):  # nothing is sent while the worker runs: only its exit can deliver
+    analytics_sdk.upload_size, analytics_sdk.upload_interval = 1000, 60
+
+
+def report(error, messages):
+    with open(os.environ["ERRORS_FILE"], "a") as f:
+        f.write(f"{error.reason} {len(messages)}\\n")
+
+
+analytics_sdk.on_error = report
+
+folder = os.environ["BROKER_DIR"]
+app = Celery("tasks", broker="filesystem://")
+app.conf.broker_transport_options = {
+    "data_folder_in": folder, "data_folder_out": folder, "store_processed": False, "polling_interval": 0.05,
+}
+app.conf.broker_connection_retry_on_startup = True
+app.conf.worker_hijack_root_logger = False
+
+
+@app.task
+def work(i):
+    analytics_sdk.track(f"user-{i}", "Task Ran", {"i": i})
+    with open(os.environ["RAN_FILE"], "a") as f:  # one line per task, written at once (O_APPEND)
+        f.write(f"{i}\\n")
+'''
+
+
+def _env(collector: Collector, tmp_path: Path) -> Dict[str, str]:
+    (tmp_path / "broker").mkdir()
+    return dict(
+        os.environ,
+        COLLECTOR_URL=collector.url,
+        ERRORS_FILE=str(tmp_path / "errors.txt"),
+        RAN_FILE=str(tmp_path / "ran.txt"),
+        BROKER_DIR=str(tmp_path / "broker"),
+        PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+    )
+
+
+def _enqueue(tmp_path: Path, env: Dict[str, str], count: int) -> None:
+    code = f"from tasks import work\nfor i in range({count}):\n    work.delay(i)\n"
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True, timeout=60)
+
+
+def _worker(tmp_path: Path, env: Dict[str, str], *options: str) -> subprocess.Popen:
+    args = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool=prefork", "--concurrency=2",
+            "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat", *options]
+    return subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_until_ran(tmp_path: Path, count: int, worker: subprocess.Popen, timeout: float) -> None:
+    ran = tmp_path / "ran.txt"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and worker.poll() is None:
+        if ran.exists() and len(ran.read_text().splitlines()) >= count:
+            return
+        time.sleep(0.05)
+    worker.kill()
+    _, err = worker.communicate()
+    raise AssertionError(f"the tasks did not all run in {timeout}s:\n{err[-3000:]}")
+
+
+def _reported(tmp_path: Path) -> Dict[str, int]:
+    counts: Dict[str, int] = {}
+    errors = tmp_path / "errors.txt"
+    if errors.exists():
+        for line in errors.read_text().splitlines():
+            reason, n = line.split()
+            counts[reason] = counts.get(reason, 0) + int(n)
+    return counts
+
+
+def _warm_shutdown(worker: subprocess.Popen) -> List[str]:
+    worker.send_signal(signal.SIGTERM)  # to the main process only: Celery's warm shutdown
+    _, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err[-3000:]
+    return err.splitlines()
+
+
+def test_max_tasks_per_child_delivers_every_recycled_workers_events(tmp_path: Path) -> None:
+    # 60 one-task workers: each ends with os._exit() right after its task (billiard
+    # recycles about 2 workers per 0.8 s supervisor cycle: this test takes ~20 s).
+    (tmp_path / "tasks.py").write_text(TASKS)
+    with Collector() as collector:
+        env = dict(_env(collector, tmp_path), HOLD_UPLOADS="1")  # only a worker's exit can deliver its event
+        _enqueue(tmp_path, env, 60)
+        worker = _worker(tmp_path, env, "--max-tasks-per-child=1")
+        _wait_until_ran(tmp_path, 60, worker, timeout=60)
+        delivered_while_running = collector.wait_for(60, timeout=5)
+        _warm_shutdown(worker)
+        summary = collector.summary()
+        print(f"max-tasks-per-child=1: stored {summary['stored']}/60 (before the warm shutdown: "
+              f"{delivered_while_running}), duplicates {summary['duplicates']}, reported {_reported(tmp_path)}")
+        assert summary["stored"] == 60 and summary["duplicates"] == 0, (summary, _reported(tmp_path))
+        assert delivered_while_running  # each worker delivered at its own exit, not the shutdown
+        assert _reported(tmp_path) == {}
+
+
+def test_warm_shutdown_delivers_what_the_pool_workers_still_queue(tmp_path: Path) -> None:
+    # Everything is still queued in the two pool workers when the main process gets
+    # SIGTERM (a request waits for 1,000 events or a minute); they end with os._exit()
+    # once the pool closes.
+    (tmp_path / "tasks.py").write_text(TASKS)
+    with Collector() as collector:
+        env = dict(_env(collector, tmp_path), HOLD_UPLOADS="1")
+        _enqueue(tmp_path, env, 400)
+        worker = _worker(tmp_path, env)
+        _wait_until_ran(tmp_path, 400, worker, timeout=30)
+        stored_before = collector.summary()["stored"]
+        _warm_shutdown(worker)
+        collector.wait_for(400, timeout=2)
+        summary = collector.summary()
+        print(f"warm shutdown: stored before SIGTERM {stored_before}, after {summary['stored']}/400, "
+              f"duplicates {summary['duplicates']}, reported {_reported(tmp_path)}")
+        assert stored_before == 0  # the test means something: only the workers' exit can deliver
+        assert summary["stored"] == 400 and summary["duplicates"] == 0, (summary, _reported(tmp_path))
