@@ -367,7 +367,7 @@ _RERAISING_SERVER = """
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.append(signum))  # the server's handler
     client = analytics_sdk.Client("k", host=sys.argv[1], upload_size=1000, upload_interval=60, exit_timeout=20)
     for i in range(300):
-        client.track("u", "Queued", {"i": i})
+        client.track("u", "Queued", {{"i": i}})
     print("ready", type(signal.getsignal(signal.SIGTERM)).__name__, flush=True)
     while not stop:
         time.sleep(0.01)
@@ -388,7 +388,7 @@ _RERAISING_SERVER = """
 def test_a_server_that_restores_the_default_and_reraises_sigterm_still_delivers(after_reraise):
     if after_reraise and not os.path.exists("/proc/self/task"):
         pytest.skip("the watcher reads /proc")
-    code = textwrap.dedent(_RERAISING_SERVER).format(after_stop="", after_reraise=after_reraise)
+    code = textwrap.dedent(_RERAISING_SERVER.format(after_stop="", after_reraise=after_reraise))
     with Collector() as collector:
         proc = _start(code, collector.url)
         assert proc.stdout.readline().split() == ["ready", "_SigtermChain"]
@@ -401,15 +401,19 @@ def test_a_server_that_restores_the_default_and_reraises_sigterm_still_delivers(
 
 def test_a_fork_child_of_a_process_holding_sigterm_can_be_terminated():
     # The held SIGTERM is blocked on the main thread; a child forked from it must not inherit that.
-    code = textwrap.dedent(_RERAISING_SERVER).format(
-        after_stop="""pid = os.fork()
+    code = textwrap.dedent(_RERAISING_SERVER.format(
+        after_stop="""ready_r, ready_w = os.pipe()
+    pid = os.fork()
     if pid == 0:
-        time.sleep(60)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a child of its own (as after exec)
+        os.write(ready_w, b"x")
+        time.sleep(20)
         os._exit(0)
+    os.read(ready_r, 1)
     os.kill(pid, signal.SIGTERM)
     print("child", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)""",
         after_reraise="",
-    )
+    ))
     with Collector() as collector:
         proc = _start(code, collector.url)
         assert proc.stdout.readline().startswith("ready")
