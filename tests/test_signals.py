@@ -368,7 +368,7 @@ _RERAISING_SERVER = """
     client = analytics_sdk.Client("k", host=sys.argv[1], upload_size=1000, upload_interval=60, exit_timeout=20)
     for i in range(300):
         client.track("u", "Queued", {{"i": i}})
-    print("ready", type(signal.getsignal(signal.SIGTERM)).__name__, flush=True)
+    print("ready", flush=True)
     while not stop:
         time.sleep(0.01)
     {after_stop}
@@ -391,7 +391,7 @@ def test_a_server_that_restores_the_default_and_reraises_sigterm_still_delivers(
     code = textwrap.dedent(_RERAISING_SERVER.format(after_stop="", after_reraise=after_reraise))
     with Collector() as collector:
         proc = _start(code, collector.url)
-        assert proc.stdout.readline().split() == ["ready", "_SigtermChain"]
+        assert proc.stdout.readline().strip() == "ready"
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == -signal.SIGTERM and "not ended" not in out, (proc.returncode, out, err)  # as the server meant
