@@ -28,6 +28,7 @@ ends the process with status 143, as the handler's exit would have.
 from __future__ import annotations
 
 import atexit
+import importlib
 import logging
 import os
 import signal
@@ -357,10 +358,9 @@ def _billiard_child_util() -> Any:
     try:
         if getattr(process.current_process(), "_parent_pid", None) is None:
             return None
-        import billiard.util
+        return importlib.import_module("billiard.util")
     except Exception:  # noqa: BLE001 - an unexpected billiard: no hook rather than a failed client
         return None
-    return billiard.util
 
 
 def _connect_celery_child_exit() -> None:
