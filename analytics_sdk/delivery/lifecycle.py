@@ -8,16 +8,17 @@ workers) only weakly. A worker is anything with ``begin_shutdown(deadline)``,
 SIGTERM (process managers, Kubernetes, systemd, ``Pool.terminate()``) kills a
 Python process by default without running any exit hook: everything queued
 would be lost. When the disposition is still the default, the first client
-installs a handler that turns SIGTERM into ``SystemExit(143)``, so the normal
-exit path delivers within the exit deadline (or leaves it in the spool), and a
-watchdog terminates the process as SIGTERM would if the application swallows
-that exit. SIG_IGN is never replaced. A handler the application (a server:
-uvicorn, gunicorn's workers, billiard's pool workers) installed keeps its policy,
-but gets ours chained in front of it (``_SigtermChain``): such servers shut down
-gracefully, restore the default disposition and re-raise SIGTERM, which would end
-the process without any exit hook; the chain holds that re-raise until exit
-delivery has run (see ``reraise``). The handlers themselves take no lock: a signal
-can arrive while the main thread holds one of ours.
+(made on any thread: see ``_ask_main_thread``) installs a handler that turns
+SIGTERM into ``SystemExit(143)``, so the normal exit path delivers within the
+exit deadline (or leaves it in the spool), and a watchdog terminates the process
+as SIGTERM would if the application swallows that exit. SIG_IGN is never
+replaced. A handler the application (a server: uvicorn, gunicorn's workers,
+billiard's pool workers) installed keeps its policy, but gets ours chained in
+front of it (``_SigtermChain``): some servers (uvicorn) shut down gracefully,
+restore the default disposition and re-raise SIGTERM, which would end the process
+without any exit hook; the chain holds that re-raise until exit delivery has run
+(see ``reraise``). The handlers themselves take no lock: a signal can arrive while
+the main thread holds one of ours.
 
 In a multiprocessing child, a SIGTERM whose handler cannot run, because the
 main thread is held in a blocking C call (see ``signal_watch``), is seen by a
