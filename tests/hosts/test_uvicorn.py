@@ -23,7 +23,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -86,15 +86,25 @@ class Server:
     """A uvicorn subprocess on 127.0.0.1 (port 0); stderr is read on a thread."""
 
     def __init__(self, args: List[str], cwd: Path, env: Dict[str, str]) -> None:
-        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # A session of its own: whatever happens in the test, the server and its
+        # workers are ended (close()).
+        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     start_new_session=True)
         self.lines: List[str] = []
         self._port: List[int] = []
         self._ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
         if not self._ready.wait(20) or not self._port:
-            self.proc.kill()
+            self.close()
             raise AssertionError("uvicorn did not start:\n" + "".join(self.lines))
         self.port = self._port[0]
+
+    def close(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the group this test started, by its id
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait(10)
 
     def _read(self) -> None:
         assert self.proc.stderr is not None
@@ -133,6 +143,23 @@ class Server:
         self.proc.send_signal(signal.SIGTERM)
         out, _ = self.proc.communicate(timeout=timeout)
         return self.proc.returncode, time.monotonic() - start, out
+
+
+StartServer = Callable[[List[str], Path, Dict[str, str]], Server]
+
+
+@pytest.fixture
+def start_server() -> Iterator[StartServer]:
+    """Starts servers; ends each one (and its workers) after the test, whatever happened."""
+    started: List[Server] = []
+
+    def start(args: List[str], cwd: Path, env: Dict[str, str]) -> Server:
+        started.append(Server(args, cwd, env))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
 
 
 def _env(collector: Collector, tmp_path: Path, **extra: str) -> Dict[str, str]:
@@ -179,11 +206,11 @@ REQUESTS = 1500
         ("asyncio", "sync", 2),
     ],
 )
-def test_sigterm_delivers_every_accepted_event(loop: str, endpoint: str, workers: int, tmp_path: Path) -> None:
+def test_sigterm_delivers_every_accepted_event(loop: str, endpoint: str, workers: int, tmp_path: Path, start_server: StartServer) -> None:
     (tmp_path / "app.py").write_text(APP)
     # 1 s per request: at SIGTERM most events are still queued (before the fix ~1,100 of 1,500 were lost).
     with Collector(faults=Faults(latency=1.0)) as collector:
-        server = Server(_uvicorn(loop, workers), tmp_path, _env(collector, tmp_path))
+        server = start_server(_uvicorn(loop, workers), tmp_path, _env(collector, tmp_path))
         accepted = server.drive(f"/{endpoint}", REQUESTS)
         queued = accepted - collector.summary()["stored"]
         status, took, _ = server.terminate()
@@ -199,10 +226,10 @@ def test_sigterm_delivers_every_accepted_event(loop: str, endpoint: str, workers
         assert took < 5 + 3  # within exit_timeout (5 s), plus a margin
 
 
-def test_sigterm_with_a_dead_collector_reports_every_event_and_ends_within_the_deadline(tmp_path: Path) -> None:
+def test_sigterm_with_a_dead_collector_reports_every_event_and_ends_within_the_deadline(tmp_path: Path, start_server: StartServer) -> None:
     (tmp_path / "app.py").write_text(APP)
     with Collector(faults=Faults(stall=True)) as collector:
-        server = Server(_uvicorn("asyncio"), tmp_path, _env(collector, tmp_path, EXIT_TIMEOUT="1"))
+        server = start_server(_uvicorn("asyncio"), tmp_path, _env(collector, tmp_path, EXIT_TIMEOUT="1"))
         accepted = server.drive("/async", 300)
         status, took, _ = server.terminate()
         reported = _reported(tmp_path)
@@ -212,13 +239,13 @@ def test_sigterm_with_a_dead_collector_reports_every_event_and_ends_within_the_d
         assert took < 1 + 3
 
 
-def test_a_script_that_goes_on_after_uvicorn_run_is_delivered_for_and_ended(tmp_path: Path) -> None:
+def test_a_script_that_goes_on_after_uvicorn_run_is_delivered_for_and_ended(tmp_path: Path, start_server: StartServer) -> None:
     # The main thread never reaches the exit path (it sleeps after uvicorn.run()), so the
     # held re-raise is seen by the SDK's watcher, which delivers and ends the process.
     (tmp_path / "app.py").write_text(APP)
     (tmp_path / "serve.py").write_text(textwrap.dedent(SCRIPT))
     with Collector(faults=Faults(latency=1.0)) as collector:
-        server = Server([sys.executable, "serve.py"], tmp_path, _env(collector, tmp_path))
+        server = start_server([sys.executable, "serve.py"], tmp_path, _env(collector, tmp_path))
         accepted = server.drive("/async", 1000)
         status, took, out = server.terminate()
         collector.wait_for(accepted, timeout=2)
