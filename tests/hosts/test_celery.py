@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, Iterator, List
 
 import pytest
 
@@ -79,10 +79,29 @@ def _enqueue(tmp_path: Path, env: Dict[str, str], count: int) -> None:
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True, timeout=60)
 
 
-def _worker(tmp_path: Path, env: Dict[str, str], *options: str) -> subprocess.Popen:
-    args = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool=prefork", "--concurrency=2",
-            "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat", *options]
-    return subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+StartWorker = Callable[..., subprocess.Popen]
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Starts ``celery worker`` in a session of its own; after the test, whatever
+    happened, that session (the main process and its pool workers) is ended."""
+    started: List[subprocess.Popen] = []
+
+    def start(env: Dict[str, str], *options: str) -> subprocess.Popen:
+        args = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool=prefork", "--concurrency=2",
+                "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat", *options]
+        started.append(subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, start_new_session=True))
+        return started[-1]
+
+    yield start
+    for worker in started:
+        try:
+            os.killpg(worker.pid, signal.SIGKILL)  # the group this test started, by its id
+        except (ProcessLookupError, PermissionError):
+            pass
+        worker.communicate(timeout=10)
 
 
 def _wait_until_ran(tmp_path: Path, count: int, worker: subprocess.Popen, timeout: float) -> None:
@@ -92,8 +111,8 @@ def _wait_until_ran(tmp_path: Path, count: int, worker: subprocess.Popen, timeou
         if ran.exists() and len(ran.read_text().splitlines()) >= count:
             return
         time.sleep(0.05)
-    worker.kill()
-    _, err = worker.communicate()
+    os.killpg(worker.pid, signal.SIGKILL)
+    _, err = worker.communicate(timeout=10)
     raise AssertionError(f"the tasks did not all run in {timeout}s:\n{err[-3000:]}")
 
 
@@ -114,14 +133,14 @@ def _warm_shutdown(worker: subprocess.Popen) -> List[str]:
     return err.splitlines()
 
 
-def test_max_tasks_per_child_delivers_every_recycled_workers_events(tmp_path: Path) -> None:
+def test_max_tasks_per_child_delivers_every_recycled_workers_events(tmp_path: Path, start_worker: StartWorker) -> None:
     # 60 one-task workers: each ends with os._exit() right after its task (billiard
     # recycles about 2 workers per 0.8 s supervisor cycle: this test takes ~20 s).
     (tmp_path / "tasks.py").write_text(TASKS)
     with Collector() as collector:
         env = dict(_env(collector, tmp_path), HOLD_UPLOADS="1")  # only a worker's exit can deliver its event
         _enqueue(tmp_path, env, 60)
-        worker = _worker(tmp_path, env, "--max-tasks-per-child=1")
+        worker = start_worker(env, "--max-tasks-per-child=1")
         _wait_until_ran(tmp_path, 60, worker, timeout=60)
         delivered_while_running = collector.wait_for(60, timeout=5)
         _warm_shutdown(worker)
@@ -133,7 +152,7 @@ def test_max_tasks_per_child_delivers_every_recycled_workers_events(tmp_path: Pa
         assert _reported(tmp_path) == {}
 
 
-def test_warm_shutdown_delivers_what_the_pool_workers_still_queue(tmp_path: Path) -> None:
+def test_warm_shutdown_delivers_what_the_pool_workers_still_queue(tmp_path: Path, start_worker: StartWorker) -> None:
     # Everything is still queued in the two pool workers when the main process gets
     # SIGTERM (a request waits for 1,000 events or a minute); they end with os._exit()
     # once the pool closes.
@@ -141,7 +160,7 @@ def test_warm_shutdown_delivers_what_the_pool_workers_still_queue(tmp_path: Path
     with Collector() as collector:
         env = dict(_env(collector, tmp_path), HOLD_UPLOADS="1")
         _enqueue(tmp_path, env, 400)
-        worker = _worker(tmp_path, env)
+        worker = start_worker(env)
         _wait_until_ran(tmp_path, 400, worker, timeout=30)
         stored_before = collector.summary()["stored"]
         _warm_shutdown(worker)
