@@ -188,9 +188,18 @@ class _SigtermChain:
     def __call__(self, signum: int, frame: Any) -> Any:
         if _main_thread_delivering:
             return None  # the main thread is delivering at exit: let it finish, as ours does
-        if not _exiting:
-            reraise.hold(signum, _deliver_for_reraise)
-        return self.previous(signum, frame)  # (billiard's pool worker: ends at once once delivered)
+        if _exiting:
+            return self.previous(signum, frame)  # delivered already (billiard's pool worker: ends at once)
+        reraise.hold(signum, _deliver_for_reraise)
+        try:
+            return self.previous(signum, frame)
+        except BaseException:
+            # The handler chose to exit now (SystemExit: billiard's pool worker), where
+            # exit delivery runs anyway: nothing to hold. And a later SIGTERM must reach
+            # the main thread as before: billiard blocks it there, and only there, while
+            # it holds a lock it shares with the pool.
+            reraise.cancel()
+            raise
 
     def __repr__(self) -> str:
         return f"<analytics_sdk SIGTERM chain before {self.previous!r}>"

@@ -28,7 +28,7 @@ import threading
 import time
 from typing import Callable, Optional
 
-__all__ = ["hold", "release", "holding"]
+__all__ = ["hold", "release", "cancel", "holding"]
 
 POLL_INTERVAL = 0.02  # seconds between two looks at the main thread's pending signals
 
@@ -62,6 +62,15 @@ def hold(signum: int, deliver: Callable[[], None]) -> bool:
         except RuntimeError:  # interpreter shutting down: the main thread's exit path remains
             pass
     return True
+
+
+def cancel() -> None:
+    """(the main thread) Stop holding: the handler did not defer the exit after all."""
+    global _held_pid
+    if not holding() or threading.current_thread() is not threading.main_thread():
+        return
+    _held_pid = None  # (the watcher sees it and ends)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
 def release() -> None:
