@@ -176,9 +176,10 @@ def _set_sigterm_handler_from_pending_call(_arg: Any) -> int:
 
 class _SigtermChain:
     """Ours, in front of the application's SIGTERM handler (a server's), which keeps its
-    policy: it runs at every SIGTERM. Before it runs the first time, the main thread
-    holds SIGTERM (``reraise``), so that a re-raise after the server's graceful
-    shutdown waits for exit delivery instead of ending the process on the spot."""
+    policy: it runs at every SIGTERM. Before it runs, the main thread holds SIGTERM
+    (``reraise``), so that a re-raise after the server's graceful shutdown waits for
+    exit delivery instead of ending the process on the spot; a handler that exits at
+    once (raises) needs no hold."""
 
     __slots__ = ("previous",)
 

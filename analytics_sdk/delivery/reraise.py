@@ -30,7 +30,7 @@ from typing import Callable, Optional
 
 __all__ = ["hold", "release", "cancel", "holding"]
 
-POLL_INTERVAL = 0.02  # seconds between two looks at the main thread's pending signals
+POLL_INTERVAL = 0.05  # seconds between two looks at the main thread's pending signals (the exit path does not wait for it)
 
 _held_pid: Optional[int] = None  # the process whose main thread blocks SIGTERM (for us)
 
