@@ -123,7 +123,7 @@ spool_sync: bool = False
 destinations: Optional[List[Destination]] = None  # None: Segment's API at host, with write_key
 callback: Optional[OutcomeCallback] = None  # callback(event, code, message) for every outcome
 opt_out: bool = False  # a runtime switch: calls validate but send nothing
-handle_sigterm: bool = True  # deliver at SIGTERM unless the application handles it itself
+handle_sigterm: bool = True  # deliver at SIGTERM (an application's own handler is kept, and runs first)
 backlog_upload_size: int = 1000  # events per request while more than upload_size are queued (500 KB at most)
 
 _SETTINGS = (

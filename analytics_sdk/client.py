@@ -76,7 +76,7 @@ class Client:
     ``verify`` (TLS verification, as in requests), ``transport`` (a replacement
     sender for the default destination), the spool settings, ``backlog_upload_size``
     (events per request while a backlog is queued) and ``handle_sigterm``
-    (deliver at SIGTERM when the application has no handler of its own).
+    (deliver at SIGTERM; an application's own handler is kept and runs first).
     """
 
     def __init__(

@@ -355,3 +355,94 @@ def test_workers_deliver_at_terminate_and_at_exit(method, module_level, stuck, e
         assert out.split() == ["exitcode", str(exitcode)], (out, err)
         summary = collector.summary()
         assert summary["stored"] == 300 and summary["duplicates"] == 0, summary
+
+
+# A server that owns SIGTERM, the way uvicorn does it: its handler is in place before
+# the application's client exists; it shuts down gracefully, restores the default
+# disposition and re-raises SIGTERM on the main thread, which used to end the process
+# without any exit hook (issue 21, item 3). tests/hosts/test_uvicorn.py runs the real one.
+_RERAISING_SERVER = """
+    import os, signal, sys, time, analytics_sdk
+    stop = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.append(signum))  # the server's handler
+    client = analytics_sdk.Client("k", host=sys.argv[1], upload_size=1000, upload_interval=60, exit_timeout=20)
+    for i in range(300):
+        client.track("u", "Queued", {{"i": i}})
+    print("ready", flush=True)
+    while not stop:
+        time.sleep(0.01)
+    {after_stop}
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the disposition the server found
+    signal.raise_signal(signal.SIGTERM)  # "end as SIGTERM would"
+    {after_reraise}
+"""
+
+
+@pytest.mark.parametrize(
+    "after_reraise",
+    [
+        "",  # the script returns: the exit path delivers, then the held SIGTERM ends the process
+        "time.sleep(60); print('not ended', flush=True)",  # it does not: the SDK's watcher delivers and ends it
+    ],
+)
+def test_a_server_that_restores_the_default_and_reraises_sigterm_still_delivers(after_reraise):
+    if after_reraise and not os.path.exists("/proc/self/task"):
+        pytest.skip("the watcher reads /proc")
+    code = textwrap.dedent(_RERAISING_SERVER.format(after_stop="", after_reraise=after_reraise))
+    with Collector() as collector:
+        proc = _start(code, collector.url)
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGTERM and "not ended" not in out, (proc.returncode, out, err)  # as the server meant
+        summary = collector.summary()
+        assert summary["stored"] == 300 and summary["duplicates"] == 0, summary
+
+
+def test_a_fork_child_of_a_process_holding_sigterm_can_be_terminated():
+    # The held SIGTERM is blocked on the main thread; a child forked from it must not inherit that.
+    code = textwrap.dedent(_RERAISING_SERVER.format(
+        after_stop="""ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a child of its own (as after exec)
+        os.write(ready_w, b"x")
+        time.sleep(20)
+        os._exit(0)
+    os.read(ready_r, 1)
+    os.kill(pid, signal.SIGTERM)
+    print("child", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)""",
+        after_reraise="",
+    ))
+    with Collector() as collector:
+        proc = _start(code, collector.url)
+        assert proc.stdout.readline().startswith("ready")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert out.split() == ["child", str(-signal.SIGTERM)], (out, err)
+        assert proc.returncode == -signal.SIGTERM and collector.summary()["stored"] == 300
+
+
+def test_a_client_made_off_the_main_thread_still_delivers_at_sigterm():
+    # Only the main thread may set a signal handler: a lazy client made in a thread pool
+    # (a sync endpoint's) used to leave SIGTERM's default, which loses what is queued.
+    code = """
+    import sys, threading, time, analytics_sdk
+    def make():
+        global client
+        client = analytics_sdk.Client("k", host=sys.argv[1], upload_size=1000, upload_interval=60, exit_timeout=20)
+        for i in range(300):
+            client.track("u", "Queued", {"i": i})
+    worker = threading.Thread(target=make)
+    worker.start()
+    worker.join()
+    print("ready", flush=True)
+    time.sleep(60)
+    """
+    with Collector() as collector:
+        proc = _start(code, collector.url)
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 128 + signal.SIGTERM, (proc.returncode, err)
+        assert collector.summary()["stored"] == 300

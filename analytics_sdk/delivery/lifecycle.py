@@ -8,12 +8,17 @@ workers) only weakly. A worker is anything with ``begin_shutdown(deadline)``,
 SIGTERM (process managers, Kubernetes, systemd, ``Pool.terminate()``) kills a
 Python process by default without running any exit hook: everything queued
 would be lost. When the disposition is still the default, the first client
-installs a handler that turns SIGTERM into ``SystemExit(143)``, so the normal
-exit path delivers within the exit deadline (or leaves it in the spool), and a
-watchdog terminates the process as SIGTERM would if the application swallows
-that exit. A handler the application installed (or SIG_IGN) is never replaced.
-The handler itself takes no lock: a signal can arrive while the main thread
-holds one of ours.
+(made on any thread: see ``_ask_main_thread``) installs a handler that turns
+SIGTERM into ``SystemExit(143)``, so the normal exit path delivers within the
+exit deadline (or leaves it in the spool), and a watchdog terminates the process
+as SIGTERM would if the application swallows that exit. SIG_IGN is never
+replaced. A handler the application (a server: uvicorn, gunicorn's workers,
+billiard's pool workers) installed keeps its policy, but gets ours chained in
+front of it (``_SigtermChain``): some servers (uvicorn) shut down gracefully,
+restore the default disposition and re-raise SIGTERM, which would end the process
+without any exit hook; the chain holds that re-raise until exit delivery has run
+(see ``reraise``). The handlers themselves take no lock: a signal can arrive while
+the main thread holds one of ours.
 
 In a multiprocessing child, a SIGTERM whose handler cannot run, because the
 main thread is held in a blocking C call (see ``signal_watch``), is seen by a
@@ -24,6 +29,7 @@ ends the process with status 143, as the handler's exit would have.
 from __future__ import annotations
 
 import atexit
+import importlib
 import logging
 import os
 import signal
@@ -34,7 +40,7 @@ import weakref
 from typing import Any, Optional
 
 from ..process import on_fork_child
-from . import signal_watch
+from . import reraise, signal_watch
 
 __all__ = ["track_worker", "exit_timeout_of", "exit_delivery_started", "reset_after_fork", "register_exit_timeout", "shutdown_all_at_exit", "install_sigterm_handler"]
 
@@ -64,6 +70,7 @@ def exit_timeout_of(worker: Any) -> float:
 
 
 _exiting = False  # the main thread's delivery at exit has begun: a SIGTERM now must not interrupt it
+_main_thread_delivering = False  # ... and is still running (the application's own handler waits for it)
 _delivering = threading.Lock()  # one exit delivery at a time (the main thread's, or the watcher's)
 _delivering_type = threading.Lock
 
@@ -85,11 +92,18 @@ def exit_delivery_started() -> bool:
 
 def shutdown_all_at_exit() -> None:
     """Drain every registered worker in parallel, each within its own exit timeout."""
-    global _exiting
-    if threading.current_thread() is threading.main_thread():
-        _exiting = True
-    with _delivery_lock():  # the watcher may be delivering for a stuck handler: wait for it, then check
-        _deliver_pending()
+    global _exiting, _main_thread_delivering
+    main = threading.current_thread() is threading.main_thread()
+    if main:
+        _exiting = _main_thread_delivering = True
+    try:
+        with _delivery_lock():  # the watcher may be delivering for a stuck handler: wait for it, then check
+            _deliver_pending()
+    finally:
+        if main:
+            _main_thread_delivering = False
+    if main:
+        reraise.release()  # a server's re-raised SIGTERM, held until now, ends the process
 
 
 def _deliver_pending() -> None:
@@ -111,23 +125,117 @@ def _deliver_pending() -> None:
 def install_sigterm_handler() -> bool:
     """Deliver at SIGTERM (see the module docstring). Returns whether our handler is in place.
 
-    Only the main thread may set signal handlers; from another thread this is a
-    no-op (a later client created on the main thread installs it).
+    Only the main thread may set signal handlers; from another thread (a sync
+    endpoint's thread pool making the lazy client) the main thread is asked to
+    set it between two of its bytecodes (``_ask_main_thread``).
     """
-    if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
+    if not hasattr(signal, "SIGTERM"):
         return False
-    current = signal.getsignal(signal.SIGTERM)
-    if current is _on_sigterm:
+    if threading.current_thread() is not threading.main_thread():
+        _ask_main_thread()
+        return False
+    if not _set_sigterm_handler():
+        return False
+    if signal.getsignal(signal.SIGTERM) is _on_sigterm:
         _watch_if_multiprocessing_child()
+    return True
+
+
+def _set_sigterm_handler() -> bool:
+    """(main thread) Ours while the disposition is the default; chained in front of the
+    application's own handler, which keeps its policy; SIG_IGN (or a handler not set
+    from Python) stays as it is."""
+    current = signal.getsignal(signal.SIGTERM)
+    if current is _on_sigterm or isinstance(current, _SigtermChain):
         return True
-    if current is not signal.SIG_DFL:
-        return False  # the application's own handler, or SIG_IGN: its behaviour stays
+    if current is signal.SIG_DFL:
+        handler: Any = _on_sigterm
+    elif callable(current):
+        handler = _SigtermChain(current)
+    else:
+        return False
     try:
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        signal.signal(signal.SIGTERM, handler)
     except (ValueError, OSError):  # not the main interpreter, or an embedded runtime
         return False
-    _watch_if_multiprocessing_child()
     return True
+
+
+_main_thread_call: Any = None  # the ctypes callback the main thread is asked to run (kept alive until then)
+
+
+def _ask_main_thread() -> None:
+    """Have the main thread run ``_set_sigterm_handler`` as soon as it runs Python code.
+
+    CPython's ``Py_AddPendingCall`` queues a call that the main thread makes between
+    two bytecodes, where it runs signal handlers. Without it, a server that owns
+    SIGTERM and re-raises it (uvicorn) would end a process whose client was made in
+    a thread pool without any delivery. Once per process; elsewhere (not CPython)
+    the first client made on the main thread installs the handler.
+    """
+    global _main_thread_call
+    if _main_thread_call is not None and _main_thread_call[0] == os.getpid():
+        return
+    try:
+        import ctypes
+
+        prototype = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+        add_pending_call = prototype(("Py_AddPendingCall", ctypes.pythonapi))
+        callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)(_set_sigterm_handler_from_pending_call)
+    except (ImportError, AttributeError, OSError, TypeError):
+        return
+    _main_thread_call = (os.getpid(), callback)
+    if add_pending_call(ctypes.cast(callback, ctypes.c_void_p), None) != 0:
+        _main_thread_call = None  # the queue was full: a later client asks again
+
+
+def _set_sigterm_handler_from_pending_call(_arg: Any) -> int:
+    # No thread is started here (see signal_watch's use in install_sigterm_handler):
+    # like a signal handler, this may interrupt the main thread inside threading's locks.
+    try:
+        _set_sigterm_handler()
+    except BaseException:  # noqa: BLE001 - an exception here would be reported as the interrupted code's
+        log.debug("analytics_sdk: could not set the SIGTERM handler from the main thread", exc_info=True)
+    return 0
+
+
+class _SigtermChain:
+    """Ours, in front of the application's SIGTERM handler (a server's), which keeps its
+    policy: it runs at every SIGTERM. Before it runs, the main thread holds SIGTERM
+    (``reraise``), so that a re-raise after the server's graceful shutdown waits for
+    exit delivery instead of ending the process on the spot; a handler that exits at
+    once (raises) needs no hold."""
+
+    __slots__ = ("previous",)
+
+    def __init__(self, previous: Any) -> None:
+        self.previous = previous
+
+    def __call__(self, signum: int, frame: Any) -> Any:
+        if _main_thread_delivering:
+            return None  # the main thread is delivering at exit: let it finish, as ours does
+        if _exiting:
+            return self.previous(signum, frame)  # delivered already (billiard's pool worker: ends at once)
+        reraise.hold(signum, _deliver_for_reraise)
+        try:
+            return self.previous(signum, frame)
+        except BaseException:
+            # The handler chose to exit now (SystemExit: billiard's pool worker), where
+            # exit delivery runs anyway: nothing to hold. And a later SIGTERM must reach
+            # the main thread as before: billiard blocks it there, and only there, while
+            # it holds a lock it shares with the pool.
+            reraise.cancel()
+            raise
+
+    def __repr__(self) -> str:
+        return f"<analytics_sdk SIGTERM chain before {self.previous!r}>"
+
+
+def _deliver_for_reraise() -> None:
+    """(reraise's watcher) The server re-raised SIGTERM and the main thread has not
+    delivered: deliver for it (or wait for its delivery), then the process ends."""
+    with _delivery_lock():
+        _deliver_pending()
 
 
 def _watch_if_multiprocessing_child() -> None:
@@ -255,12 +363,15 @@ _mp_start_anchor: Optional["weakref.ReferenceType[Any]"] = None  # (in this pid)
 
 def _ensure_multiprocessing_exit_hook() -> None:
     """multiprocessing children end with os._exit(), which skips atexit; they do run
-    multiprocessing's exit finalizers, so deliver from one of those too."""
+    multiprocessing's exit finalizers, so deliver from one of those too. The same for
+    billiard's children (Celery's prefork pool), whose pool workers end with os._exit()
+    even before the finalizers: Celery's worker_process_shutdown signal runs before."""
     global _mp_hook_pid
     mp = sys.modules.get("multiprocessing")
     if mp is None or _mp_hook_pid == os.getpid():
         return
-    if mp.parent_process() is None:
+    billiard_util = _billiard_child_util()
+    if mp.parent_process() is None and billiard_util is None:
         # Not a child, or not one yet: a spawn or forkserver child builds its module-level
         # clients before it knows its parent (and then clears the finalizers).
         _on_multiprocessing_child_start()
@@ -269,6 +380,39 @@ def _ensure_multiprocessing_exit_hook() -> None:
     import multiprocessing.util
 
     multiprocessing.util.Finalize(None, shutdown_all_at_exit, exitpriority=10)
+    if billiard_util is not None:
+        if billiard_util.Finalize is not multiprocessing.util.Finalize:  # billiard < 4 has its own registry
+            billiard_util.Finalize(None, shutdown_all_at_exit, exitpriority=10)
+        _connect_celery_child_exit()
+
+
+def _billiard_child_util() -> Any:
+    """billiard.util when this process is a billiard child (it knows its parent), else None."""
+    process = sys.modules.get("billiard.process")
+    if process is None:
+        return None
+    try:
+        if getattr(process.current_process(), "_parent_pid", None) is None:
+            return None
+        return importlib.import_module("billiard.util")
+    except Exception:  # noqa: BLE001 - an unexpected billiard: no hook rather than a failed client
+        return None
+
+
+def _connect_celery_child_exit() -> None:
+    """A Celery pool worker ends with os._exit() right after Celery sends
+    worker_process_shutdown (max-tasks-per-child, warm shutdown): deliver there."""
+    signals = sys.modules.get("celery.signals")
+    if signals is None:
+        return
+    try:
+        signals.worker_process_shutdown.connect(_on_celery_child_exit, weak=False, dispatch_uid="analytics_sdk.exit_delivery")
+    except Exception:  # noqa: BLE001
+        log.exception("analytics_sdk: could not hook Celery's worker_process_shutdown")
+
+
+def _on_celery_child_exit(**_: Any) -> None:
+    shutdown_all_at_exit()
 
 
 def _on_multiprocessing_child_start() -> None:
@@ -284,6 +428,9 @@ def _on_multiprocessing_child_start() -> None:
         return  # registered here, on a worker still alive
     _mp_start_hook_pid, _mp_start_anchor = os.getpid(), weakref.ref(anchor)
     mp_util.register_after_fork(anchor, _multiprocessing_child_started)
+    billiard_util = sys.modules.get("billiard.util")  # billiard >= 4 shares multiprocessing's registry
+    if billiard_util is not None and getattr(billiard_util, "register_after_fork", None) not in (None, mp_util.register_after_fork):
+        billiard_util.register_after_fork(anchor, _multiprocessing_child_started)
 
 
 def _multiprocessing_child_started(_anchor: Any) -> None:

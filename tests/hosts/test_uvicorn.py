@@ -1,0 +1,260 @@
+"""uvicorn (asyncio and uvloop) serving FastAPI, the README's recipe, ended by SIGTERM.
+
+uvicorn owns SIGTERM: it installs its handler before the application's lazy client
+exists, shuts down gracefully, restores the handler it found (the default) and
+re-raises SIGTERM with ``signal.raise_signal()``, which ends the process without
+any exit hook. Before the fix, whatever was still queued was neither delivered nor
+reported (issue 21, item 3). Each test makes sure events are still queued when the
+signal comes (nothing is sent while serving, and the collector is slow), then
+asserts every accepted event was delivered, or reported through ``on_error``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Tuple
+
+import pytest
+
+from analytics_sdk.devserver import Collector, Faults
+
+pytest.importorskip("uvicorn")
+pytest.importorskip("fastapi")
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+
+# The README recipe: configure at import time of the app module, track in handlers.
+APP = '''
+import os
+import analytics_sdk
+from fastapi import FastAPI
+
+analytics_sdk.write_key = "k"
+analytics_sdk.host = os.environ["COLLECTOR_URL"]
+if os.environ.get("HOLD_UPLOADS"):  # nothing is sent while serving (< 1,000 events, < 60 s): only the end delivers
+    analytics_sdk.upload_size, analytics_sdk.upload_interval = 1000, 60
+if os.environ.get("EXIT_TIMEOUT"):
+    analytics_sdk.exit_timeout = float(os.environ["EXIT_TIMEOUT"])
+    analytics_sdk.timeout = 30  # the exit deadline, not the request timeout, must end it
+
+
+def report(error, messages):
+    with open(os.environ["ERRORS_FILE"], "a") as f:
+        f.write(f"{error.reason} {len(messages)}\\n")
+
+
+analytics_sdk.on_error = report
+app = FastAPI()
+
+
+@app.get("/async/{i}")
+async def tracked_async(i: int):
+    ok, _ = analytics_sdk.track(f"user-{i}", "Request Served", {"i": i})
+    return {"ok": ok}
+
+
+@app.get("/sync/{i}")
+def tracked_sync(i: int):  # runs in uvicorn's thread pool: the lazy client is made off the main thread
+    ok, _ = analytics_sdk.track(f"user-{i}", "Request Served", {"i": i})
+    return {"ok": ok}
+'''
+
+# uvicorn.run() from a script whose main thread goes on after the server returns:
+# only a watcher can deliver before the held re-raise ends the process.
+SCRIPT = '''
+import os, sys, time
+import uvicorn
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from app import app
+
+uvicorn.run(app, host="127.0.0.1", port=0, log_level="info", access_log=False)
+time.sleep(60)  # never reached before: the re-raise ended the process right after run()
+print("not ended", flush=True)
+'''
+
+
+class Server:
+    """A uvicorn subprocess on 127.0.0.1 (port 0); stderr is read on a thread."""
+
+    def __init__(self, args: List[str], cwd: Path, env: Dict[str, str]) -> None:
+        # A session of its own: whatever happens in the test, the server and its
+        # workers are ended (close()).
+        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     start_new_session=True)
+        self.lines: List[str] = []
+        self._port: List[int] = []
+        self._ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self._ready.wait(20) or not self._port:
+            self.close()
+            raise AssertionError("uvicorn did not start:\n" + "".join(self.lines))
+        self.port = self._port[0]
+
+    def close(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the group this test started, by its id
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait(10)
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            found = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", line)
+            if found:
+                self._port.append(int(found.group(1)))
+                self._ready.set()
+        self._ready.set()
+
+    def drive(self, path: str, count: int) -> int:
+        """``count`` requests on one keep-alive connection; returns how many events were accepted."""
+        deadline = time.monotonic() + 20
+        while True:  # a process manager's workers listen only once they have started
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            try:
+                conn.connect()
+                break
+            except ConnectionRefusedError:
+                conn.close()
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        accepted = 0
+        for i in range(count):
+            conn.request("GET", f"{path}/{i}")
+            response = conn.getresponse()
+            accepted += json.loads(response.read())["ok"]
+        conn.close()
+        return accepted
+
+    def terminate(self, timeout: float = 30) -> Tuple[int, float, str]:
+        """SIGTERM; returns the exit status, how long the process took to end, and its stdout."""
+        start = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, time.monotonic() - start, out
+
+
+StartServer = Callable[[List[str], Path, Dict[str, str]], Server]
+
+
+@pytest.fixture
+def start_server() -> Iterator[StartServer]:
+    """Starts servers; ends each one (and its workers) after the test, whatever happened."""
+    started: List[Server] = []
+
+    def start(args: List[str], cwd: Path, env: Dict[str, str]) -> Server:
+        started.append(Server(args, cwd, env))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
+
+
+def _env(collector: Collector, tmp_path: Path, **extra: str) -> Dict[str, str]:
+    return dict(os.environ, COLLECTOR_URL=collector.url, ERRORS_FILE=str(tmp_path / "errors.txt"), **extra)
+
+
+def _reported(tmp_path: Path) -> Dict[str, int]:
+    counts: Dict[str, int] = {}
+    errors = tmp_path / "errors.txt"
+    if errors.exists():
+        for line in errors.read_text().splitlines():
+            reason, n = line.split()
+            counts[reason] = counts.get(reason, 0) + int(n)
+    return counts
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _uvicorn(loop: str, workers: int = 1) -> List[str]:
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    # One server binds port 0 itself (and logs the real one); the process manager logs
+    # the port it was given, so it gets a free one (a short race, for that case only).
+    port = 0 if workers == 1 else _free_port()
+    return [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port),
+            "--loop", loop, "--no-access-log", "--workers", str(workers)]
+
+
+REQUESTS = 900
+
+
+@pytest.mark.parametrize(
+    "loop, endpoint, workers",
+    [
+        ("asyncio", "async", 1),
+        ("asyncio", "sync", 1),
+        ("uvloop", "async", 1),
+        ("uvloop", "sync", 1),
+        # uvicorn's own process manager: the server runs in spawned children, each its own uvicorn.
+        ("asyncio", "sync", 2),
+    ],
+)
+def test_sigterm_delivers_every_accepted_event(loop: str, endpoint: str, workers: int, tmp_path: Path, start_server: StartServer) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    # Every event is still queued at SIGTERM, whatever the machine's speed (HOLD_UPLOADS),
+    # and delivering takes a while (0.3 s per request) while uvicorn's re-raise waits.
+    with Collector(faults=Faults(latency=0.3)) as collector:
+        server = start_server(_uvicorn(loop, workers), tmp_path, _env(collector, tmp_path, HOLD_UPLOADS="1"))
+        accepted = server.drive(f"/{endpoint}", REQUESTS)
+        stored_before = collector.summary()["stored"]
+        status, took, _ = server.terminate()
+        collector.wait_for(accepted, timeout=2)
+        summary = collector.summary()
+        print(f"{loop}/{endpoint}/workers={workers}: accepted {accepted}, stored before SIGTERM {stored_before}, "
+              f"after {summary['stored']}, duplicates {summary['duplicates']}, reported {_reported(tmp_path)}, "
+              f"ended in {took:.2f}s")
+        assert accepted == REQUESTS and stored_before == 0, (accepted, stored_before)  # the test means something
+        # uvicorn's own ending, kept: the server re-raises SIGTERM; the process manager exits 0
+        assert status == (-signal.SIGTERM if workers == 1 else 0), (status, "".join(server.lines))
+        assert summary["stored"] == accepted and summary["duplicates"] == 0, (summary, _reported(tmp_path))
+        assert took < 5 + 3  # within exit_timeout (5 s), plus a margin
+
+
+def test_sigterm_with_a_dead_collector_reports_every_event_and_ends_within_the_deadline(tmp_path: Path, start_server: StartServer) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    with Collector(faults=Faults(stall=True)) as collector:
+        server = start_server(_uvicorn("asyncio"), tmp_path, _env(collector, tmp_path, EXIT_TIMEOUT="1"))
+        accepted = server.drive("/async", 300)
+        status, took, _ = server.terminate()
+        reported = _reported(tmp_path)
+        print(f"dead collector: accepted {accepted}, reported {reported}, ended in {took:.2f}s")
+        assert status == -signal.SIGTERM, "".join(server.lines)
+        assert reported == {"shutdown_timeout": accepted}  # every one of them reported, none silently lost
+        assert took < 1 + 3
+
+
+def test_a_script_that_goes_on_after_uvicorn_run_is_delivered_for_and_ended(tmp_path: Path, start_server: StartServer) -> None:
+    # The main thread never reaches the exit path (it sleeps after uvicorn.run()), so the
+    # held re-raise is seen by the SDK's watcher, which delivers and ends the process.
+    (tmp_path / "app.py").write_text(APP)
+    (tmp_path / "serve.py").write_text(textwrap.dedent(SCRIPT))
+    with Collector(faults=Faults(latency=0.3)) as collector:
+        server = start_server([sys.executable, "serve.py"], tmp_path, _env(collector, tmp_path, HOLD_UPLOADS="1"))
+        accepted = server.drive("/async", REQUESTS)
+        assert collector.summary()["stored"] == 0  # all still queued
+        status, took, out = server.terminate()
+        collector.wait_for(accepted, timeout=2)
+        summary = collector.summary()
+        print(f"script: accepted {accepted}, stored {summary['stored']}, ended in {took:.2f}s")
+        assert status == -signal.SIGTERM and "not ended" not in out, "".join(server.lines)
+        assert summary["stored"] == accepted and summary["duplicates"] == 0, (summary, _reported(tmp_path))
+        assert took < 5 + 3
