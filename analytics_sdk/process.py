@@ -27,7 +27,7 @@ import os
 import threading
 from typing import Callable, Dict, List, Optional
 
-__all__ = ["forked", "check", "on_fork_child", "fork_detection"]
+__all__ = ["forked", "check", "on_fork_child", "when_fork_child_ready", "fork_detection"]
 
 log = logging.getLogger("analytics_sdk")
 
@@ -50,6 +50,7 @@ def _wipe_on_fork_page() -> Optional[mmap.mmap]:
 _page = _wipe_on_fork_page()
 _pid = os.getpid()
 _hooks: List[Callable[[], None]] = []
+_ready_hooks: List[Callable[[], None]] = []  # after every reset: may start threads
 _locks: Dict[int, threading.RLock] = {}  # per pid: a lock no thread of the parent can hold
 _entering: Optional[int] = None  # the thread running the hooks (they may check() themselves)
 
@@ -85,6 +86,11 @@ def on_fork_child(hook: Callable[[], None]) -> None:
     _hooks.append(hook)
 
 
+def when_fork_child_ready(hook: Callable[[], None]) -> None:
+    """Call ``hook()`` in every fork child once all the resets ran (it may start threads)."""
+    _ready_hooks.append(hook)
+
+
 def _enter_child() -> None:
     global _pid, _locks, _entering
     pid = os.getpid()
@@ -96,7 +102,7 @@ def _enter_child() -> None:
             return  # another thread of this child ran them while we waited
         _entering = threading.get_ident()
         try:
-            for hook in _hooks:
+            for hook in _hooks + _ready_hooks:
                 try:
                     hook()
                 except Exception:  # noqa: BLE001 - one broken hook must not break the others

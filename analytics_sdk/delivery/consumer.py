@@ -110,6 +110,7 @@ class Consumer:
         self._gave_up = False  # a shutdown stopped waiting and reported what was in flight
         self._deadline: Optional[float] = None
         self._deferred = False  # queued in a uWSGI master, with no uploader: see prefork.py
+        self._taken_backlog = False  # this fork child took such a master's events over
         self._from_handlers: Deque[bytes] = collections.deque()  # put() by a signal handler: see reentry.py
 
     def _make_locks(self) -> None:
@@ -140,17 +141,24 @@ class Consumer:
         self._init_state()
         self._closed = closed
         if backlog:
-            self._take_over(backlog)
+            self._take_over(backlog)  # (its uploaders start once every reset ran: start_taken_backlog)
         self.outcomes.after_fork()
         self.transport.reset()
 
-    def _take_over(self, backlog: RunQueue) -> None:
+    def _take_over(self, backlog: Any) -> None:
         """(fork child, no other thread yet) Queue a uWSGI master's events here."""
-        while backlog:
-            for item in backlog.take():
-                self._queue.append(item)
-                self._progress.enqueued += 1
-        self._start_threads()
+        for item in list(backlog):
+            self._queue.append(item)
+            self._progress.enqueued += 1
+        self._taken_backlog = True
+
+    def start_taken_backlog(self) -> None:
+        """(fork child, every reset done) Send a uWSGI master's events without waiting
+        for this process's first call."""
+        with self._lock:
+            if self._taken_backlog and not self._threads and not self._closed:
+                self._taken_backlog = False
+                self._start_threads()
 
     def reconfigure(
         self,
@@ -600,10 +608,13 @@ class Consumer:
         in time. ``timeout=None`` waits as long as that takes (the retry policy's time
         budget bounds it)."""
         deadline = _FOREVER if timeout is None else _monotonic() + timeout
-        if in_signal_handler_over(self):
-            # This thread holds the lock, or may: waiting would wait for itself.
-            log.warning("analytics_sdk: flush() in a signal handler that interrupted the SDK does not wait")
-            return self._progress.done(self._progress.enqueued + len(self._from_handlers))
+        if not self._lock.acquire(False):
+            if in_signal_handler_over(self):
+                # This thread holds the lock, or may: waiting would wait for itself.
+                log.warning("analytics_sdk: flush() in a signal handler that interrupted the SDK does not wait")
+                return not self._from_handlers and self._done_without_waiting(self._progress.enqueued)
+            self._lock.acquire()
+        self._lock.release()  # (the wait below takes it again: only reentry needed the try)
         with self._lock:
             if self._from_handlers:
                 self._take_in_from_handlers()

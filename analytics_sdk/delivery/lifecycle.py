@@ -39,7 +39,7 @@ import time
 import weakref
 from typing import Any, Optional
 
-from ..process import on_fork_child
+from ..process import on_fork_child, when_fork_child_ready
 from . import reraise, signal_watch
 
 __all__ = ["track_worker", "exit_timeout_of", "exit_delivery_started", "reset_after_fork", "register_exit_timeout", "shutdown_all_at_exit", "install_sigterm_handler"]
@@ -441,3 +441,16 @@ def _multiprocessing_child_started(_anchor: Any) -> None:
 
 atexit.register(shutdown_all_at_exit)
 on_fork_child(_reinit_after_fork)
+
+
+def _start_taken_backlogs() -> None:
+    for worker in list(_live_workers):
+        start = getattr(worker, "start_taken_backlog", None)
+        if start is not None:
+            try:
+                start()
+            except Exception:  # noqa: BLE001
+                log.exception("analytics_sdk: could not start sending after fork")
+
+
+when_fork_child_ready(_start_taken_backlogs)

@@ -41,17 +41,31 @@ def _option_on(value: Any) -> bool:
 
 
 def threads_unsafe() -> bool:
-    """Whether this process is a uWSGI master that will fork workers in C."""
+    """Whether this process is a uWSGI master that will fork workers in C.
+
+    Only a master (``--master``): without one, the process that loads the app
+    becomes worker 1 itself, unforked, and a backlog handed over there could be
+    sent twice (documented: use ``--master``). Mules and spoolers report worker id
+    0 too; they fork nothing."""
     uwsgi = sys.modules.get("uwsgi")
     if uwsgi is None:
         return False
     try:
-        if uwsgi.worker_id() != 0:
-            return False  # a worker (--lazy-apps loads the app in each one)
         options = getattr(uwsgi, "opt", {}) or {}
+        if not _option_on(options.get("master")) or _forked_by_uwsgi(uwsgi):
+            return False
         return not any(_option_on(options.get(name)) for name in _SAFE_OPTIONS)
     except Exception:  # noqa: BLE001 - an unfamiliar uwsgi module: assume the worst
         return True
+
+
+def _forked_by_uwsgi(uwsgi: Any) -> bool:
+    """A worker, a mule or a spooler: a process uWSGI's master forked."""
+    spooler = getattr(uwsgi, "i_am_the_spooler", None)
+    mule = getattr(uwsgi, "mule_id", None)
+    return bool(
+        uwsgi.worker_id() != 0 or (mule is not None and mule() != 0) or (spooler is not None and spooler())
+    )
 
 
 _warned = False
@@ -74,15 +88,17 @@ def warn_if_threads_starve() -> None:
 
 
 _token_fd: Optional[int] = None  # read end of the pipe holding the backlog's one byte
+_master_pid: Optional[int] = None
 _took: Optional[bool] = None  # whether this process took the backlog (asked once per process)
 
 
 def hand_over_backlog() -> None:
     """(in the master) Arm the hand-over once: the byte, and a post-fork hook so a
     worker notices the fork (and takes the backlog) before its first request."""
-    global _token_fd, _took
+    global _token_fd, _took, _master_pid
     if _token_fd is not None:
         return
+    _master_pid = os.getpid()
     read_fd, write_fd = os.pipe()
     os.write(write_fd, b"1")
     os.close(write_fd)
@@ -92,11 +108,20 @@ def hand_over_backlog() -> None:
 
 
 def took_backlog() -> bool:
-    """Whether this process sends the master's backlog (True for exactly one process)."""
+    """Whether this process sends the master's backlog (True for exactly one process:
+    one that uWSGI forked, or the master itself; never another fork of the master's,
+    such as a ``subprocess`` child running ``preexec_fn``, which would exec or exit)."""
     global _took
     if _token_fd is None:
         return False
     if _took is None:
+        uwsgi = sys.modules.get("uwsgi")
+        master = os.getpid() == _master_pid
+        try:
+            if not master and (uwsgi is None or not _forked_by_uwsgi(uwsgi)):
+                return False  # (asked again: the answer may change once uWSGI says what we are)
+        except Exception:  # noqa: BLE001
+            return False
         try:
             _took = os.read(_token_fd, 1) == b"1"
         except OSError:  # empty (EAGAIN): taken by another process

@@ -34,6 +34,7 @@ import threading
 import time
 from typing import Any, Deque, List, Optional, Sequence, Set, Tuple
 
+from . import prefork
 from .batching import fits, take_batch
 from .callbacks import in_user_code
 from .consumer import Consumer, _monotonic
@@ -291,6 +292,9 @@ class SpooledConsumer(Consumer):
                 self._pause(_MAX_BACKOFF)
 
     def _start_uploaders(self) -> None:
+        if prefork.threads_unsafe():  # no writer either: a uWSGI master (prefork.py)
+            super()._start_uploaders()
+            return
         writer = threading.Thread(target=self._write_loop, name="analytics_sdk-spool-writer", daemon=True)
         try:
             writer.start()

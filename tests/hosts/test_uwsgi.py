@@ -30,6 +30,7 @@ APP = """
 
     analytics_sdk.write_key = "uwsgi-key"
     analytics_sdk.host = os.environ["COLLECTOR"]
+    analytics_sdk.spool_path = os.environ.get("SPOOL") or None
     for i in range(int(os.environ.get("TRACK_AT_IMPORT", "0"))):  # in the master, before the fork
         analytics_sdk.track("master", "App Loaded", {"i": i})
 
@@ -72,8 +73,8 @@ def _stop(proc: subprocess.Popen) -> None:
 @pytest.mark.skipif(not UWSGI, reason="uwsgi is not installed")
 @pytest.mark.parametrize(
     "at_import, options",
-    [(0, ()), (50, ()), (50, ("--max-requests", "20"))],
-    ids=["requests", "tracked-in-master", "tracked-in-master-respawning-workers"],
+    [(0, ()), (50, ()), (50, ("--max-requests", "20")), (50, ("spool",))],
+    ids=["requests", "tracked-in-master", "tracked-in-master-respawning-workers", "tracked-in-master-with-a-spool"],
 )
 def test_prefork_workers_send_every_event_once_with_their_own_ids(
     tmp_path: Path, host_env: Callable[..., Dict[str, str]], processes: List[subprocess.Popen], at_import: int, options: tuple
@@ -84,8 +85,11 @@ def test_prefork_workers_send_every_event_once_with_their_own_ids(
     # and a worker forked while the master's uploader held the GIL never answered.
     # Respawned workers (--max-requests) must not send the master's events again.
     with Collector() as collector:
-        env = host_env(COLLECTOR=collector.url, TRACK_AT_IMPORT=str(at_import))
-        url = _start_uwsgi(tmp_path, env, processes, *options)
+        # With a spool, the master must not start the spool's writer thread either
+        # (reviewed: a writer inside SQLite at the fork hung every worker).
+        spool = str(tmp_path / "spool.db") if options == ("spool",) else ""
+        env = host_env(COLLECTOR=collector.url, TRACK_AT_IMPORT=str(at_import), SPOOL=spool)
+        url = _start_uwsgi(tmp_path, env, processes, *(() if spool else options))
         served = _track_requests(url, 300)
         assert len(served) >= 2, f"both workers must have served requests: {served}"
         wait_until(lambda: collector.summary()["received"] >= 300 + at_import, 20, "every event to arrive")
@@ -169,4 +173,34 @@ def test_the_applications_postfork_hooks_still_run_beside_ours(
         started = collector.events(event="Worker Started")
         assert len({event["properties"]["pid"] for event in started}) == 2
         assert len(collector.events(event="App Loaded")) == 10
+        assert collector.summary()["duplicates"] == 0
+
+
+MULE = """
+    import os, time
+    import analytics_sdk
+
+    analytics_sdk.write_key = "uwsgi-key"
+    analytics_sdk.host = os.environ["COLLECTOR"]
+    for i in range(25):
+        analytics_sdk.track("mule", "Mule Work", {"i": i})
+    analytics_sdk.flush(timeout=10)
+    while True:
+        time.sleep(1)
+"""
+
+
+@pytest.mark.skipif(not UWSGI, reason="uwsgi is not installed")
+def test_a_mule_sends_its_own_events(
+    tmp_path: Path, host_env: Callable[..., Dict[str, str]], processes: List[subprocess.Popen]
+) -> None:
+    # Reviewed: a mule reports worker id 0, like the master, and was taken for one:
+    # its events waited for ever with no uploader, and were dropped at its exit.
+    with Collector() as collector:
+        (tmp_path / "mule.py").write_text(textwrap.dedent(MULE))
+        env = host_env(COLLECTOR=collector.url, TRACK_AT_IMPORT="5")
+        _start_uwsgi(tmp_path, env, processes, "--mule=mule.py")
+        wait_until(lambda: len(collector.events(event="Mule Work")) >= 25, 20, "the mule's events")
+        wait_until(lambda: len(collector.events(event="App Loaded")) >= 5, 20, "the master's events")
+        _stop(processes[0])
         assert collector.summary()["duplicates"] == 0
