@@ -27,12 +27,19 @@ assert analytics_sdk.stats()["queue_depth"] == 300
 """
 
 
+def _default_sigint() -> None:
+    # A shell without job control starts background jobs with SIGINT ignored, and a
+    # child inherits that: the SIGINT case needs Python's own KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run(ending: str, host: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", _QUEUED + textwrap.dedent(ending), host],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
 
 
