@@ -528,6 +528,7 @@ class SpooledConsumer(Consumer):
             self._wait_for_reports(deadline)
         for thread in self._threads:
             thread.join(max(0.0, min(deadline - _monotonic(), 3600.0)))
+        self._close_transport()
         return done
 
     def _store_inline(self) -> None:
