@@ -9,10 +9,13 @@ matrix (``make test-all``).
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
 import textwrap
+import threading
+import warnings
 
 import pytest
 
@@ -70,3 +73,25 @@ def test_no_resource_warning_at_shutdown_or_in_a_fork_child(tmp_path, mode, coun
         assert collector.wait_for(3 * count, timeout=10)
         summary = collector.summary()
         assert summary["stored"] == 3 * count and summary["duplicates"] == 0, summary
+
+
+def test_connections_of_ended_threads_are_closed_not_piled_up():
+    # sync_mode sends on the caller's thread: a thread per request must not leave a socket each.
+    from analytics_sdk.delivery.transport import HttpTransport
+
+    with Collector() as collector, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        transport = HttpTransport(collector.url + "/v1/batch", {"Content-Type": "application/json"})
+        body = b'{"batch": [{"type": "track", "event": "E", "userId": "u", "messageId": "m%d"}]}'
+        sizes = []
+        for i in range(10):
+            thread = threading.Thread(target=transport.send, args=(body % i,))
+            thread.start()
+            thread.join()
+            sizes.append(len(getattr(transport, "_conns", ())))
+        transport.close()
+        del transport
+        gc.collect()
+    assert max(sizes) <= 2, sizes
+    unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not unclosed, f"{len(unclosed)} ResourceWarning(s): {unclosed}"
