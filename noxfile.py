@@ -2,9 +2,12 @@
 
 Each session installs the package with ``pip install -e '.[test]'`` into a fresh
 stdlib ``venv``, so with the pip that interpreter bundles, as on a fresh machine,
-then runs the suite, then the ResourceWarning check under ``-X dev -W error``.
+then runs the whole suite (with tests/test_resource_warnings.py, which runs a
+client that forks under ``-X dev -W error::ResourceWarning`` on that Python).
 Interpreters are looked up on PATH; where pyenv is installed, its folders for
 these versions are put first (``pyenv prefix 3.9`` and so on).
+
+``nox -s tests-3.12`` runs one version; arguments after ``--`` go to pytest.
 """
 
 from __future__ import annotations
