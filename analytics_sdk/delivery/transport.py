@@ -26,6 +26,7 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
@@ -140,6 +141,11 @@ class HttpTransport(_Transport):
         # collector, a ResourceWarning each (python -X dev), in a fork child too.
         self._conns: List[Tuple[threading.Thread, Connection]] = []
         self._conns_lock = threading.Lock()
+        # A transport dropped without close() (a client dropped without shutdown(), the
+        # mParticle drop-in, which has no close) closes its sockets, as urllib3's pools
+        # do. No thread can be sending then: each holds the transport while it sends.
+        # Not at exit (atexit): the exit delivery may still be using them.
+        weakref.finalize(self, _close_all, self._conns).atexit = False
 
     def _make_ssl_context(self) -> ssl.SSLContext:
         if self.verify is False:
@@ -177,7 +183,7 @@ class HttpTransport(_Transport):
         (a thread per request in sync_mode must not pile them up)."""
         with self._conns_lock:
             ended = [c for thread, c in self._conns if not thread.is_alive()]
-            self._conns = [(t, c) for t, c in self._conns if t.is_alive()]
+            self._conns[:] = [(t, c) for t, c in self._conns if t.is_alive()]  # in place: the finalizer holds the list
             self._conns.append((threading.current_thread(), conn))
         for old in ended:
             old.close()
@@ -187,7 +193,8 @@ class HttpTransport(_Transport):
 
         Closing a descriptor in the child leaves the parent's connection open (no
         shutdown() is sent), and nothing of it is used here again."""
-        conns, self._conns = self._conns, []  # the child has one thread: no lock (a parent's thread may hold it)
+        conns = list(self._conns)  # the child has one thread: no lock (a parent's thread may hold it)
+        self._conns.clear()
         self._conns_lock = threading.Lock()
         self._local = threading.local()
         for _, conn in conns:
@@ -235,6 +242,11 @@ class HttpTransport(_Transport):
                 return Attempt(None, error=_error_name(exc), resent=resent)
         self._local.last_used = time.monotonic()
         return Attempt(response.status, response.retry_after, body=response.body, resent=resent)
+
+
+def _close_all(conns: List[Tuple[threading.Thread, Connection]]) -> None:
+    for _, conn in list(conns):
+        conn.close()
 
 
 class RequestsTransport(_Transport):
