@@ -26,14 +26,14 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork")
 # Tracks, flushes, forks a child that tracks too (its own uploader and socket), and
 # ends both processes normally, so finalizers and the garbage collector run.
 _SCRIPT = """
-    import os, sys, analytics_sdk
+    import gc, os, sys, threading, time, analytics_sdk
 
     url, tmp, mode, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     if mode == "module":  # the module API, ended by the exit hook (no shutdown() call)
         analytics_sdk.write_key, analytics_sdk.host = "k", url
         client = analytics_sdk
     else:
-        options = {{"default": {{}}, "two_uploaders": {{"thread": 2, "upload_size": 10}},
+        options = {{"default": {{}}, "dropped": {{}}, "two_uploaders": {{"thread": 2, "upload_size": 10}},
                    "spool": {{"spool_path": os.path.join(tmp, "spool.db")}}}}[mode]
         client = analytics_sdk.Client("k", host=url, **options)
 
@@ -42,23 +42,36 @@ _SCRIPT = """
             client.track(who, "Event", {{"i": i}})
         assert client.flush(timeout=20), who
 
+    def end():
+        global client
+        if mode == "dropped":  # no shutdown(): the client is dropped, its uploader ends
+            del client
+            gc.collect()
+            deadline = time.monotonic() + 10
+            while any(t.name == "analytics_sdk-uploader" for t in threading.enumerate()):
+                assert time.monotonic() < deadline, "the uploader of a dropped client did not end"
+                time.sleep(0.01)
+            gc.collect()
+        elif mode != "module":
+            client.shutdown()
+
     send("parent")
     pid = os.fork()
     if pid == 0:
         send("child")
-        if mode != "module":
-            client.shutdown()
+        end()
         sys.exit(0)  # a normal exit: atexit hooks, then the garbage collector
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, status
     send("parent")
-    if mode != "module":
-        client.shutdown()
+    end()
     print("done", flush=True)
 """
 
 
-@pytest.mark.parametrize("mode, count", [("default", 20), ("two_uploaders", 300), ("spool", 20), ("module", 20)])
+@pytest.mark.parametrize(
+    "mode, count", [("default", 20), ("two_uploaders", 300), ("spool", 20), ("module", 20), ("dropped", 20)]
+)
 def test_no_resource_warning_at_shutdown_or_in_a_fork_child(tmp_path, mode, count):
     # 10 ms per request: with two uploaders, both are busy and each opens its socket.
     with Collector(faults=Faults(latency=0.01)) as collector:
