@@ -33,13 +33,13 @@ _SCRIPT = """
         analytics_sdk.write_key, analytics_sdk.host = "k", url
         client = analytics_sdk
     else:
-        options = {{"default": {{}}, "dropped": {{}}, "two_uploaders": {{"thread": 2, "upload_size": 10}},
-                   "spool": {{"spool_path": os.path.join(tmp, "spool.db")}}}}[mode]
+        options = {"default": {}, "dropped": {}, "two_uploaders": {"thread": 2, "upload_size": 10},
+                   "spool": {"spool_path": os.path.join(tmp, "spool.db")}}[mode]
         client = analytics_sdk.Client("k", host=url, **options)
 
     def send(who):
         for i in range(count):
-            client.track(who, "Event", {{"i": i}})
+            client.track(who, "Event", {"i": i})
         assert client.flush(timeout=20), who
 
     def end():
@@ -76,7 +76,7 @@ def test_no_resource_warning_at_shutdown_or_in_a_fork_child(tmp_path, mode, coun
     # 10 ms per request: with two uploaders, both are busy and each opens its socket.
     with Collector(faults=Faults(latency=0.01)) as collector:
         proc = subprocess.run(
-            [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", textwrap.dedent(_SCRIPT.format()),
+            [sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", textwrap.dedent(_SCRIPT),
              collector.url, str(tmp_path), mode, str(count)],
             capture_output=True, text=True, timeout=60,
         )
