@@ -5,9 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean vendor-suites
+.PHONY: demo test test-all bench lint clean vendor-suites
 
-$(STAMP): setup.py setup.cfg
+$(STAMP): setup.py setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
@@ -18,11 +18,25 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# The whole suite on every supported Python (3.9-3.13, found on PATH or through
+# pyenv), each in a fresh venv with that Python's own pip: see noxfile.py. CI runs
+# it after `make test`. nox lives in a throwaway venv of its own.
+CI_VENV := .ci-venv
+CI_STAMP := $(CI_VENV)/.installed
+
+$(CI_STAMP):
+	test -x $(CI_VENV)/bin/python || $(PYTHON) -m venv $(CI_VENV)
+	$(CI_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'nox>=2024.3'
+	touch $(CI_STAMP)
+
+test-all: $(CI_STAMP)
+	$(CI_VENV)/bin/nox
+
 # The benchmark has its own environment: peers are measured, never dependencies.
 BENCH_VENV := .bench-venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-$(BENCH_STAMP): setup.py setup.cfg
+$(BENCH_STAMP): setup.py setup.cfg pyproject.toml
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[speed]' segment-analytics-python mparticle amplitude-analytics
 	-$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check rudder-sdk-python
@@ -47,4 +61,4 @@ lint: $(STAMP)
 	$(PY) -m mypy analytics_sdk
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(CI_VENV) .nox build dist *.egg-info .pytest_cache

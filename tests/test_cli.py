@@ -194,9 +194,11 @@ def test_serve_then_events_from_the_database(tmp_path):
         finally:
             follow.send_signal(signal.SIGINT)
             follow.wait(30)
+            follow.stdout.close()  # (python -X dev: no pipe left to the garbage collector)
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(30)
+        server.stdout.close()
     from_db = run("events", "--db", str(db), "--json")
     assert [json.loads(line)["event"] for line in from_db.stdout.splitlines()] == ["Served", "Later"]
 

@@ -27,6 +27,10 @@ class RawServer:
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
+        with self._sock:  # closed once every response went out (no socket left to the GC)
+            self._serve_all()
+
+    def _serve_all(self) -> None:
         while self.responses:
             conn, _ = self._sock.accept()
             with conn, conn.makefile("rb") as reader:  # both closed: a makefile keeps the fd open
@@ -116,11 +120,13 @@ def _one_shot_server(answer: Callable[[socket.socket], None], receive_buffer: in
     listener.listen()
 
     def serve() -> None:
-        conn, _ = listener.accept()
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += conn.recv(4096)
-        answer(conn)
+        with listener:
+            conn, _ = listener.accept()
+        with conn:  # (``answer`` may close it first)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(4096)
+            answer(conn)
 
     threading.Thread(target=serve, daemon=True).start()
     return listener.getsockname()[1]

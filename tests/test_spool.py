@@ -77,6 +77,7 @@ def test_sigkill_loses_nothing_that_reached_the_spool(tmp_path, collector, mode,
     assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
+    proc.stdout.close(), proc.stderr.close()  # (python -X dev: no pipe left to the garbage collector)
     assert spool_rows(path) == count
     client = Client("k", host=collector.url, spool_path=path)  # the next run
     assert client.flush(timeout=60)

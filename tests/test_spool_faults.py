@@ -269,6 +269,8 @@ def test_restart_as_the_same_pid_resends_what_the_crashed_process_claimed(tmp_pa
         finally:
             if first.poll() is None:
                 first.kill()
+                first.wait(10)
+            first.stdout.close(), first.stderr.close()  # (python -X dev: no pipe left to the garbage collector)
     second = pid_namespace(RESTART, collector.url, path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = second.communicate(timeout=60)
     assert second.returncode == 0, err

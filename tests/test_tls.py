@@ -76,7 +76,8 @@ def test_a_silent_https_server_is_given_up_on_at_the_timeout(tmp_path):
     listener.listen()
 
     def serve() -> None:
-        conn, _ = listener.accept()
+        with listener:  # (python -X dev: no socket left to the garbage collector)
+            conn, _ = listener.accept()
         with context.wrap_socket(conn, server_side=True) as tls:
             tls.recv(65536)  # the request; then silence
             time.sleep(5)

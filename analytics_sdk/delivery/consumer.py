@@ -694,6 +694,7 @@ class Consumer:
             self._wait_for_reports(deadline)
         for thread in self._threads:
             thread.join(max(0.0, min(deadline - _monotonic(), _MAX_WAIT)))
+        self._close_transport()
         return done and not stranded
 
     def _hand_over_at_exit(self) -> None:
@@ -702,6 +703,14 @@ class Consumer:
             self._progress.dequeued += len(self._queue)
             self._queue.clear()
             self._changed.notify_all()
+
+    def _close_transport(self) -> None:
+        """Close the keep-alive connections the uploaders leave (else each is closed by
+        the garbage collector, a ResourceWarning under ``python -X dev``)."""
+        try:
+            self.transport.close()
+        except Exception:  # noqa: BLE001 - a replacement transport's bug must not break a shutdown
+            log.debug("analytics_sdk: transport close() raised", exc_info=True)
 
     def _wait_for_reports(self, deadline: float) -> None:
         """An uploader whose last attempt ended at the deadline reports those events

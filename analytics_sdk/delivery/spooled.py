@@ -537,6 +537,7 @@ class SpooledConsumer(Consumer):
             self._wait_for_reports(deadline)
         for thread in self._threads:
             thread.join(max(0.0, min(deadline - _monotonic(), 3600.0)))
+        self._close_transport()
         return done
 
     def _send_at_shutdown(self) -> None:

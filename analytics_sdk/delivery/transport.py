@@ -22,11 +22,13 @@ from __future__ import annotations
 import gzip as gzip_module
 import logging
 import os
+import socket
 import ssl
 import threading
 import time
+import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 from urllib.request import getproxies
 
@@ -63,6 +65,12 @@ class Attempt:
     error: str = ""
     body: bytes = b""
     resent: int = 0  # requests repeated at once on a fresh connection (a stale keep-alive socket)
+
+
+def _error_name(exc: BaseException) -> str:
+    """The class name an Attempt reports. Python 3.9's ``socket.timeout`` is a class of
+    its own (named "timeout"); from 3.10 it is ``TimeoutError``: one name on every version."""
+    return "TimeoutError" if type(exc) is socket.timeout else type(exc).__name__
 
 
 def resolve_verify(verify: Any) -> Any:
@@ -136,6 +144,16 @@ class HttpTransport(_Transport):
         self._head = request_head(host_header, self._path or "/", headers)
         self._default_port = 443 if self._scheme == "https" else 80
         self._local = threading.local()  # (remade if gevent/eventlet patch threading later: _connection)
+        # Every thread's connection, so close() and reset() can close them all: an
+        # uploader's socket otherwise outlives its thread and is closed by the garbage
+        # collector, a ResourceWarning each (python -X dev), in a fork child too.
+        self._conns: List[Tuple[threading.Thread, Connection]] = []
+        self._conns_lock = threading.Lock()
+        # A transport dropped without close() (a client dropped without shutdown(), the
+        # mParticle drop-in, which has no close) closes its sockets, as urllib3's pools
+        # do. No thread can be sending then: each holds the transport while it sends.
+        # Not at exit (atexit): the exit delivery may still be using them.
+        weakref.finalize(self, _close_all, self._conns).atexit = False
 
     def _make_ssl_context(self) -> ssl.SSLContext:
         if self.verify is False:
@@ -166,6 +184,7 @@ class HttpTransport(_Transport):
         if conn is None:
             conn = Connection(self._netloc, self._port or self._default_port, self._head, self._ssl_context)
             local.conn = conn
+            self._register(conn)
         local.last_used = now
         return conn
 
@@ -179,13 +198,36 @@ class HttpTransport(_Transport):
             conn.close()
         return self._local
 
+    def _register(self, conn: Connection) -> None:
+        """(once per thread) Keep ``conn`` for close(); close those of threads that ended
+        (a thread per request in sync_mode must not pile them up)."""
+        with self._conns_lock:
+            ended = [c for thread, c in self._conns if not thread.is_alive()]
+            self._conns[:] = [(t, c) for t, c in self._conns if t.is_alive()]  # in place: the finalizer holds the list
+            self._conns.append((threading.current_thread(), conn))
+        for old in ended:
+            old.close()
+
     def reset(self) -> None:
-        """Forget connections (after fork: the parent's sockets must not be shared)."""
+        """(in a fork child) Close the parent's connections here, and start afresh.
+
+        Closing a descriptor in the child leaves the parent's connection open (no
+        shutdown() is sent), and nothing of it is used here again."""
+        conns = list(self._conns)  # the child has one thread: no lock (a parent's thread may hold it)
+        self._conns.clear()
+        self._conns_lock = threading.Lock()
         self._local = threading.local()
+        for _, conn in conns:
+            conn.close()
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close the keep-alive connections (at shutdown, once the uploaders ended); a
+        later send opens a new one. One that another live thread may be using right
+        now (an uploader stuck past the shutdown deadline) is left to that thread."""
+        me = threading.current_thread()
+        with self._conns_lock:
+            conns = [conn for thread, conn in self._conns if thread is me or not thread.is_alive()]
+        for conn in conns:
             conn.close()
 
     def send(self, body: bytes, timeout: Optional[float] = None) -> Attempt:
@@ -216,15 +258,20 @@ class HttpTransport(_Transport):
             except (ConnectionError, ProtocolError) as exc:
                 conn.close()
                 if not reused or resent:
-                    return Attempt(None, error=type(exc).__name__, resent=resent)
+                    return Attempt(None, error=_error_name(exc), resent=resent)
                 # A keep-alive socket the server closed while idle: one fresh try at once,
                 # rather than a failed attempt and a backoff (the messageIds make it safe).
                 resent = 1
             except Exception as exc:  # noqa: BLE001 - network trouble is a verdict, never a crash
                 conn.close()
-                return Attempt(None, error=type(exc).__name__, resent=resent)
+                return Attempt(None, error=_error_name(exc), resent=resent)
         self._local.last_used = time.monotonic()
         return Attempt(response.status, response.retry_after, body=response.body, resent=resent)
+
+
+def _close_all(conns: List[Tuple[threading.Thread, Connection]]) -> None:
+    for _, conn in list(conns):
+        conn.close()
 
 
 class RequestsTransport(_Transport):
@@ -244,8 +291,10 @@ class RequestsTransport(_Transport):
         self._session: Optional[requests.Session] = None
 
     def reset(self) -> None:
-        """Forget the session (after fork: the parent's sockets must not be shared)."""
-        self._session = None
+        """(in a fork child) Close the parent's pooled sockets here (its own stay open), and start afresh."""
+        session, self._session = self._session, None
+        if session is not None:
+            session.close()
 
     def close(self) -> None:
         session, self._session = self._session, None
@@ -276,7 +325,7 @@ class RequestsTransport(_Transport):
                 allow_redirects=False,
             )
         except Exception as exc:  # noqa: BLE001 - network trouble is a verdict, never a crash
-            return Attempt(None, error=type(exc).__name__)
+            return Attempt(None, error=_error_name(exc))
         try:
             return Attempt(response.status_code, response.headers.get("Retry-After"), body=response.content)
         finally:
