@@ -55,6 +55,18 @@ def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> No
     wait_until(answering, timeout, f"{url} to answer")
 
 
+def reported_errors(tmp_path: Path) -> Dict[str, int]:
+    """Drops a host reported through its ``on_error``, by reason: the lines
+    "<reason> <count>" its app writes to ``tmp_path/errors.txt``."""
+    counts: Dict[str, int] = {}
+    errors = tmp_path / "errors.txt"
+    if errors.exists():
+        for line in errors.read_text().splitlines():
+            reason, n = line.split()
+            counts[reason] = counts.get(reason, 0) + int(n)
+    return counts
+
+
 @pytest.fixture
 def host_env(tmp_path: Path) -> Callable[..., Dict[str, str]]:
     """Environment for a host subprocess: the app folder and the repo on the path."""

@@ -23,6 +23,8 @@ import pytest
 
 from analytics_sdk.devserver import Collector
 
+from .conftest import reported_errors
+
 pytest.importorskip("celery")
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
@@ -120,16 +122,6 @@ def _wait_until_ran(tmp_path: Path, count: int, worker: subprocess.Popen, timeou
     raise AssertionError(f"the tasks did not all run in {timeout}s:\n{err[-3000:]}")
 
 
-def _reported(tmp_path: Path) -> Dict[str, int]:
-    counts: Dict[str, int] = {}
-    errors = tmp_path / "errors.txt"
-    if errors.exists():
-        for line in errors.read_text().splitlines():
-            reason, n = line.split()
-            counts[reason] = counts.get(reason, 0) + int(n)
-    return counts
-
-
 def _warm_shutdown(worker: subprocess.Popen) -> List[str]:
     worker.send_signal(signal.SIGTERM)  # to the main process only: Celery's warm shutdown
     _, err = worker.communicate(timeout=60)
@@ -151,10 +143,10 @@ def test_max_tasks_per_child_delivers_every_recycled_workers_events(tmp_path: Pa
         _warm_shutdown(worker)
         summary = collector.summary()
         print(f"max-tasks-per-child=1: stored {summary['stored']}/60 (before the warm shutdown: "
-              f"{delivered_while_running}), duplicates {summary['duplicates']}, reported {_reported(tmp_path)}")
-        assert summary["stored"] == 60 and summary["duplicates"] == 0, (summary, _reported(tmp_path))
+              f"{delivered_while_running}), duplicates {summary['duplicates']}, reported {reported_errors(tmp_path)}")
+        assert summary["stored"] == 60 and summary["duplicates"] == 0, (summary, reported_errors(tmp_path))
         assert delivered_while_running  # each worker delivered at its own exit, not the shutdown
-        assert _reported(tmp_path) == {}
+        assert reported_errors(tmp_path) == {}
 
 
 @pytest.mark.parametrize("track_at_import", [False, True], ids=["client-made-in-the-worker", "client-made-before-the-fork"])
@@ -179,9 +171,9 @@ def test_warm_shutdown_delivers_what_the_pool_workers_still_queue(
         summary = collector.summary()
         print(f"warm shutdown ({'client made before the fork' if track_at_import else 'client made in the worker'}): "
               f"stored before SIGTERM {stored_before}, after {delivered}/400, duplicates {summary['duplicates']}, "
-              f"reported {_reported(tmp_path)}")
+              f"reported {reported_errors(tmp_path)}")
         assert stored_before == 0  # the test means something: only the workers' exit can deliver
-        assert delivered == 400 and summary["duplicates"] == 0, (summary, _reported(tmp_path))
+        assert delivered == 400 and summary["duplicates"] == 0, (summary, reported_errors(tmp_path))
 
 
 def test_sigterm_to_the_whole_process_group_delivers_what_the_pool_workers_still_queue(
@@ -208,6 +200,6 @@ def test_sigterm_to_the_whole_process_group_delivers_what_the_pool_workers_still
             ended = "main process hung (Celery), killed"
         summary = collector.summary()
         print(f"SIGTERM to the process group: stored before {stored_before}, after {summary['stored']}/400, "
-              f"duplicates {summary['duplicates']}, reported {_reported(tmp_path)}, {ended}")
+              f"duplicates {summary['duplicates']}, reported {reported_errors(tmp_path)}, {ended}")
         assert stored_before == 0
-        assert summary["stored"] == 400 and summary["duplicates"] == 0, (summary, _reported(tmp_path))
+        assert summary["stored"] == 400 and summary["duplicates"] == 0, (summary, reported_errors(tmp_path))

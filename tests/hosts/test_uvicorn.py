@@ -29,6 +29,8 @@ import pytest
 
 from analytics_sdk.devserver import Collector, Faults
 
+from .conftest import reported_errors
+
 pytest.importorskip("uvicorn")
 pytest.importorskip("fastapi")
 
@@ -168,16 +170,6 @@ def _env(collector: Collector, tmp_path: Path, **extra: str) -> Dict[str, str]:
     return dict(os.environ, COLLECTOR_URL=collector.url, ERRORS_FILE=str(tmp_path / "errors.txt"), **extra)
 
 
-def _reported(tmp_path: Path) -> Dict[str, int]:
-    counts: Dict[str, int] = {}
-    errors = tmp_path / "errors.txt"
-    if errors.exists():
-        for line in errors.read_text().splitlines():
-            reason, n = line.split()
-            counts[reason] = counts.get(reason, 0) + int(n)
-    return counts
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -220,12 +212,12 @@ def test_sigterm_delivers_every_accepted_event(loop: str, endpoint: str, workers
         collector.wait_for(accepted, timeout=2)
         summary = collector.summary()
         print(f"{loop}/{endpoint}/workers={workers}: accepted {accepted}, stored before SIGTERM {stored_before}, "
-              f"after {summary['stored']}, duplicates {summary['duplicates']}, reported {_reported(tmp_path)}, "
+              f"after {summary['stored']}, duplicates {summary['duplicates']}, reported {reported_errors(tmp_path)}, "
               f"ended in {took:.2f}s")
         assert accepted == REQUESTS and stored_before == 0, (accepted, stored_before)  # the test means something
         # uvicorn's own ending, kept: the server re-raises SIGTERM; the process manager exits 0
         assert status == (-signal.SIGTERM if workers == 1 else 0), (status, "".join(server.lines))
-        assert summary["stored"] == accepted and summary["duplicates"] == 0, (summary, _reported(tmp_path))
+        assert summary["stored"] == accepted and summary["duplicates"] == 0, (summary, reported_errors(tmp_path))
         assert took < 5 + 3  # within exit_timeout (5 s), plus a margin
 
 
@@ -235,7 +227,7 @@ def test_sigterm_with_a_dead_collector_reports_every_event_and_ends_within_the_d
         server = start_server(_uvicorn("asyncio"), tmp_path, _env(collector, tmp_path, EXIT_TIMEOUT="1"))
         accepted = server.drive("/async", 300)
         status, took, _ = server.terminate()
-        reported = _reported(tmp_path)
+        reported = reported_errors(tmp_path)
         print(f"dead collector: accepted {accepted}, reported {reported}, ended in {took:.2f}s")
         assert status == -signal.SIGTERM, "".join(server.lines)
         assert reported == {"shutdown_timeout": accepted}  # every one of them reported, none silently lost
@@ -256,5 +248,5 @@ def test_a_script_that_goes_on_after_uvicorn_run_is_delivered_for_and_ended(tmp_
         summary = collector.summary()
         print(f"script: accepted {accepted}, stored {summary['stored']}, ended in {took:.2f}s")
         assert status == -signal.SIGTERM and "not ended" not in out, "".join(server.lines)
-        assert summary["stored"] == accepted and summary["duplicates"] == 0, (summary, _reported(tmp_path))
+        assert summary["stored"] == accepted and summary["duplicates"] == 0, (summary, reported_errors(tmp_path))
         assert took < 5 + 3
