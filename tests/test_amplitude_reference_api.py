@@ -29,6 +29,7 @@ import pytest
 import analytics_sdk.amplitude as ours
 
 from .amplitude_sink import Sink
+from .test_amplitude_config import wait_until
 
 theirs = pytest.importorskip("amplitude")
 
@@ -38,15 +39,6 @@ FILLED_BY_SDK = ("insert_id", "time", "library")
 
 class Color(enum.Enum):
     RED = "red"
-
-
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def flush_until(sdk: Any, client: Any, done: Callable[[], bool], timeout: float = 20.0) -> None:

@@ -4,8 +4,8 @@ uWSGI (without ``--lazy-apps``) imports the application in its master and then
 forks the workers in C, with the GIL released and none of CPython's fork
 handling (unless ``--py-call-uwsgi-fork-hooks``). A Python thread of the master
 that holds the GIL at that moment holds it in the child for ever: the worker
-never answers a request (seen in 1 of 3 starts with an uploader busy sending what
-the application tracked at import). Workers are forked again later too (respawns,
+never answers a request (seen here in 4 of 15 starts of a master whose uploader
+was sending what the application tracked at import). Workers are forked again later too (respawns,
 ``max-requests``), so the master must never run a thread of ours at all.
 
 So there, events wait in the queue without an uploader, and the first process

@@ -31,7 +31,7 @@ import textwrap
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -65,20 +65,6 @@ def _require(package: str) -> None:
     import alone hooks fork() in this process (and warns in every later test that forks)."""
     if importlib.util.find_spec(package) is None:
         pytest.skip(f"{package} is not installed")
-
-
-@pytest.fixture
-def started() -> Iterator[List[subprocess.Popen]]:
-    """Subprocesses of a test; killed with their process group if still running after it."""
-    procs: List[subprocess.Popen] = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                proc.kill()
-            proc.wait(10)
 
 
 # -- a plain script: import, then patch ------------------------------------------------------------
@@ -307,7 +293,7 @@ def _wait_until_answering(port: int, proc: subprocess.Popen, timeout: float = 30
     ],
     ids=["gevent-preload-client-at-import", "gevent-preload-default-client", "gevent-no-preload", "sync-preload"],
 )
-def test_gunicorn_worker_answers_while_the_collector_stalls(tmp_path, started, worker, preload, create):
+def test_gunicorn_worker_answers_while_the_collector_stalls(tmp_path, processes, worker, preload, create):
     if worker == "gevent":
         _require("gevent")
     _require("gunicorn")
@@ -320,7 +306,7 @@ def test_gunicorn_worker_answers_while_the_collector_stalls(tmp_path, started, w
                    "--graceful-timeout", "20", *_own_control_socket(), *(["--preload"] if preload else []), "gevent_app:app"]
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=env, cwd=tmp_path, start_new_session=True)
-        started.append(proc)
+        processes.append(proc)
         _wait_until_answering(port, proc)
 
         app = _Timed(port)
