@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -555,8 +556,11 @@ class Client:
         """
         deadline = self._deadline(timeout)
         done = True
-        for worker in self._workers():
-            done = worker.flush(None if deadline is None else max(0.0, deadline - time.monotonic())) and done
+        with contextlib.ExitStack() as waits:
+            for route in self._routes:  # a destination that starts retrying meanwhile says so, once
+                waits.enter_context(route.outcomes.flush_watch.waiting())
+            for worker in self._workers():
+                done = worker.flush(None if deadline is None else max(0.0, deadline - time.monotonic())) and done
         return done
 
     def shutdown(self, timeout: Optional[float] = None) -> bool:

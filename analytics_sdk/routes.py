@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from .delivery.callbacks import Callbacks
 from .delivery.consumer import Consumer
+from .delivery.notices import warn_audibly
 from .delivery.outcomes import ErrorCallback, Outcomes
 from .delivery.retry import RetryPolicy
 from .delivery.spool import Spool, SpoolError
@@ -91,8 +92,9 @@ def _open_spool(path: str, max_messages: int) -> "tuple[Optional[Spool], Optiona
     try:
         return Spool(path, max_messages), None
     except SpoolError as exc:
-        # A bad spool file must never take the application down: keep working in memory.
-        log.error("analytics_sdk: %s; the spool is disabled and events are kept in memory only", exc)
+        # A bad spool file must never take the application down: keep working in memory,
+        # and say so where the user sees it (a NullHandler would swallow a plain log line).
+        warn_audibly(log, "analytics_sdk: %s; the spool is disabled and events are kept in memory only", exc)
         return None, str(exc)
 
 

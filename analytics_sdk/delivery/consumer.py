@@ -559,6 +559,7 @@ class Consumer:
         if delay is None:
             return None
         log.debug("analytics_sdk: retrying %d message(s) in %.2f s", len(items), delay)
+        self.outcomes.flush_watch.retrying(delay, self.retry_policy.max_elapsed)  # one warning if a flush() waits
         return Part(items, retry=state, due=_monotonic() + delay, attempts=part.attempts, resend=True)
 
     def _hold_locked(self, record: InFlight, part: Part) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 from ..errors import DeliveryError
 from ..serialization import decode
 from .callbacks import DELIVERED_MESSAGE, Callbacks, user_code
+from .notices import FlushWatch
 
 if TYPE_CHECKING:
     from ..destinations.base import Destination
@@ -65,6 +66,7 @@ class Outcomes:
         self.destination = destination
         self.callbacks = callbacks or Callbacks()
         self._lock = threading.Lock()
+        self.flush_watch = FlushWatch(destination.name if destination is not None else "")
         self._reset_counters()
 
     def _reset_counters(self) -> None:
@@ -78,6 +80,7 @@ class Outcomes:
     def after_fork(self) -> None:
         """A child starts with its own counters (and a lock no thread holds)."""
         self._lock = threading.Lock()
+        self.flush_watch = FlushWatch(self.flush_watch.destination)  # no flush waits in the child yet
         self._reset_counters()
         self.callbacks.after_fork()
 
