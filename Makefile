@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all bench lint clean vendor-suites
+.PHONY: demo test test-all bench docs lint clean vendor-suites
 
 $(STAMP): setup.py setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,9 +56,23 @@ vendor-suites: $(STAMP)
 	test -n "$(AMPLITUDE_CHECKOUT)" || { echo "set AMPLITUDE_CHECKOUT to an Amplitude-Python v1.2.3 checkout"; exit 2; }
 	$(PY) compat/run_amplitude_suite.py "$(AMPLITUDE_CHECKOUT)"
 
+# The docs site (Sphinx + MyST + autodoc; docs/README.md says why) in a venv of its own.
+# -W: any warning fails the build; -E: every page is read again, so none hides one.
+DOCS_VENV := .docs-venv
+DOCS_STAMP := $(DOCS_VENV)/.installed
+
+$(DOCS_STAMP): docs/requirements.txt setup.py setup.cfg pyproject.toml
+	test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e . -r docs/requirements.txt
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(DOCS_VENV)/bin/python -m sphinx -W --keep-going -E -q -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
+
 lint: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check mypy types-requests types-python-dateutil
 	$(PY) -m mypy analytics_sdk
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(CI_VENV) .nox build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(CI_VENV) $(DOCS_VENV) .nox build dist *.egg-info .pytest_cache docs/_build docs/_generated
