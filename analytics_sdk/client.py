@@ -166,7 +166,7 @@ class Client:
         self.max_rate_limit_duration = max_rate_limit_duration
         self.flush_timeout = flush_timeout
         # Exit needs a deadline even when flush waits for outcomes: a process
-        # manager's kill comes a few seconds after its SIGTERM (README, "Flush and exit").
+        # manager's kill comes a few seconds after its SIGTERM (docs/delivery.md).
         self.exit_timeout = exit_timeout if exit_timeout is not None else (
             flush_timeout if flush_timeout is not None else DEFAULT_EXIT_TIMEOUT
         )

@@ -1,6 +1,6 @@
 """The one JSON encoder, and the table that makes values JSON-safe.
 
-Conversion table (applied by ``to_json_value``; documented in README.rst):
+Conversion table (applied by ``to_json_value``; documented in docs/serialization.md):
 
 ==========================  =================================================
 value                       becomes

@@ -113,7 +113,7 @@ def check_verify(value: Any) -> Any:
 
     An explicit path that does not exist is refused here; a missing bundle named by
     ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` is an environment problem, reported
-    by the transport through ``on_error`` instead (see README, Failure modes).
+    by the transport through ``on_error`` instead (docs/configuration.md).
     """
     if isinstance(value, bool):
         return value

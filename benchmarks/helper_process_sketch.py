@@ -2,8 +2,7 @@
 
 In the SDK the uploader is a thread of the application's process, and every
 Python instruction it runs is GIL time the application's threads wait for: the
-tail (p99.9) of ``track()`` is set by the uploader's turns (README,
-"Performance"). This sketch measures what moving delivery out of the process
+tail (p99.9) of ``track()`` is set by the uploader's turns (benchmarks/README.md). This sketch measures what moving delivery out of the process
 would give, with the SDK's own ``Client.track`` (only the hand-over replaced)
 and, in the helper, its Segment destination (request body, headers) and HTTP
 transport, in two shapes:

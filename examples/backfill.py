@@ -1,7 +1,11 @@
 """A bulk backfill that must not lose events: block instead of dropping when the
 queue is full, and check the counters at the end.
 
-    ANALYTICS_HOST=http://127.0.0.1:8088 python examples/backfill.py
+    analytics-sdk serve &              # the local collector, http://127.0.0.1:8088
+    python examples/backfill.py
+
+It sends to the local collector unless ANALYTICS_HOST names another one (with
+ANALYTICS_WRITE_KEY, your source's write key).
 """
 
 import os
@@ -19,8 +23,8 @@ def historical_orders(count: int):
 
 def main() -> int:
     client = Client(
-        os.environ.get("ANALYTICS_WRITE_KEY", "YOUR_WRITE_KEY"),
-        host=os.environ.get("ANALYTICS_HOST"),
+        os.environ.get("ANALYTICS_WRITE_KEY", "dev"),
+        host=os.environ.get("ANALYTICS_HOST", "http://127.0.0.1:8088"),
         max_queue_size=1000,
         queue_full_timeout=60,  # wait for room instead of refusing
         upload_size=250,

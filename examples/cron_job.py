@@ -1,6 +1,10 @@
 """A script or cron job: a Client of its own, shut down at the end with a deadline.
 
-    ANALYTICS_HOST=http://127.0.0.1:8088 python examples/cron_job.py
+    analytics-sdk serve &              # the local collector, http://127.0.0.1:8088
+    python examples/cron_job.py
+
+It sends to the local collector unless ANALYTICS_HOST names another one (with
+ANALYTICS_WRITE_KEY, your source's write key).
 """
 
 import os
@@ -11,8 +15,8 @@ from analytics_sdk import Client
 
 def main() -> int:
     client = Client(
-        os.environ.get("ANALYTICS_WRITE_KEY", "YOUR_WRITE_KEY"),
-        host=os.environ.get("ANALYTICS_HOST"),
+        os.environ.get("ANALYTICS_WRITE_KEY", "dev"),
+        host=os.environ.get("ANALYTICS_HOST", "http://127.0.0.1:8088"),
     )
     for day, signups in enumerate([12, 7, 31]):
         client.track("reporting-bot", "Daily Signups Computed", {"day": day, "signups": signups})

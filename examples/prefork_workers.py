@@ -1,7 +1,11 @@
 """gunicorn --preload / Celery prefork / multiprocessing: create the client in the
 parent, fork workers, and every worker's events are delivered exactly once.
 
-    ANALYTICS_HOST=http://127.0.0.1:8088 python examples/prefork_workers.py
+    analytics-sdk serve &              # the local collector, http://127.0.0.1:8088
+    python examples/prefork_workers.py
+
+It sends to the local collector unless ANALYTICS_HOST names another one (with
+ANALYTICS_WRITE_KEY, your source's write key).
 """
 
 import multiprocessing
@@ -9,8 +13,8 @@ import os
 
 import analytics_sdk
 
-analytics_sdk.write_key = os.environ.get("ANALYTICS_WRITE_KEY", "YOUR_WRITE_KEY")
-analytics_sdk.host = os.environ.get("ANALYTICS_HOST")
+analytics_sdk.write_key = os.environ.get("ANALYTICS_WRITE_KEY", "dev")
+analytics_sdk.host = os.environ.get("ANALYTICS_HOST", "http://127.0.0.1:8088")
 
 
 def work(worker: int) -> None:

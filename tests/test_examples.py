@@ -60,3 +60,14 @@ def test_pytest_example(collector):
     result = run_example("test_with_capture.py", collector, "-m", "pytest", "-q", "-p", "no:cacheprovider")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_examples_default_to_the_local_collector():
+    """Run as they are, the examples send to `analytics-sdk serve`, never to a real backend."""
+    local_default = 'os.environ.get("ANALYTICS_HOST", "http://127.0.0.1:8088")'
+    for path in sorted(EXAMPLES.glob("*.py")):
+        text = path.read_text()
+        if "analytics_events" in text:  # the pytest example captures in memory: no network at all
+            continue
+        assert local_default in text, f"{path.name} does not default to the local collector"
+        assert "ANALYTICS_HOST" in text.split('"""')[1], f"{path.name}'s docstring does not mention ANALYTICS_HOST"

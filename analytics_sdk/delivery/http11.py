@@ -6,7 +6,7 @@ application's threads wait for. ``http.client`` formats the request head anew an
 parses every response header through ``email.parser`` (~100 µs per response on a
 2-core machine, measured); here the head is built once per destination, and a
 response costs a status line plus a ``readline`` per header. Measured with
-``time.thread_time()`` around each request (README, "Performance").
+``time.thread_time()`` around each request (benchmarks/README.md).
 
 Scope, on purpose: ``Content-Length`` and ``chunked`` bodies, ``Connection: close``,
 interim 1xx responses skipped, no redirects (a 3xx is a status like any other),
@@ -62,7 +62,7 @@ class _AnsweredEarly(ConnectionError):
 # then one system call, one GIL release: with settimeout(), CPython polls before
 # every operation, and each time the uploader wants the GIL back after a release it
 # may wait up to the 5 ms switch interval behind a busy application thread. Measured
-# with strace (README, "Performance"): 3 releases per request instead of about 6.
+# with strace (benchmarks/README.md): 3 releases per request instead of about 6.
 # Deadlines are ours, so signals (which restart the kernel's own socket timeouts) and
 # a peer that trickles bytes cannot stretch them. TLS keeps settimeout().
 # ``select.poll``, ``socket`` and ``ssl`` are looked up at each use, never bound at

@@ -30,7 +30,7 @@ log = logging.getLogger("analytics_sdk")
 
 ErrorCallback = Callable[[Exception, List[Dict[str, Any]]], Any]
 
-# Every reason a message can be dropped for (README: "Delivery guarantees").
+# Every reason a message can be dropped for (docs/delivery.md, "Drop reasons").
 DROP_REASONS = (
     "queue_full",  # the in-memory queue was full at call time
     "too_large",  # over 32 KB at call time, or 413 for the message alone

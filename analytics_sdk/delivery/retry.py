@@ -49,7 +49,7 @@ def classify(status: Optional[int]) -> Verdict:
 
 
 def drop_reason(status: Optional[int]) -> str:
-    """The drop reason reported for a final status (see README's outcome table)."""
+    """The drop reason reported for a final status (docs/delivery.md, "What happens when")."""
     if status is None:
         return "retries_exhausted"
     if status == 400:

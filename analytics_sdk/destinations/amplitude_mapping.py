@@ -1,6 +1,6 @@
 """Pure: a canonical (Segment-spec) message as an Amplitude HTTP V2 event dict.
 
-The table (also in README.rst, "Sending to Amplitude"):
+The table (also in docs/destinations.md, "Amplitude"):
 
 =========================  =====================================================
 Segment                    Amplitude event

@@ -121,7 +121,7 @@ class _EventsApi(Destination):
 
 
 class MParticle(_EventsApi):
-    """Segment-spec messages to mParticle (README, "Sending to mParticle").
+    """Segment-spec messages to mParticle (docs/destinations.md, "mParticle").
 
     ``environment`` ("production" or "development") is required: mParticle keeps
     the two apart, and a silent default would mix test data into production.

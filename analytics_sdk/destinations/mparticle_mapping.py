@@ -1,5 +1,5 @@
-"""Pure: a Segment-spec message as mParticle's batch fields and event (README,
-"Sending to mParticle", has the full table).
+"""Pure: a Segment-spec message as mParticle's batch fields and event
+(docs/destinations.md, "mParticle", has the full table).
 
 :func:`to_mparticle` returns the batch-level fields (user identities, user
 attributes, device, app, consent, ip: what mParticle keeps per user and batch)
@@ -32,7 +32,7 @@ __all__ = [
 
 # The 22 user identity names of the Events API (json-reference). ``customer_id``
 # is what the Events API documents and its JSON Schema allows; the reference SDK's
-# ``customerid`` is IDSync's spelling (README explains the choice).
+# ``customerid`` is IDSync's spelling (docs/destinations.md explains the choice).
 IDENTITY_TYPES = (
     "other", "customer_id", "facebook", "twitter", "google", "microsoft", "yahoo", "email", "alias",
     "facebook_custom_audience_id", "other_id_2", "other_id_3", "other_id_4", "other_id_5", "other_id_6",
@@ -300,7 +300,7 @@ def _consent_entry(where: str, value: Any, default_ms: Optional[int]) -> Dict[st
 
 
 def consent_state(consent: Any, default_ms: Optional[int]) -> Optional[Dict[str, Any]]:
-    """``context.consent`` -> mParticle ``consent_state`` (README, "Consent").
+    """``context.consent`` -> mParticle ``consent_state`` (docs/destinations.md).
 
     ``categoryPreferences`` (Segment's consent spec) and ``gdpr`` map purposes to
     GDPR consent; ``ccpa.dataSaleOptOut`` (or ``data_sale_opt_out``) to CCPA.

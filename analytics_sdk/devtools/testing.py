@@ -12,7 +12,7 @@ encoding as in production and are exactly what would have been sent::
             signup("ada@example.com")       # your code calls analytics_sdk.track(...)
         events.assert_tracked("Signed Up", user_id="ada", properties={"plan": "free"})
 
-With pytest, ask for the ``analytics_events`` fixture instead (see README).
+With pytest, ask for the ``analytics_events`` fixture instead (see docs/testing.md).
 """
 
 from __future__ import annotations

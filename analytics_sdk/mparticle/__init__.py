@@ -13,8 +13,8 @@
 
 Same models, arguments and request bodies; uploads add timeouts, retries with
 ``Retry-After`` (for the call that got the 429, never process-wide) and an opt-in
-background mode (``configuration.background = True``). README, "Migrating from
-mParticle's SDK", and docs/migrating/mparticle.md list every difference.
+background mode (``configuration.background = True``). docs/migrating/mparticle.md
+lists every difference.
 """
 
 from __future__ import annotations

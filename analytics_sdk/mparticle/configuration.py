@@ -18,8 +18,7 @@ class Configuration:
     The reference's: ``host``, ``api_key``, ``api_secret``, ``debug``,
     ``verify_ssl``, ``ssl_ca_cert``, ``cert_file``, ``key_file``,
     ``connection_pool_size``, ``api_client``, ``logger_file``, ``logger_format``
-    (``logger`` holds our package logger, ``analytics_sdk``). Ours (README, "Migrating from
-    mParticle's SDK"): ``timeout`` per request, ``max_retries`` and
+    (``logger`` holds our package logger, ``analytics_sdk``). Ours (docs/migrating/mparticle.md): ``timeout`` per request, ``max_retries`` and
     ``max_total_backoff_duration`` for uploads that wait for their answer
     (``Retry-After`` honoured up to ``max_retry_after`` seconds),
     ``add_source_request_id`` (a UUID per batch, so a resend is deduplicated),

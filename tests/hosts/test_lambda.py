@@ -1,6 +1,6 @@
 """AWS Lambda's way of running a handler: the execution environment is frozen (SIGSTOP)
 the moment the handler returns, and thawed (SIGCONT) for the next invocation, maybe
-much later. Run here for real with the README's example handler
+much later. Run here for real with the docs' example handler
 (examples/lambda_handler.py), frozen and thawed by real signals."""
 
 from __future__ import annotations

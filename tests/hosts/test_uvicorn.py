@@ -1,4 +1,4 @@
-"""uvicorn (asyncio and uvloop) serving FastAPI, the README's recipe, ended by SIGTERM.
+"""uvicorn (asyncio and uvloop) serving FastAPI, the docs' recipe (docs/hosts/uvicorn.md), ended by SIGTERM.
 
 uvicorn owns SIGTERM: it installs its handler before the application's lazy client
 exists, shuts down gracefully, restores the handler it found (the default) and
@@ -36,7 +36,7 @@ pytest.importorskip("fastapi")
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
-# The README recipe: configure at import time of the app module, track in handlers.
+# The docs' recipe: configure at import time of the app module, track in handlers.
 APP = '''
 import os
 import analytics_sdk
