@@ -239,12 +239,15 @@ def test_the_guard_sends_every_sdk_url_to_the_collector(tmp_path) -> None:
         analytics_sdk.write_key = "k"          # the default host, https://api.segment.io
         analytics_sdk.track("guard-user", "Guarded")
         assert analytics_sdk.flush(timeout=10)
+        documented = Client("k", host="http://127.0.0.1:8088")    # the docs' collector address
+        documented.track("guard-user", "Guarded")
+        assert documented.flush(timeout=10)
     """)
     with Collector() as collector:
         result = run_code(code, tmp_path, collector.url)
         assert result.returncode == 0, result.stderr
-        # three messages arrived; the two destinations sent the same messageId, stored once
-        assert len(collector.events(event="Guarded")) == 2
+        # four messages arrived; the two destinations sent the same messageId, stored once
+        assert len(collector.events(event="Guarded")) == 3
         assert collector.summary()["duplicates"] == 1
 
 

@@ -23,6 +23,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 COLLECTOR = os.environ.get("DOCS_EXAMPLES_COLLECTOR", "")
 LOOPBACK_NAMES = {"localhost", "::1", "ip6-localhost"}
+# Programs ctypes.util.find_library runs (pytest plugins call it): local tools, no network.
+LIBRARY_LOOKUP_TOOLS = {"ldconfig", "gcc", "cc", "ld", "objdump"}
+# The collector's documented address: examples name it, the test's collector answers it.
+DOCUMENTED_COLLECTOR = ("127.0.0.1", 8088)
 TRANSPORT_MODULE = "analytics_sdk.delivery.transport"
 BLOCKED: List[str] = []
 
@@ -44,9 +48,13 @@ def refuse(what: str) -> None:
     raise PermissionError(f"docs examples may not reach the network: {what}")
 
 
-def is_python(program: Any) -> bool:
-    name = os.path.basename(os.fsdecode(program)) if isinstance(program, (str, bytes, os.PathLike)) else ""
-    return name.startswith("python") or os.path.realpath(os.fsdecode(program)) == os.path.realpath(sys.executable)
+def may_start(program: Any) -> bool:
+    """Python itself (examples may start workers), or a library-lookup tool."""
+    if not isinstance(program, (str, bytes, os.PathLike)):
+        return False
+    path = os.fsdecode(program)
+    name = os.path.basename(path)
+    return name.startswith("python") or name in LIBRARY_LOOKUP_TOOLS or os.path.realpath(path) == os.path.realpath(sys.executable)
 
 
 def audit(event: str, args: Any) -> None:
@@ -62,17 +70,21 @@ def audit(event: str, args: Any) -> None:
         if isinstance(argv, (str, bytes)):
             argv = os.fsdecode(argv).split() or [""]
         program = executable if executable is not None else (list(argv) or [""])[0]
-        if not is_python(program):
+        if not may_start(program):
             refuse(f"starting {program!r}")
     elif event in ("os.system", "os.exec", "os.posix_spawn", "os.spawn"):
         program = args[0] if event != "os.spawn" else args[1]
-        if event == "os.system" or not is_python(program):
+        if event == "os.system" or not may_start(program):
             refuse(f"{event} {program!r}")
 
 
 def to_collector(url: str) -> str:
-    target = urlsplit(COLLECTOR)
+    """Any URL but a loopback one (an example's own Collector) goes to the test's
+    collector; so does the documented local collector, 127.0.0.1:8088."""
     parts = urlsplit(url)
+    if is_loopback(parts.hostname) and (parts.hostname, parts.port) != DOCUMENTED_COLLECTOR:
+        return url
+    target = urlsplit(COLLECTOR)
     return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
 
 
