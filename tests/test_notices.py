@@ -82,7 +82,7 @@ def test_a_flush_on_a_failing_destination_warns_once(failing_client, caplog):
         assert len(flush_warnings(caplog)) == 1
         warning = flush_warnings(caplog)[0]
         assert warning.levelno == logging.WARNING and "Segment" in warning.getMessage()
-        assert client.flush(timeout=0.5) is False  # a new wait gets its own warning
+        assert client.flush(timeout=1.0) is False  # a new wait gets its own warning
         assert len(flush_warnings(caplog)) == 2
 
 
@@ -117,7 +117,7 @@ def test_the_flush_warning_reaches_stderr_without_logging_setup(faulty_collector
         for route in client._routes:
             route.consumer.retry_policy = RetryPolicy(backoff_base=0.05, backoff_max=0.1, max_retries=1000)
         client.track("u1", "Never Accepted")
-        print(client.flush(timeout=1.0), client.stats()["retried_requests"] >= 3)
+        print(client.flush(timeout=2.0), client.stats()["retried_requests"] >= 3)
         client.shutdown(timeout=0.2)
     """)
     assert result.returncode == 0, result.stderr
