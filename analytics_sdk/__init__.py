@@ -72,6 +72,38 @@ __all__ = [
 ]
 
 # -- settings: Segment's names and defaults, and the additions (settings.SETTINGS) -------
+# Declared for type checkers and IDEs (a test holds these names to SETTINGS); the values
+# come from SETTINGS just below.
+write_key: Optional[str]
+host: Optional[str]
+debug: bool
+max_queue_size: int
+send: bool
+on_error: Optional[ErrorCallback]
+gzip: bool
+max_retries: int
+sync_mode: bool
+timeout: float
+proxies: Optional[Dict[str, str]]
+thread: int
+upload_size: int
+upload_interval: float
+log_handler: Any
+max_total_backoff_duration: float
+max_rate_limit_duration: Optional[float]
+destinations: Optional[List[Destination]]
+callback: Optional[OutcomeCallback]
+opt_out: bool
+flush_timeout: Optional[float]
+exit_timeout: Optional[float]
+queue_full_timeout: float
+verify: Any
+transport: Any
+spool_path: Optional[str]
+spool_max_messages: int
+spool_sync: bool
+handle_sigterm: bool
+backlog_upload_size: int
 globals().update(settings.DEFAULTS)
 __all__ += list(settings.DEFAULTS)
 

@@ -97,11 +97,17 @@ class Client:
             config["destinations"] = [Segment(write_key or "", host=host, gzip=gzip, transport=transport)]
         elif isinstance(config["destinations"], Destination) or not config["destinations"]:
             raise ValidationError("destinations must be a non-empty list of Destination objects")
-        for name in ("write_key", "host", "debug", "send", "sync_mode", "gzip", "timeout", "proxies", "max_retries",
-                     "max_queue_size", "thread", "upload_size", "backlog_upload_size", "upload_interval",
-                     "max_total_backoff_duration", "max_rate_limit_duration", "flush_timeout",
-                     "queue_full_timeout", "opt_out", "handle_sigterm", "spool_path"):
-            setattr(self, name, config[name])
+        self.write_key, self.host, self.debug = write_key, config["host"], debug
+        self.send, self.sync_mode, self.gzip = send, sync_mode, gzip
+        self.timeout, self.proxies, self.max_retries = config["timeout"], proxies, config["max_retries"]
+        self.max_queue_size, self.thread = config["max_queue_size"], config["thread"]
+        self.upload_size, self.backlog_upload_size = config["upload_size"], config["backlog_upload_size"]
+        self.upload_interval: float = config["upload_interval"]
+        self.max_total_backoff_duration: float = config["max_total_backoff_duration"]
+        self.max_rate_limit_duration: Optional[float] = config["max_rate_limit_duration"]
+        self.flush_timeout: Optional[float] = config["flush_timeout"]
+        self.queue_full_timeout: float = config["queue_full_timeout"]
+        self.opt_out, self.handle_sigterm, self.spool_path = opt_out, handle_sigterm, spool_path
         # Exit needs a deadline even when flush waits for outcomes: a process
         # manager's kill comes a few seconds after its SIGTERM (docs: process exit).
         self.exit_timeout = next(t for t in (exit_timeout, flush_timeout, DEFAULT_EXIT_TIMEOUT) if t is not None)

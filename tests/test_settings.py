@@ -189,3 +189,8 @@ def test_a_flag_given_as_text_is_refused(name):
     # send="false" is truthy: it would send everything the user meant to keep local.
     with pytest.raises(ValidationError, match=name):
         Client("key", **{name: "false"})
+
+
+def test_the_module_declares_every_setting_for_type_checkers():
+    declared = [name for name in analytics_sdk.__annotations__ if name in settings.DEFAULTS or not name.startswith("_")]
+    assert [name for name in declared if name != "default_client"] == [s.name for s in settings.SETTINGS]
