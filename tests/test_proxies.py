@@ -4,8 +4,7 @@ tinyproxy, CONNECT included) carrying the events."""
 from __future__ import annotations
 
 import base64
-import ssl
-from typing import Dict, Iterator, Optional
+from typing import Dict, Optional
 
 import pytest
 import requests
@@ -13,10 +12,10 @@ from requests.utils import select_proxy
 
 from analytics_sdk import Client
 from analytics_sdk.delivery.transport import RequestsTransport, make_transport
-from analytics_sdk.devserver import Collector
 
 from .hosts.conftest import processes  # noqa: F401 - the fixture
 from .realservers import Tinyproxy
+from .test_tls import tls_collector  # noqa: F401 - the fixture
 
 P, Q = "http://proxy-p.invalid:3128", "http://proxy-q.invalid:3128"
 URL = "http://collector.internal:8080/v1/batch"
@@ -74,21 +73,6 @@ def tinyproxy(tmp_path, processes) -> Tinyproxy:  # noqa: F811 - the hosts' fixt
     return Tinyproxy(tmp_path, processes)
 
 
-@pytest.fixture
-def tls_collector(tmp_path) -> Iterator[tuple]:
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    server = Collector()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    server._server.socket = context.wrap_socket(server._server.socket, server_side=True)
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    server.start()
-    yield server, str(ca_file)
-    server.stop()
-
-
 def _send(client: Client, n: int) -> Dict[str, object]:
     for i in range(n):
         client.track(f"user-{i}", "Proxied", {"i": i})
@@ -114,7 +98,7 @@ def test_a_per_host_proxy_key_carries_the_events_through_tinyproxy(tinyproxy, co
     _assert_key_not_logged(tinyproxy)
 
 
-def test_https_goes_through_connect_and_the_key_stays_inside_tls(tinyproxy, tls_collector):
+def test_https_goes_through_connect_and_the_key_stays_inside_tls(tinyproxy, tls_collector):  # noqa: F811
     server, ca_file = tls_collector
     host = server.url.replace("http://", "https://").rstrip("/")
     client = Client(WRITE_KEY, host=host, verify=ca_file, proxies={"all://127.0.0.1": tinyproxy.url}, upload_size=50)
