@@ -20,7 +20,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -108,9 +108,10 @@ class Connection:
         OSError/ProtocolError on trouble."""
         return self.post_parts([body], timeout)
 
-    def post_parts(self, parts: Sequence[Buffer], timeout: float) -> Response:
+    def post_parts(self, parts: Sequence[Buffer], timeout: float, on_sent: Optional[Callable[[], None]] = None) -> Response:
         """:meth:`post` of a body given in pieces (bytes, bytearrays, memoryviews):
-        on a plain socket they go out in one ``sendmsg()``, never joined."""
+        on a plain socket they go out in one ``sendmsg()``, never joined. ``on_sent``
+        is called once the whole request went out (from then on, the server may act on it)."""
         deadline = time.monotonic() + timeout
         if self._sock is None:
             self._connect(timeout)
@@ -129,6 +130,8 @@ class Connection:
                 if early is None:
                     raise
                 return early
+            if on_sent is not None:
+                on_sent()
             response = self._read_response(deadline)
         except BaseException:
             self.close()  # never reuse a socket in the middle of an exchange (Ctrl-C, a timeout...)

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from certifi import where as default_ca_bundle  # the CA bundle requests uses (a requests dependency)
 
 from ..version import VERSION
+from . import doubt
 from .http11 import Buffer, Connection, ProtocolError, request_head
 from .proxies import proxies_for
 
@@ -251,7 +252,7 @@ class HttpTransport(_Transport):
         while True:
             reused = conn.used
             try:
-                response = conn.post_parts(parts, limit)
+                response = conn.post_parts(parts, limit, on_sent=doubt.body_sent)
                 break
             except (ConnectionError, ProtocolError) as exc:
                 conn.close()
@@ -264,6 +265,7 @@ class HttpTransport(_Transport):
                 conn.close()
                 return Attempt(None, error=_error_name(exc), resent=resent)
         self._local.last_used = time.monotonic()
+        doubt.answered()
         return Attempt(response.status, response.retry_after, body=response.body, resent=resent)
 
 
@@ -323,7 +325,12 @@ class RequestsTransport(_Transport):
                 allow_redirects=False,
             )
         except Exception as exc:  # noqa: BLE001 - network trouble is a verdict, never a crash
+            from requests.exceptions import ReadTimeout
+
+            if isinstance(exc, ReadTimeout):  # connected and sent; no answer in time
+                doubt.body_sent()
             return Attempt(None, error=_error_name(exc))
+        doubt.answered()
         try:
             return Attempt(response.status_code, response.headers.get("Retry-After"), body=response.content)
         finally:
