@@ -4,12 +4,12 @@ reported as ``outcome_unknown``, not ``shutdown_timeout`` (README, "Delivery
 guarantees"). Resending them is safe where the collector deduplicates by messageId
 (Segment does), since a resend keeps each event's messageId.
 
-How the SDK knows: around each request the uploader *watches* the part it sends; the
-transport calls :func:`body_sent` once the last byte of the request went out and
-:func:`answered` when a status came back. A part stays in doubt from a request that
-went out unanswered on: a later request's answer clears only what that request
-itself set (the earlier one may still have been stored). Keyed by thread (greenlet under gevent:
-``threading.get_ident`` is looked up at each call, green.py).
+How the SDK knows: around each request the uploader *watches* the part it sends;
+the transport calls :func:`body_sent` once the last byte of the request went out,
+and :func:`answered` when a status came back. Once a request went out unanswered,
+the part stays in doubt: a later request's answer clears only what that request
+itself set (the earlier one may still have been stored). Keyed by thread (by
+greenlet under gevent: ``threading.get_ident`` is looked up at each call, green.py).
 """
 
 from __future__ import annotations
