@@ -14,14 +14,14 @@ next default client (after ``shutdown()`` or ``default_client = None``).
 
 from __future__ import annotations
 
-import os
+import difflib
 import sys
 import threading
 import types
 import warnings
 from typing import Any, Dict, List, Optional
 
-from . import process
+from . import process, settings
 from .builders import Identify, Payload, Revenue
 from .client import Client, Result
 from .delivery.callbacks import OutcomeCallback
@@ -55,33 +55,7 @@ __all__ = [
     "PluginType",
     "__version__",
     "default_client",
-    # settings
-    "write_key",
-    "host",
-    "on_error",
-    "debug",
-    "log_handler",
-    "send",
-    "sync_mode",
-    "max_queue_size",
-    "gzip",
-    "timeout",
-    "max_retries",
-    "proxies",
-    "thread",
-    "upload_size",
-    "upload_interval",
-    "flush_timeout",
-    "exit_timeout",
-    "queue_full_timeout",
-    "spool_path",
-    "spool_max_messages",
-    "spool_sync",
-    "destinations",
-    "callback",
-    "opt_out",
-    "handle_sigterm",
-    "backlog_upload_size",
+    # settings: every name in analytics_sdk.settings.SETTINGS (added below)
     # calls
     "identify",
     "track",
@@ -97,66 +71,41 @@ __all__ = [
     "remove_plugin",
 ]
 
-# -- settings (Segment's names and defaults) -----------------------------------------
-write_key: Optional[str] = None
-host: Optional[str] = None  # None means https://api.segment.io
-on_error: Optional[ErrorCallback] = None
-debug: bool = False
-log_handler: Any = None
-send: bool = True
-sync_mode: bool = False
-max_queue_size: int = 10000
-gzip: bool = False
-timeout: float = 15
-max_retries: int = 10
-proxies: Optional[Dict[str, str]] = None
-thread: int = 1
-upload_size: int = 100
-upload_interval: float = 0.5
-# additions
-flush_timeout: Optional[float] = None  # None: flush() waits until every message reached an outcome
-exit_timeout: Optional[float] = None  # None: flush_timeout if set, else 5 s
-queue_full_timeout: float = 0.0
-spool_path: Optional[str] = None  # an SQLite file: keeps the backlog on disk (off by default)
-spool_max_messages: int = 1_000_000
-spool_sync: bool = False
-destinations: Optional[List[Destination]] = None  # None: Segment's API at host, with write_key
-callback: Optional[OutcomeCallback] = None  # callback(event, code, message) for every outcome
-opt_out: bool = False  # a runtime switch: calls validate but send nothing
-handle_sigterm: bool = True  # deliver at SIGTERM (an application's own handler is kept, and runs first)
-backlog_upload_size: int = 1000  # events per request while more than upload_size are queued (500 KB at most)
-
-_SETTINGS = (
-    "write_key",
-    "host",
-    "on_error",
-    "debug",
-    "log_handler",
-    "send",
-    "sync_mode",
-    "max_queue_size",
-    "gzip",
-    "timeout",
-    "max_retries",
-    "proxies",
-    "thread",
-    "upload_size",
-    "upload_interval",
-    "flush_timeout",
-    "exit_timeout",
-    "queue_full_timeout",
-    "spool_path",
-    "spool_max_messages",
-    "spool_sync",
-    "destinations",
-    "callback",
-    "opt_out",
-    "handle_sigterm",
-    "backlog_upload_size",
-)
-
-# Settings that act on the live default client at once instead of waiting for the next one.
-_RUNTIME_SETTINGS = ("opt_out", "callback", "on_error")
+# -- settings: Segment's names and defaults, and the additions (settings.SETTINGS) -------
+# Declared for type checkers and IDEs (a test holds these names to SETTINGS); the values
+# come from SETTINGS just below.
+write_key: Optional[str]
+host: Optional[str]
+debug: bool
+max_queue_size: int
+send: bool
+on_error: Optional[ErrorCallback]
+gzip: bool
+max_retries: int
+sync_mode: bool
+timeout: float
+proxies: Optional[Dict[str, str]]
+thread: int
+upload_size: int
+upload_interval: float
+log_handler: Any
+max_total_backoff_duration: float
+max_rate_limit_duration: Optional[float]
+destinations: Optional[List[Destination]]
+callback: Optional[OutcomeCallback]
+opt_out: bool
+flush_timeout: Optional[float]
+exit_timeout: Optional[float]
+queue_full_timeout: float
+verify: Any
+transport: Any
+spool_path: Optional[str]
+spool_max_messages: int
+spool_sync: bool
+handle_sigterm: bool
+backlog_upload_size: int
+globals().update(settings.DEFAULTS)
+__all__ += list(settings.DEFAULTS)
 
 default_client: Optional[Client] = None
 _client_lock = threading.Lock()
@@ -188,7 +137,7 @@ def _create_default_client() -> Client:
     with _client_lock:
         if default_client is None:
             module = sys.modules[__name__]
-            default_client = Client(**{name: getattr(module, name) for name in _SETTINGS})
+            default_client = Client(**{name: getattr(module, name) for name in settings.DEFAULTS})
         return default_client
 
 
@@ -197,7 +146,9 @@ _HOST_ALIASES = ("dataPlaneUrl", "data_plane_url")
 
 
 class _SettingsModule(types.ModuleType):
-    """Warns when a setting changes after the default client already read it."""
+    """Settings as module attributes: a live one reaches the running default client, any
+    other changed after the default client read it warns, and a name that is no setting
+    (a typo) warns instead of being ignored."""
 
     def __getattr__(self, name: str) -> Any:
         if name in _HOST_ALIASES:
@@ -207,12 +158,11 @@ class _SettingsModule(types.ModuleType):
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _HOST_ALIASES:
             name = "host"
-        if name in _RUNTIME_SETTINGS:
-            client = self.__dict__.get("default_client")
+        client = self.__dict__.get("default_client")
+        if name in settings.LIVE_SETTINGS:
             if client is not None:
                 setattr(client, name, value)
-        elif name in _SETTINGS:
-            client = self.__dict__.get("default_client")
+        elif name in settings.DEFAULTS:
             if client is not None and getattr(client, name, value) != value:
                 warnings.warn(
                     f"analytics_sdk.{name} was changed after the default client was created; "
@@ -221,6 +171,10 @@ class _SettingsModule(types.ModuleType):
                     RuntimeWarning,
                     stacklevel=2,
                 )
+        elif not (name.startswith("_") or name in self.__dict__ or isinstance(value, types.ModuleType)):
+            close = difflib.get_close_matches(name, list(settings.DEFAULTS), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            warnings.warn(f"analytics_sdk.{name} is not a setting and has no effect{hint}", RuntimeWarning, stacklevel=2)
         super().__setattr__(name, value)
 
 

@@ -3,45 +3,30 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
 import weakref
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from . import builders, messages, process, settings
+from . import builders, dispatch, messages, process, settings
 from .delivery.callbacks import Callbacks, OutcomeCallback
 from .delivery.consumer import Consumer
-from .delivery.lifecycle import install_sigterm_handler, register_exit_timeout, reset_after_fork
+from .delivery.lifecycle import DEFAULT_EXIT_TIMEOUT, install_sigterm_handler, register_exit_timeout, reset_after_fork
 from .delivery.outcomes import ErrorCallback, Outcomes
 from .delivery.plugin_worker import PluginTarget, PluginWorker
-from .destinations.base import Destination, Unsendable
+from .destinations.base import Destination
 from .destinations.segment import Segment
 from .errors import ValidationError
+from .logs import configure_logging, log
 from .plugins import PluginType
 from .routes import Route, build_routes, retry_policy
-from .message_encoding import encode_message
+from .stats import client_stats
 
 __all__ = ["Client", "Result"]
 
-log = logging.getLogger("analytics_sdk")
-log.addHandler(logging.NullHandler())
-
 Result = Tuple[bool, Dict[str, Any]]
-
-_debug_handler: Optional[logging.Handler] = None
-
-
-def _configure_logging(debug: bool, handler: Optional[logging.Handler]) -> None:
-    """``debug=True`` adds one stderr handler, once per process however many clients."""
-    global _debug_handler
-    if handler is not None and handler not in log.handlers:
-        log.addHandler(handler)
-    if debug:
-        log.setLevel(logging.DEBUG)
-        if handler is None and _debug_handler is None:
-            _debug_handler = logging.StreamHandler()
-            log.addHandler(_debug_handler)
 
 
 class _QueueView:
@@ -68,16 +53,8 @@ class Client:
     """A Segment-compatible analytics client.
 
     Keyword arguments and defaults match ``segment-analytics-python`` 2.x; the
-    additions (keyword-only) are ``destinations`` (where messages go; default: the
-    Segment API at ``host`` with ``write_key``), ``callback`` (``callback(event,
-    code, message)`` for every outcome), ``opt_out``, ``flush_timeout`` (default
-    bound of ``flush``/``shutdown``; None waits for every outcome),
-    ``exit_timeout`` (deadline of delivery at exit), ``queue_full_timeout`` (how
-    long a call may block for room when the queue is full; 0 = refuse at once),
-    ``verify`` (TLS verification, as in requests), ``transport`` (a replacement
-    sender for the default destination), the spool settings, ``backlog_upload_size``
-    (events per request while a backlog is queued) and ``handle_sigterm``
-    (deliver at SIGTERM; an application's own handler is kept and runs first).
+    additions are keyword-only. Every argument is described once, in
+    ``analytics_sdk.settings.SETTINGS`` (and the docs' configuration reference).
     """
 
     def __init__(
@@ -114,112 +91,75 @@ class Client:
         handle_sigterm: bool = True,
         backlog_upload_size: int = 1000,
     ) -> None:
-        if destinations is None:  # other destinations carry their own keys
+        arguments = locals()  # exactly the settings (a test holds the signature to SETTINGS)
+        config = settings.validate({name: arguments[name] for name in settings.DEFAULTS})
+        if config["destinations"] is None:  # other destinations carry their own keys
             settings.check_write_key(write_key)
-        for name, count in (
-            ("max_queue_size", max_queue_size),
-            ("thread", thread),
-            ("upload_size", upload_size),
-            ("backlog_upload_size", backlog_upload_size),
-            ("spool_max_messages", spool_max_messages),
-        ):
-            settings.check_positive_int(name, count)
-        settings.check_non_negative_int("max_retries", max_retries)
-        settings.check_seconds("timeout", timeout, positive=True)  # 0 would make every socket non-blocking
-        for name, value in (
-            ("upload_interval", upload_interval),
-            ("max_total_backoff_duration", max_total_backoff_duration),
-            ("queue_full_timeout", queue_full_timeout),
-        ):
-            settings.check_seconds(name, value)
-        for optional_name, optional_value in (
-            ("flush_timeout", flush_timeout),  # None: flush waits for every outcome
-            ("exit_timeout", exit_timeout),
-            ("max_rate_limit_duration", max_rate_limit_duration),
-        ):
-            settings.check_optional_seconds(optional_name, optional_value)
-        settings.check_host(host)
-        verify = settings.check_verify(verify)
-        on_error = settings.check_on_error(on_error)
-        if callback is not None and not callable(callback):
-            raise ValidationError("callback must be callable as callback(event, code, message)")
-        if destinations is None:
-            destinations = [Segment(write_key or "", host=host, gzip=gzip, transport=transport)]
-        elif isinstance(destinations, Destination) or not destinations:
+            config["destinations"] = [Segment(write_key or "", host=host, gzip=gzip, transport=transport)]
+        elif isinstance(config["destinations"], Destination) or not config["destinations"]:
             raise ValidationError("destinations must be a non-empty list of Destination objects")
-
-        self.write_key = write_key
-        self.host = host
-        self.debug = debug
-        self.send = send
-        self.sync_mode = sync_mode
-        self.gzip = gzip
-        self.timeout = timeout
-        self.proxies = proxies
-        self.max_retries = max_retries
-        self.max_queue_size = max_queue_size
-        self.thread = thread
-        self.upload_size = upload_size
-        self.backlog_upload_size = backlog_upload_size
-        self.upload_interval = upload_interval
-        self.max_total_backoff_duration = max_total_backoff_duration
-        self.max_rate_limit_duration = max_rate_limit_duration
-        self.flush_timeout = flush_timeout
+        self.write_key, self.host, self.debug = write_key, config["host"], debug
+        self.send, self.sync_mode, self.gzip = send, sync_mode, gzip
+        self.timeout, self.proxies, self.max_retries = config["timeout"], proxies, config["max_retries"]
+        self.max_queue_size, self.thread = config["max_queue_size"], config["thread"]
+        self.upload_size, self.backlog_upload_size = config["upload_size"], config["backlog_upload_size"]
+        self.upload_interval: float = config["upload_interval"]
+        self.max_total_backoff_duration: float = config["max_total_backoff_duration"]
+        self.max_rate_limit_duration: Optional[float] = config["max_rate_limit_duration"]
+        self.flush_timeout: Optional[float] = config["flush_timeout"]
+        self.queue_full_timeout: float = config["queue_full_timeout"]
+        self.opt_out, self.handle_sigterm, self.spool_path = opt_out, handle_sigterm, spool_path
         # Exit needs a deadline even when flush waits for outcomes: a process
-        # manager's kill comes a few seconds after its SIGTERM (docs/delivery.md).
-        self.exit_timeout = exit_timeout if exit_timeout is not None else (
-            flush_timeout if flush_timeout is not None else DEFAULT_EXIT_TIMEOUT
-        )
-        self.queue_full_timeout = queue_full_timeout
-        self.opt_out = opt_out
-        self.handle_sigterm = handle_sigterm
+        # manager's kill comes a few seconds after its SIGTERM (docs: process exit).
+        self.exit_timeout = next(t for t in (exit_timeout, flush_timeout, DEFAULT_EXIT_TIMEOUT) if t is not None)
         self.log = log
-        _configure_logging(debug, log_handler)
-
-        self._callbacks = Callbacks(callback)
-        self._outcomes = Outcomes(on_error, None, self._callbacks)  # what happens before routing
+        configure_logging(debug, log_handler)
+        self._callbacks = Callbacks(config["callback"])
+        self._outcomes = Outcomes(config["on_error"], None, self._callbacks)  # what happens before routing
         reset_after_fork(self._outcomes)  # a child counts its own outcomes, with a lock no thread holds
         self._plugins_lock = threading.Lock()  # add/remove only; never held while plugin code runs
-        self._routes: Tuple[Route, ...] = tuple(
-            build_routes(
-                destinations,
-                on_error=on_error,
-                callbacks=self._callbacks,
-                timeout=timeout,
-                proxies=proxies,
-                verify=verify,
-                consumer_options=dict(
-                    max_queue_size=max_queue_size,
-                    upload_size=upload_size,
-                    backlog_upload_size=backlog_upload_size,
-                    upload_interval=upload_interval,
-                    threads=thread,
-                    retry_policy=retry_policy(max_retries, max_total_backoff_duration),
-                ),
-                spool_path=spool_path if send and not sync_mode else None,
-                spool_max_messages=spool_max_messages,
-                spool_sync=spool_sync,
-            )
-        )
+        self._event_plugins: Tuple[Any, ...] = ()
+        self._plugin_workers: Dict[Any, PluginWorker] = {}
+        self._routes: Tuple[Route, ...] = self._build_routes(config)
         self.destinations: List[Destination] = [route.destination for route in self._routes]
         first = self._routes[0]
         self._consumer = first.consumer  # the default destination's (Segment-era name)
         self._transport = first.consumer.transport
-        self.spool_path = spool_path
         self.spool_error: Optional[str] = first.spool_error
         self.queue = _QueueView(self._consumer)
-        self._event_plugins: Tuple[Any, ...] = ()
-        self._plugin_workers: Dict[Any, PluginWorker] = {}
         self._single: Optional[Route] = first if len(self._routes) == 1 else None
+        consumers = [route.consumer for route in self._routes]
         if send and not sync_mode:
-            for route in self._routes:
-                register_exit_timeout(route.consumer, self.exit_timeout)
+            for consumer in consumers:
+                register_exit_timeout(consumer, self.exit_timeout)
             if handle_sigterm:
                 install_sigterm_handler()
         # A client dropped without shutdown(): let its uploaders drain and exit
         # (without blocking the thread that dropped it). Exit has its own hook.
-        consumers = [route.consumer for route in self._routes]
         weakref.finalize(self, _release_consumers, consumers, self.exit_timeout).atexit = False
+
+    def _build_routes(self, config: Dict[str, Any]) -> Tuple[Route, ...]:
+        return tuple(
+            build_routes(
+                config["destinations"],
+                on_error=config["on_error"],
+                callbacks=self._callbacks,
+                timeout=config["timeout"],
+                proxies=config["proxies"],
+                verify=config["verify"],
+                consumer_options=dict(
+                    max_queue_size=config["max_queue_size"],
+                    upload_size=config["upload_size"],
+                    backlog_upload_size=config["backlog_upload_size"],
+                    upload_interval=config["upload_interval"],
+                    threads=config["thread"],
+                    retry_policy=retry_policy(config["max_retries"], config["max_total_backoff_duration"]),
+                ),
+                spool_path=config["spool_path"] if config["send"] and not config["sync_mode"] else None,
+                spool_max_messages=config["spool_max_messages"],
+                spool_sync=config["spool_sync"],
+            )
+        )
 
     def __repr__(self) -> str:  # the write key stays out of reprs and logs
         names = ",".join(route.name for route in self._routes)
@@ -422,7 +362,7 @@ class Client:
 
     def _enqueue(self, msg: Dict[str, Any], callback: Optional[OutcomeCallback] = None) -> Result:
         if self._event_plugins:
-            processed = self._run_plugins(msg)
+            processed = dispatch.run_event_plugins(self._event_plugins, msg, self._outcomes)
             if processed is None:
                 return False, msg
             msg = processed
@@ -432,7 +372,9 @@ class Client:
         route = self._single
         if route is not None and callback is None and not self._plugin_workers:
             return self._enqueue_one(route, msg)
-        return self._enqueue_many(msg, callback)
+        queued = dispatch.fan_out(self._routes, tuple(self._plugin_workers.values()), msg, callback, self._callbacks,
+                                  send=self.send, sync_mode=self.sync_mode, wait=self.queue_full_timeout)
+        return queued, msg
 
     def _enqueue_one(self, route: Route, msg: Dict[str, Any]) -> Result:
         """One destination, no per-call callback, no destination plugin: the common case."""
@@ -441,104 +383,39 @@ class Client:
             return True, msg
         # Encode once: the bytes are the immutable snapshot we queue, and their
         # length is the size the API will see.
-        data = self._encode_for(route, msg)
+        data = dispatch.encode_for(route, msg)
         if data is None:
             return False, msg
         if not self.send:
             return True, msg
-        if self.sync_mode:
-            return route.consumer.send_now(data), msg
-        refused = route.consumer.put(data, self.queue_full_timeout)
-        if refused is not None:
-            route.outcomes.drop(refused, [data], _REFUSAL_DETAIL[refused])
-            return False, msg
-        return True, msg
+        return dispatch.queue_one(route, data, self.sync_mode, self.queue_full_timeout), msg
 
-    def _enqueue_many(self, msg: Dict[str, Any], callback: Optional[OutcomeCallback]) -> Result:
-        """Every destination that takes the message gets it; success means all of them queued it."""
-        taking = []
+    # -- for the SDK's own facades (amplitude, mparticle): public, not for applications ----
+
+    def enqueue_message(self, msg: Dict[str, Any], callback: Optional[OutcomeCallback] = None) -> Result:
+        """Queue a message built elsewhere (a facade's own builder), through the plugins."""
+        return self._enqueue(msg, callback)
+
+    def count_filtered(self) -> None:
+        """Count a message a facade's own plugin filtered out (``stats()['filtered']``)."""
+        self._outcomes.count_quiet("filtered")
+
+    def refuse(self, reason: str, msg: Dict[str, Any], detail: str) -> None:
+        """Report a message a facade could not queue (counted, ``on_error``, callbacks)."""
+        self._outcomes.drop(reason, [msg], detail)
+
+    def tune(self, *, upload_size: int, upload_interval: float, max_retries: int, max_queue_size: int,
+             backoff_base: Optional[float] = None) -> None:
+        """Change batching, retries and queue size of a running client: the next batch uses them."""
+        self.upload_size, self.upload_interval = upload_size, upload_interval
+        self.max_retries, self.max_queue_size = max_retries, max_queue_size
         for route in self._routes:
-            if route.destination.accepts(msg):
-                taking.append(route)
-            else:
-                route.outcomes.count_quiet("filtered")
-        if callback is not None and self.send and taking:
-            # Registered before encoding, so a refusal at encode time reaches it too.
-            self._callbacks.register(msg["messageId"], callback, len(taking))
-        encoded = []
-        ok = True
-        by_encoder: Dict[Any, Optional[bytes]] = {}  # Segment-format destinations share one encoding
-        for route in taking:
-            encoder = route.destination.encode
-            shared = by_encoder.get(encoder)
-            if shared is not None:
-                data = self._check_size(route, shared)
-            else:
-                data = by_encoder[encoder] = self._encode_for(route, msg)
-            if data is None:
-                ok = False
-            else:
-                encoded.append((route, data))
-        workers = tuple(self._plugin_workers.values())
-        # Destination plugins get the canonical JSON: a Segment-format route already made it.
-        snapshot = (by_encoder.get(encode_message) or encode_message(msg)) if workers else b""
-        if not self.send:
-            return ok, msg
-        for route, data in encoded:
-            if self.sync_mode:
-                ok = route.consumer.send_now(data) and ok
-                continue
-            refused = route.consumer.put(data, self.queue_full_timeout)
-            if refused is not None:
-                route.outcomes.drop(refused, [data], _REFUSAL_DETAIL[refused])
-                ok = False
-        for worker in workers:
-            refused = worker.put(snapshot)
-            if refused is not None:
-                worker.outcomes.drop(refused, [snapshot], _REFUSAL_DETAIL[refused])
-        return ok, msg
-
-    def _encode_for(self, route: Route, msg: Dict[str, Any]) -> Optional[bytes]:
-        """``msg`` in the route's wire format, or None when refused (reported here)."""
-        destination = route.destination
-        try:
-            data = destination.encode(msg)
-        except Unsendable as exc:
-            route.outcomes.drop(exc.reason, [msg], exc.detail)
-            return None
-        except ValidationError:
-            raise  # a bad argument (a circular reference...): the caller's to fix
-        except Exception as exc:  # noqa: BLE001 - a destination's bug must not break the call
-            log.exception("analytics_sdk: %s could not encode a message", route.name)
-            route.outcomes.drop("unsendable", [msg], f"{type(exc).__name__} while encoding")
-            return None
-        return self._check_size(route, data)
-
-    @staticmethod
-    def _check_size(route: Route, data: bytes) -> Optional[bytes]:
-        limit = route.destination.max_event_bytes
-        if len(data) > limit:
-            route.outcomes.drop("too_large", [data], f"{len(data)} bytes is over the {limit}-byte limit")
-            return None
-        return data
-
-    def _run_plugins(self, msg: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-        """Before and enrichment plugins, in order, on a copy the caller's objects never see."""
-        event: Optional[Dict[str, Any]] = {k: dict(v) if isinstance(v, dict) else v for k, v in msg.items()}
-        for plugin in self._event_plugins:
-            try:
-                event = plugin.execute(event)
-            except Exception as exc:  # noqa: BLE001 - the plugin's failure must not break the call
-                log.exception("analytics_sdk: plugin %s raised", getattr(plugin, "name", plugin))
-                self._outcomes.drop("plugin_error", [msg], f"{type(exc).__name__} in plugin {_plugin_name(plugin)}")
-                return None
-            if event is None:
-                self._outcomes.count_quiet("filtered")
-                return None
-            if not isinstance(event, dict):
-                self._outcomes.drop("plugin_error", [msg], f"plugin {_plugin_name(plugin)} returned {type(event).__name__}, not a dict")
-                return None
-        return event
+            consumer = route.consumer
+            policy = dataclasses.replace(consumer.retry_policy, max_retries=max_retries)
+            if backoff_base is not None:
+                policy = dataclasses.replace(policy, backoff_base=backoff_base)
+            consumer.reconfigure(upload_size=upload_size, upload_interval=upload_interval,
+                                 retry_policy=policy, max_queue_size=max_queue_size)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -600,53 +477,10 @@ class Client:
         spool); summed over destinations, and per destination under ``destinations``
         (destination plugins under ``plugins``)."""
         process.check()
-        per_destination = {route.name: _route_stats(route.consumer, route.outcomes) for route in self._routes}
-        plugins = {
-            worker.outcomes.destination.name if worker.outcomes.destination else "plugin": _route_stats(worker, worker.outcomes)
-            for worker in self._plugin_workers.values()
-        }
-        totals: Dict[str, Any] = {"enqueued": 0, "delivered": 0, "retried_requests": 0, "dropped": {}, "queue_depth": 0}
-        before_routing = self._outcomes.snapshot()
-        for part in [before_routing, *per_destination.values()]:
-            for key, value in part.items():
-                if key == "dropped":
-                    for reason, count in value.items():
-                        totals["dropped"][reason] = totals["dropped"].get(reason, 0) + count
-                elif isinstance(value, int) and key != "dropped_total":
-                    totals[key] = totals.get(key, 0) + value
-        totals["dropped_total"] = sum(totals["dropped"].values())
-        totals.setdefault("filtered", 0)
-        totals.setdefault("opted_out", 0)
-        totals["destinations"] = per_destination
-        if plugins:
-            totals["plugins"] = plugins
-        return totals
-
-
-def _route_stats(worker: Any, outcomes: Outcomes) -> Dict[str, Any]:
-    snapshot = {"enqueued": worker.enqueued, **outcomes.snapshot()}
-    snapshot["queue_depth"] = worker.depth
-    spool = getattr(worker, "spool", None)
-    if spool is not None:
-        snapshot["spool_depth"] = spool.count
-    return snapshot
-
-
-def _plugin_name(plugin: Any) -> str:
-    return str(getattr(plugin, "name", None) or type(plugin).__name__)
+        return client_stats(self._outcomes, self._routes, self._plugin_workers.values())
 
 
 def _release_consumers(consumers: List[Consumer], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     for consumer in consumers:
         consumer.begin_shutdown(deadline)
-
-
-DEFAULT_EXIT_TIMEOUT = 5.0
-
-_REFUSAL_DETAIL = {
-    "queue_full": "the queue is full (max_queue_size); the message was not queued",
-    "spool_full": "the spool is full (spool_max_messages); the message was not queued",
-    "spool_unavailable": "the spool cannot be written (see the log) and its memory buffer is full; the message was not queued",
-    "client_closed": "the client was shut down; the message was not queued",
-}

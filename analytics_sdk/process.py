@@ -91,6 +91,17 @@ def when_fork_child_ready(hook: Callable[[], None]) -> None:
     _ready_hooks.append(hook)
 
 
+def around_os_fork(before: Callable[[], None], after_in_parent: Callable[[], None],
+                   after_in_child: Optional[Callable[[], None]] = None) -> None:
+    """Run ``before`` just ahead of ``os.fork()`` and ``after_in_parent`` (and
+    ``after_in_child``) right after it: to hold a lock across the fork so no child
+    inherits it mid-operation. A fork made in C takes no turn here; the fork-child
+    hooks (``on_fork_child``) are what every child runs however it was made."""
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(before=before, after_in_parent=after_in_parent,
+                            **({"after_in_child": after_in_child} if after_in_child else {}))
+
+
 def _enter_child() -> None:
     global _pid, _locks, _entering
     pid = os.getpid()

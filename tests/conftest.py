@@ -52,7 +52,7 @@ def make_client(collector: Collector) -> Iterator[Callable[..., Client]]:
 @pytest.fixture
 def module_settings(collector: Collector) -> Iterator[Any]:
     """Module-level API pointed at the collector; settings restored afterwards."""
-    saved = {name: getattr(analytics_sdk, name) for name in analytics_sdk._SETTINGS}
+    saved = {name: getattr(analytics_sdk, name) for name in analytics_sdk.settings.DEFAULTS}
     analytics_sdk.shutdown(timeout=1)
     analytics_sdk.write_key = "module-key"
     analytics_sdk.host = collector.url

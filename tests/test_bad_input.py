@@ -212,7 +212,7 @@ def test_broken_top_level_mapping_names_the_argument(offline):
 
 @pytest.fixture
 def fresh_module() -> Iterator[Any]:
-    saved = {name: getattr(analytics_sdk, name) for name in analytics_sdk._SETTINGS}
+    saved = {name: getattr(analytics_sdk, name) for name in analytics_sdk.settings.DEFAULTS}
     analytics_sdk.shutdown(timeout=1)
     yield analytics_sdk
     analytics_sdk.shutdown(timeout=1)

@@ -266,3 +266,28 @@ def test_contributing_names_every_module() -> None:
         elif f"`{relative}`" not in layout:
             missing.append(str(relative))
     assert missing == []
+
+
+def load_generated_pages():
+    """docs/_ext/generated_pages.py, the docs build's extension (pure rendering functions)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generated_pages", DOCS / "_ext" / "generated_pages.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_configuration_reference_has_a_row_per_setting() -> None:
+    from analytics_sdk.settings import SETTINGS
+
+    table = load_generated_pages().settings_markdown(SETTINGS)
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == [setting.name for setting in SETTINGS]
+
+
+def test_the_performance_table_shows_us_beside_the_peers() -> None:
+    pages = load_generated_pages()
+    table = pages.performance_markdown(*pages.load_benchmark())
+    for label in ("analytics_sdk (default install)", "segment-analytics-python", "rudder-sdk-python", "posthog"):
+        assert f"| {label} |" in table

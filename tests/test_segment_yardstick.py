@@ -59,7 +59,7 @@ def _load(name: str, directory: pathlib.Path) -> types.ModuleType:
 def test_segments_public_api_tests_pass_against_analytics_sdk(collector, monkeypatch):
     directory = _segment_test_dir()
     monkeypatch.setattr(segment_destination, "DEFAULT_HOST", collector.url)
-    saved = {name: getattr(analytics_sdk, name) for name in analytics_sdk._SETTINGS}
+    saved = {name: getattr(analytics_sdk, name) for name in analytics_sdk.settings.DEFAULTS}
     suite = unittest.TestSuite()
     loader = unittest.TestLoader()
     for name in SEGMENT_TESTS:

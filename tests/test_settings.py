@@ -137,3 +137,60 @@ def test_module_settings_use_the_same_validation(module_settings):
     module_settings.timeout = 15
     assert module_settings.track("u", "E")[0]
     assert analytics_sdk.default_client is not None
+
+
+# -- one list of settings (issue 23) -------------------------------------------------------
+
+import inspect  # noqa: E402
+import warnings  # noqa: E402
+
+
+def test_client_takes_exactly_the_declared_settings_in_order_with_their_defaults():
+    parameters = list(inspect.signature(Client.__init__).parameters.values())[1:]
+    assert [p.name for p in parameters] == [s.name for s in settings.SETTINGS]
+    for parameter, setting in zip(parameters, settings.SETTINGS):
+        assert parameter.default == setting.default, setting.name
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD if setting.positional else inspect.Parameter.KEYWORD_ONLY
+        assert parameter.kind is kind, setting.name
+        assert setting.doc.strip(), setting.name
+
+
+def test_every_setting_is_a_module_setting_with_its_default():
+    for setting in settings.SETTINGS:
+        assert setting.name in analytics_sdk.__all__
+    fresh = {name: getattr(analytics_sdk, name) for name in settings.DEFAULTS if name != "destinations"}
+    assert fresh == {name: value for name, value in settings.DEFAULTS.items() if name != "destinations"}
+
+
+def test_a_module_level_backoff_budget_reaches_the_default_client(module_settings):
+    module_settings.max_total_backoff_duration = 2
+    module_settings.max_rate_limit_duration = 7
+    client = module_settings.default_client or module_settings._client()
+    assert client.max_total_backoff_duration == 2 and client.max_rate_limit_duration == 7
+    assert client._consumer.retry_policy.max_elapsed == 2
+
+
+def test_a_misspelt_module_setting_warns_and_names_the_setting():
+    with pytest.warns(RuntimeWarning, match=r"upload_sise is not a setting.*'upload_size'"):
+        analytics_sdk.upload_sise = 5
+    del analytics_sdk.upload_sise
+
+
+def test_a_submodule_import_and_private_names_do_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        import analytics_sdk.testing  # noqa: F401  (the import machinery sets the attribute)
+        analytics_sdk._private_probe = 1
+    del analytics_sdk._private_probe
+
+
+@pytest.mark.parametrize("name", ["send", "sync_mode", "gzip", "debug", "opt_out", "spool_sync", "handle_sigterm"])
+def test_a_flag_given_as_text_is_refused(name):
+    # send="false" is truthy: it would send everything the user meant to keep local.
+    with pytest.raises(ValidationError, match=name):
+        Client("key", **{name: "false"})
+
+
+def test_the_module_declares_every_setting_for_type_checkers():
+    declared = [name for name in analytics_sdk.__annotations__ if name in settings.DEFAULTS or not name.startswith("_")]
+    assert [name for name in declared if name != "default_client"] == [s.name for s in settings.SETTINGS]

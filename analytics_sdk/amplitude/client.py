@@ -195,9 +195,6 @@ class Amplitude:
             spool_max_messages=spool.max_messages if spool else 1_000_000,
             on_error=self._on_drop,
         )
-        consumer = pipeline._consumer  # Go's RetryBaseInterval: the first backoff wait
-        consumer.reconfigure(retry_policy=dataclasses.replace(consumer.retry_policy,
-                                                              backoff_base=settings.retry_base_interval))
         for bridge in self._bridges.values():
             pipeline.add(bridge)
         self._sender, self._destination = sender, destination
@@ -216,16 +213,9 @@ class Amplitude:
         sender.timeout = settings.connection_timeout
         destination.retry_throttled_interval = settings.retry_throttled_interval
         pipeline.flush_timeout = settings.flush_timeout
-        pipeline.upload_size, pipeline.upload_interval = settings.upload_size, settings.upload_interval
-        pipeline.max_retries, pipeline.max_queue_size = settings.max_retries, settings.max_queue_size
-        consumer = pipeline._consumer
-        consumer.reconfigure(
-            upload_size=settings.upload_size,
-            upload_interval=settings.upload_interval,
-            retry_policy=dataclasses.replace(consumer.retry_policy, max_retries=settings.max_retries,
-                                             backoff_base=settings.retry_base_interval),
-            max_queue_size=settings.max_queue_size,
-        )
+        pipeline.tune(upload_size=settings.upload_size, upload_interval=settings.upload_interval,
+                      max_retries=settings.max_retries, max_queue_size=settings.max_queue_size,
+                      backoff_base=settings.retry_base_interval)  # Go's RetryBaseInterval: the first backoff wait
 
     def _on_drop(self, error: Exception, messages: List[Dict[str, Any]]) -> None:
         """What the reference logs on ``Config.logger`` when events are not delivered."""
@@ -257,7 +247,7 @@ class Amplitude:
         if self._event_plugins:
             processed = apply(self._event_plugins, event, config.logger)
             if processed is None:
-                pipeline._outcomes.count_quiet("filtered")
+                pipeline.count_filtered()
                 return
             event = processed
         if config.plan is not None and event.plan is None:
@@ -290,12 +280,12 @@ class Amplitude:
         if self._problem is not None:
             self._refuse(pipeline, message, callback, self._problem)
             return
-        pipeline._enqueue(message, callback)
+        pipeline.enqueue_message(message, callback)
 
     def _refuse(self, pipeline: Client, message: Dict[str, Any], callback: Optional[Callable[..., Any]],
                 detail: str) -> None:
         """Report an event the current Config cannot send (counted, on_error, callbacks: code 0)."""
-        pipeline._outcomes.drop("invalid", [message], detail)
+        pipeline.refuse("invalid", message, detail)
         if callback is not None:
             callback(message, 0, detail)
 

@@ -23,7 +23,7 @@ from ..destinations.base import Action, Destination, Reply
 from ..process import check as check_fork
 from ..process import forked as _forked
 from .runs import RunQueue
-from . import prefork
+from . import doubt, prefork
 from .callbacks import in_user_code
 from .lifecycle import exit_delivery_started, exit_timeout_of, track_worker
 from .outcomes import Outcomes
@@ -454,7 +454,7 @@ class Consumer:
                     record.parts.pop()
                     self._reporting += 1
                 try:
-                    self._cut_by_deadline(record, part.items, None, part.attempts)
+                    self._cut_by_deadline(record, part.items, None, part.attempts, in_doubt=part.in_doubt)
                 finally:
                     self._reported()
                 continue
@@ -474,10 +474,11 @@ class Consumer:
             self.outcomes.count_retry()
         destination = self.destination
         send_parts = getattr(self.transport, "send_parts", None)  # ours: the body need not be joined
-        if send_parts is not None:
-            attempt = send_parts(destination.body_parts(part.items), timeout=timeout)
-        else:
-            attempt = self.transport.send(destination.body(part.items), timeout=timeout)
+        with doubt.watching(part):  # the transport marks it in doubt once sent whole (outcome_unknown)
+            if send_parts is not None:
+                attempt = send_parts(destination.body_parts(part.items), timeout=timeout)
+            else:
+                attempt = self.transport.send(destination.body(part.items), timeout=timeout)
         part.attempts += 1 + attempt.resent
         if attempt.resent:
             self.outcomes.count_retry(attempt.resent)
@@ -560,7 +561,7 @@ class Consumer:
             return None
         log.debug("analytics_sdk: retrying %d message(s) in %.2f s", len(items), delay)
         self.outcomes.flush_watch.retrying(delay, self.retry_policy.max_elapsed)  # one warning if a flush() waits
-        return Part(items, retry=state, due=_monotonic() + delay, attempts=part.attempts, resend=True)
+        return Part(items, retry=state, due=_monotonic() + delay, attempts=part.attempts, resend=True, in_doubt=part.in_doubt)
 
     def _hold_locked(self, record: InFlight, part: Part) -> None:
         """(lock held) Keep ``part`` aside until its time, as an in-flight record of its own."""
@@ -569,9 +570,13 @@ class Consumer:
         heapq.heappush(self._held, (part.due, token))
         self._not_empty.notify()
 
-    def _cut_by_deadline(self, record: InFlight, items: Sequence[bytes], status: Optional[int], attempts: int) -> None:
-        """A shutdown deadline stopped the retries of ``items``: in memory, that is a loss."""
-        self.outcomes.drop("shutdown_timeout", items, "the shutdown deadline came before the next retry", status, attempts)
+    def _cut_by_deadline(
+        self, record: InFlight, items: Sequence[bytes], status: Optional[int], attempts: int, in_doubt: bool = False
+    ) -> None:
+        """A shutdown deadline stopped the retries of ``items``: in memory, that is a loss (or, after
+        a request that went out unanswered, unknown)."""
+        reason, detail = doubt.exit_cut(in_doubt, "the shutdown deadline came before the next retry")
+        self.outcomes.drop(reason, items, detail, status, attempts)
 
     def _sleep_until(self, wake_at: float) -> bool:
         """Wait until ``wake_at``; False if a shutdown deadline comes first."""
@@ -591,7 +596,8 @@ class Consumer:
             record.abandoned = True
             parts, record.parts = record.parts, []
         for part in parts:
-            self.outcomes.drop(reason, part.items, detail)
+            why, text = doubt.exit_cut(part.in_doubt, detail) if reason == "shutdown_timeout" else (reason, detail)
+            self.outcomes.drop(why, part.items, text)
 
     # -- waiting ------------------------------------------------------------------
 

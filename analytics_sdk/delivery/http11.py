@@ -9,22 +9,23 @@ response costs a status line plus a ``readline`` per header. Measured with
 ``time.thread_time()`` around each request (benchmarks/README.md).
 
 Scope, on purpose: ``Content-Length`` and ``chunked`` bodies, ``Connection: close``,
-interim 1xx responses skipped, no redirects (a 3xx is a status like any other),
+interim 1xx responses skipped (also while the body is still being sent), no redirects (a 3xx is a status like any other),
 no proxies (``RequestsTransport`` handles those). TLS through an ``ssl.SSLContext``.
 """
 
 from __future__ import annotations
 
+import re
 import select
 import socket
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 Buffer = Union[bytes, bytearray, memoryview]
 
-__all__ = ["Response", "Connection", "ProtocolError", "request_head"]
+__all__ = ["Response", "Connection", "ProtocolError", "request_head", "interim_head_length"]
 
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
@@ -54,7 +55,29 @@ class ProtocolError(Exception):
 
 
 class _AnsweredEarly(ConnectionError):
-    """Bytes arrived while the request was still being sent (read as an early answer)."""
+    """A final answer arrived while the request was still being sent."""
+
+
+_HEAD_END = re.compile(rb"\n\r?\n")
+_INTERIM_PREFIX = b"HTTP/1.x 1"  # x: any digit
+
+
+def interim_head_length(data: Buffer) -> Optional[int]:
+    """For bytes received while a request is still being sent: the length of the
+    interim (1xx) response head they start with; 0 if they may still become one
+    (too few bytes yet, or none); None if they are something else, a final answer
+    (101 Switching Protocols ends the exchange like one)."""
+    start = bytes(data[: len(_INTERIM_PREFIX) + 2])
+    for index, byte in enumerate(start[: len(_INTERIM_PREFIX)]):
+        expected = _INTERIM_PREFIX[index]
+        if byte != expected and not (expected == ord("x") and 48 <= byte <= 57):
+            return None
+    if start[9:12] == b"101":
+        return None
+    end = _HEAD_END.search(data)
+    if end is None:
+        return 0 if len(data) <= _MAX_LINE else None  # an endless "interim" head is no 1xx
+    return end.end()
 
 
 # Plain sockets are non-blocking, and every wait for one is a poll() bounded by what
@@ -108,9 +131,10 @@ class Connection:
         OSError/ProtocolError on trouble."""
         return self.post_parts([body], timeout)
 
-    def post_parts(self, parts: Sequence[Buffer], timeout: float) -> Response:
+    def post_parts(self, parts: Sequence[Buffer], timeout: float, on_sent: Optional[Callable[[], None]] = None) -> Response:
         """:meth:`post` of a body given in pieces (bytes, bytearrays, memoryviews):
-        on a plain socket they go out in one ``sendmsg()``, never joined."""
+        on a plain socket they go out in one ``sendmsg()``, never joined. ``on_sent``
+        is called once the whole request went out (from then on, the server may act on it)."""
         deadline = time.monotonic() + timeout
         if self._sock is None:
             self._connect(timeout)
@@ -129,6 +153,8 @@ class Connection:
                 if early is None:
                     raise
                 return early
+            if on_sent is not None:
+                on_sent()
             response = self._read_response(deadline)
         except BaseException:
             self.close()  # never reuse a socket in the middle of an exchange (Ctrl-C, a timeout...)
@@ -158,10 +184,33 @@ class Connection:
                 sent -= len(pending.pop(0))
             if pending:
                 pending[0] = pending[0][sent:]
-                self._wait_until_ready(deadline, writing=True)
+                if self._wait_until_ready(deadline, writing=True):
+                    self._set_interim_aside()
 
-    def _wait_until_ready(self, deadline: float, writing: bool = False) -> None:
-        """Block (GIL released) until the socket can be read or written, or raise at the deadline."""
+    def _set_interim_aside(self) -> None:
+        """Bytes came while the body is still going out. An interim 1xx (``100 Continue``
+        a server sends unasked, ``103 Early Hints``) is read and skipped, and sending goes
+        on (RFC 9110 §15.2: the server still waits for the body); anything else is an
+        early final answer (413, 401): stop sending and read it."""
+        assert self._sock is not None
+        try:
+            chunk = self._sock.recv(_READ_STEP)
+        except BlockingIOError:  # woken with nothing to read after all
+            return
+        if not chunk:
+            raise _AnsweredEarly("the server closed the connection before the request was sent")
+        self._buffer += chunk
+        while self._buffer:
+            length = interim_head_length(self._buffer)
+            if length is None:
+                raise _AnsweredEarly("the server answered before the request was sent")
+            if not length:
+                return  # the rest of an interim head is still on its way
+            del self._buffer[:length]
+
+    def _wait_until_ready(self, deadline: float, writing: bool = False) -> bool:
+        """Block (GIL released) until the socket can be read or written, or raise at the
+        deadline. True when, while ``writing``, there is something to read."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise socket.timeout("the request took longer than its timeout")
@@ -178,8 +227,7 @@ class Connection:
         else:
             readable, _, _ = select.select([self._sock], [self._sock] if writing else [], [self._sock], remaining)
             answered = writing and bool(readable)
-        if answered:
-            raise _AnsweredEarly("the server answered before the request was sent")
+        return answered
 
     def _early_response(self, wait: float) -> Optional[Response]:
         try:

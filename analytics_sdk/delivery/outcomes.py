@@ -39,6 +39,7 @@ DROP_REASONS = (
     "rejected",  # any other non-retryable status
     "retries_exhausted",  # retryable failures beyond max_retries or the time budget
     "shutdown_timeout",  # still pending when the flush/shutdown deadline ran out at exit
+    "outcome_unknown",  # sent whole, no answer before the exit deadline: the server may have stored them (doubt.py)
     "client_closed",  # called after shutdown()/join()
     "spool_full",  # the on-disk spool was at spool_max_messages
     "spool_unavailable",  # the spool could not be written (full disk, lost directory, locked) and memory had no room

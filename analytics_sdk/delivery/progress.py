@@ -28,6 +28,7 @@ class Part:
     due: float = 0.0  # monotonic time before which it must not be sent (a backoff or a hold)
     attempts: int = 0  # requests already made for these events
     resend: bool = False  # a retry, a split half or a hold: counted in retried_requests
+    in_doubt: bool = False  # a request of these went out whole, unanswered: the server may have them (doubt.py)
 
 
 @dataclass

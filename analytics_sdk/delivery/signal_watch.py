@@ -44,7 +44,7 @@ def watch_sigterm(on_sigterm: OnSignal) -> bool:
     else's (or signals cannot be watched here)."""
     global _pid, _read_fd, _write_fd, _on_sigterm
     if watching():
-        return True
+        return _still_ours()
     if not hasattr(os, "set_blocking"):  # Windows (3.11): its wakeup fd must be a socket
         return False
     if green_threads():
@@ -72,6 +72,23 @@ def watch_sigterm(on_sigterm: OnSignal) -> bool:
         return False
     _pid, _read_fd, _write_fd, _on_sigterm = os.getpid(), read_fd, write_fd, on_sigterm
     return True
+
+
+def _still_ours() -> bool:
+    """Point the wakeup fd at our pipe again if an after-fork hook that ran after ours
+    cleared it: asyncio's (3.12+) sets it to -1 in every fork child, and hooks run in
+    the order they were registered, so ours comes first when asyncio was imported
+    after the SDK. Setting it returns the one it replaces: no window without a fd."""
+    global _pid
+    try:
+        previous = signal.set_wakeup_fd(_write_fd, warn_on_full_buffer=False)
+    except (ValueError, OSError):  # not the main thread: nothing to check from here
+        return True
+    if previous in (-1, _write_fd):
+        return True
+    signal.set_wakeup_fd(previous)  # someone else's since: theirs stays, our thread idles
+    _pid = None
+    return False
 
 
 def _read_loop(read_fd: int, on_sigterm: OnSignal) -> None:

@@ -451,11 +451,13 @@ class SpooledConsumer(Consumer):
                     self._finished.update(rowids)
                     self._own -= len(rowids)
 
-    def _cut_by_deadline(self, record: InFlight, items: Sequence[bytes], status: Optional[int], attempts: int) -> None:
+    def _cut_by_deadline(
+        self, record: InFlight, items: Sequence[bytes], status: Optional[int], attempts: int, in_doubt: bool = False
+    ) -> None:
         if record.first_seq == _ON_DISK:  # not a loss: the batch's rows stay on disk for the next run
             self._report_abandoned(record, "shutdown_timeout", "")
         else:
-            super()._cut_by_deadline(record, items, status, attempts)
+            super()._cut_by_deadline(record, items, status, attempts, in_doubt)
 
     def _report_abandoned(self, record: InFlight, reason: str, detail: str) -> None:
         if record.token in self._writing:

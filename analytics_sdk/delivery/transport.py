@@ -13,8 +13,9 @@ Two implementations, chosen by :func:`make_transport`:
   thread, the request head built once. CPU per request is GIL time taken from
   the application's threads; see ``http11.py`` and benchmarks/README.md for
   the figures against ``http.client`` and ``requests``.
-* :class:`RequestsTransport` (when proxies apply, from ``proxies=`` or the
-  ``HTTP(S)_PROXY`` environment): a ``requests.Session``, for its proxy support.
+* :class:`RequestsTransport` (when a proxy applies to the URL, from ``proxies=`` or
+  the environment, read as requests reads them: ``proxies.py``): a
+  ``requests.Session``, for its proxy support.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
-from urllib.request import getproxies
 
 from certifi import where as default_ca_bundle  # the CA bundle requests uses (a requests dependency)
 
 from ..version import VERSION
+from . import doubt
 from .http11 import Buffer, Connection, ProtocolError, request_head
+from .proxies import proxies_for
 
 if TYPE_CHECKING:
     import requests
@@ -89,12 +91,9 @@ def make_transport(
     verify: Any = True,
 ) -> Union["HttpTransport", "RequestsTransport"]:
     """The transport for these settings: requests when a proxy applies, else our HTTP/1.1 client."""
-    if proxies is None and getproxies():  # read the environment once, here, not per request
-        import requests.utils
-
-        proxies = requests.utils.get_environ_proxies(url) or None
-    if proxies and (proxies.get(urlsplit(url).scheme) or proxies.get("all")):
-        return RequestsTransport(url, headers, gzip, timeout, proxies, verify)
+    applied = proxies_for(url, proxies)  # the environment is read once, here, not per request
+    if applied:
+        return RequestsTransport(url, headers, gzip, timeout, applied, verify)
     return HttpTransport(url, headers, gzip, timeout, verify)
 
 
@@ -253,7 +252,7 @@ class HttpTransport(_Transport):
         while True:
             reused = conn.used
             try:
-                response = conn.post_parts(parts, limit)
+                response = conn.post_parts(parts, limit, on_sent=doubt.body_sent)
                 break
             except (ConnectionError, ProtocolError) as exc:
                 conn.close()
@@ -266,6 +265,7 @@ class HttpTransport(_Transport):
                 conn.close()
                 return Attempt(None, error=_error_name(exc), resent=resent)
         self._local.last_used = time.monotonic()
+        doubt.answered()
         return Attempt(response.status, response.retry_after, body=response.body, resent=resent)
 
 
@@ -325,7 +325,12 @@ class RequestsTransport(_Transport):
                 allow_redirects=False,
             )
         except Exception as exc:  # noqa: BLE001 - network trouble is a verdict, never a crash
+            from requests.exceptions import ReadTimeout
+
+            if isinstance(exc, ReadTimeout):  # connected and sent; no answer in time
+                doubt.body_sent()
             return Attempt(None, error=_error_name(exc))
+        doubt.answered()
         try:
             return Attempt(response.status_code, response.headers.get("Retry-After"), body=response.content)
         finally:

@@ -67,11 +67,11 @@ class Configuration:
     @debug.setter
     def debug(self, value: bool) -> None:
         # Our logger only: the reference also turns on http.client's stdout dump process-wide.
-        from ..client import _configure_logging
+        from ..logs import configure_logging
 
         self._debug = bool(value)
         if self._debug:
-            _configure_logging(True, None)
+            configure_logging(True, None)
 
     @property
     def logger_format(self) -> str:

@@ -43,50 +43,27 @@ def code(text: str) -> str:
 
 
 def settings_markdown(settings: Sequence[Any]) -> str:
-    """One row per setting: name, default, meaning (and where it applies, when known)."""
+    """One row per setting, in SETTINGS' order: name, default, meaning, kind."""
     rows = []
     for setting in settings:
-        where = _where(setting)
-        doc = str(getattr(setting, "doc", "")).strip()
-        rows.append([code(setting.name), code(_default_text(setting)), where, doc])
-    return markdown_table(["Setting", "Default", "Where", "Meaning"], rows)
+        rows.append([code(setting.name), code(repr(setting.default)), str(setting.doc).strip(), _kind(setting)])
+    legend = (
+        "\n*positional*: one of segment-analytics-python's arguments, in its order "
+        "(`Client(write_key, host, ...)`); the others are keyword-only. *live*: at module "
+        "level, assigning it acts on the running default client at once.\n"
+    )
+    return markdown_table(["Setting", "Default", "Meaning", "Kind"], rows) + legend
 
 
-def _default_text(setting: Any) -> str:
-    shown = getattr(setting, "default_doc", None)
-    if shown:
-        return str(shown)
-    return repr(setting.default)
-
-
-def _where(setting: Any) -> str:
-    module = getattr(setting, "module", True)
-    client = getattr(setting, "client", True)
-    if module and client:
-        return "both"
-    return "module" if module else "`Client` only"
+def _kind(setting: Any) -> str:
+    kind = "positional" if getattr(setting, "positional", False) else "keyword-only"
+    return kind + (", live" if getattr(setting, "live", False) else "")
 
 
 def load_settings() -> Sequence[Any]:
-    from analytics_sdk import settings
+    from analytics_sdk.settings import SETTINGS
 
-    found = getattr(settings, "SETTINGS", None)
-    return found if found is not None else settings_from_signature()
-
-
-def settings_from_signature() -> List[Any]:
-    """Before ``SETTINGS`` existed: ``Client.__init__``'s parameters and defaults."""
-    import inspect
-    from types import SimpleNamespace
-
-    import analytics_sdk
-
-    module_names = set(analytics_sdk.__all__)
-    parameters = list(inspect.signature(analytics_sdk.Client.__init__).parameters.values())[1:]
-    return [
-        SimpleNamespace(name=p.name, default=p.default, doc="", module=p.name in module_names, client=True)
-        for p in parameters
-    ]
+    return SETTINGS
 
 
 # -- performance -----------------------------------------------------------------------

@@ -230,7 +230,9 @@ def test_sigterm_with_a_dead_collector_reports_every_event_and_ends_within_the_d
         reported = reported_errors(tmp_path)
         print(f"dead collector: accepted {accepted}, reported {reported}, ended in {took:.2f}s")
         assert status == -signal.SIGTERM, "".join(server.lines)
-        assert reported == {"shutdown_timeout": accepted}  # every one of them reported, none silently lost
+        # Every one of them reported, none silently lost: what the stalled collector read
+        # is in doubt (outcome_unknown), the rest never went out (shutdown_timeout).
+        assert set(reported) <= {"shutdown_timeout", "outcome_unknown"} and sum(reported.values()) == accepted
         assert took < 1 + 3
 
 

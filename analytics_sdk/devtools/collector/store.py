@@ -9,7 +9,6 @@ one bad message can never leave a transaction open for the next request.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
+from ... import process
 from .formats import Summary
 
 __all__ = ["EventStore", "RequestRecord", "Accepted", "Rejected", "iso_time"]
@@ -124,8 +124,7 @@ def _release_store_locks() -> None:
         store._lock.release()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_hold_store_locks, after_in_parent=_release_store_locks, after_in_child=_release_store_locks)
+process.around_os_fork(_hold_store_locks, _release_store_locks, _release_store_locks)
 
 
 class EventStore:
