@@ -19,7 +19,8 @@ import threading
 import time
 from typing import Any, Deque, List, Optional, Sequence, Tuple
 
-from ..destinations.base import Action, Destination, Reply
+from ..destinations.base import Destination
+from ..destinations.reply import Action, Reply, parse_retry_after
 from ..process import check as check_fork
 from ..process import forked as _forked
 from .runs import RunQueue
@@ -30,7 +31,7 @@ from .outcomes import Outcomes
 from .reentry import in_signal_handler_over
 from .progress import InFlight, Part, Progress
 from .replies import resolve
-from .retry import RetryPolicy, parse_retry_after
+from .retry import RetryPolicy
 
 __all__ = ["Consumer"]
 

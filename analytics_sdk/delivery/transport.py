@@ -34,7 +34,7 @@ from urllib.request import getproxies
 
 from certifi import where as default_ca_bundle  # the CA bundle requests uses (a requests dependency)
 
-from ..version import VERSION
+from ..destinations.base import USER_AGENT
 from .http11 import Buffer, Connection, ProtocolError, request_head
 
 if TYPE_CHECKING:
@@ -46,8 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["Attempt", "HttpTransport", "RequestsTransport", "make_transport", "USER_AGENT"]
 
 log = logging.getLogger("analytics_sdk")
-
-USER_AGENT = f"analytics-sdk-python/{VERSION}"
 
 # Reopen a keep-alive connection idle for longer than this: servers and load
 # balancers close idle connections (nginx after 75 s, some after 5 s), and a send
