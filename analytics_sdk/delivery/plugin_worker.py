@@ -102,7 +102,7 @@ class PluginWorker:
     def _start_after_monkey_patch(self) -> None:
         """gevent or eventlet patched threading since the lock was made (gunicorn
         --preload): remake it of the patched kind before a thread starts under it
-        (Consumer._start_after_monkey_patch says why), unless a thread started before
+        (threads.py says why), unless a thread started before
         the patch waits on it."""
         with self._lock:
             if self._lock_type is not threading.Lock:

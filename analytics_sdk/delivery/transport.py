@@ -10,9 +10,8 @@ Two implementations, chosen by :func:`make_transport`:
 
 * :class:`HttpTransport` (direct connections, the usual case): a minimal
   HTTP/1.1 client (``http11.py``) with one keep-alive connection per uploader
-  thread, the request head built once. CPU per request is GIL time taken from
-  the application's threads; see ``http11.py`` and README "Performance" for
-  the figures against ``http.client`` and ``requests``.
+  thread, the request head built once (docs/architecture/hot-path.md, "The HTTP
+  client", has the figures against ``http.client`` and ``requests``).
 * :class:`RequestsTransport` (when proxies apply, from ``proxies=`` or the
   ``HTTP(S)_PROXY`` environment): a ``requests.Session``, for its proxy support.
 """
