@@ -15,7 +15,22 @@ from . import prefork
 if TYPE_CHECKING:
     from .consumer import Consumer
 
-__all__ = ["Starter"]
+__all__ = ["Starter", "remake_lock_if_patched"]
+
+
+def remake_lock_if_patched(owner: Any, alive: bool) -> None:
+    """(``owner.lock`` held) gevent or eventlet patched threading since ``owner`` made
+    its lock (gunicorn --preload): remake it, and its conditions, of the patched kind
+    before a thread starts under it. ``Thread.start()`` switches greenlets while the
+    caller holds the lock, and a greenlet that then asks for a lock of the blocking
+    kind stops the whole process (green.py). Only while none of its threads lives
+    (a fork child has none): one started before the patch waits on the old conditions,
+    so the old kind stays (tracking before the patch: see green.py)."""
+    if owner.lock_type is not threading.Lock:
+        if alive:
+            owner.lock_type = threading.Lock
+        else:
+            owner.make_locks()
 
 
 class Starter:
@@ -64,19 +79,10 @@ class Starter:
         return True
 
     def start_after_monkey_patch(self) -> None:
-        """Remake the lock and conditions of the patched kind, then start the threads.
-
-        ``Thread.start()`` switches greenlets while the caller holds our lock, and a
-        greenlet that then asks for a lock of the blocking kind stops the whole
-        process (green.py). The lock is remade only while no thread lives (a fork
-        child has none): one started before the patch waits on the old conditions."""
+        """Remake the lock and conditions of the patched kind, then start the threads."""
         c = self.consumer
         with c.lock:
-            if c.lock_type is not threading.Lock:
-                if self.alive():
-                    c.lock_type = threading.Lock  # theirs stays (tracking before the patch: see green.py)
-                else:
-                    c.make_locks()
+            remake_lock_if_patched(c, self.alive())
         with c.lock:
             if not c.threads:
                 self.start()
