@@ -60,7 +60,7 @@ def main() -> int:
 
     spans: List[Span] = []
     cpu: Dict[str, List[int]] = collections.defaultdict(list)
-    _timed(linger.Batcher, "take", "take batch", spans, cpu)
+    _timed(linger.Batcher, "next_record", "take batch", spans, cpu)
     _timed(uploader.Uploader, "_apply", "apply reply", spans, cpu)
     _timed(consumer.Consumer, "release", "release", spans, cpu)
     _timed(http11.Connection, "_read_response", "read response", spans, cpu)

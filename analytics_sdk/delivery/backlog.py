@@ -50,7 +50,7 @@ class Backlog(Protocol):
     def workers(self) -> List[Tuple[str, Callable[[], None]]]:
         """Threads of the backlog's own to start before the uploaders (name, target)."""
 
-    def take(self, token: int) -> Optional[InFlight]:
+    def next_record(self, token: int) -> Optional[InFlight]:
         """(an uploader) Wait for the next record to send; None when stopping with nothing left."""
 
     def settle(self, record: InFlight, crashed: bool) -> None:
@@ -109,8 +109,8 @@ class MemoryBacklog:
     def workers(self) -> List[Tuple[str, Callable[[], None]]]:
         return []
 
-    def take(self, token: int) -> Optional[InFlight]:
-        return self.consumer.batcher.take(token, linger=True)
+    def next_record(self, token: int) -> Optional[InFlight]:
+        return self.consumer.batcher.next_record(token, linger=True)
 
     def settle(self, record: InFlight, crashed: bool) -> None:
         pass

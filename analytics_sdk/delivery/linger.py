@@ -29,7 +29,7 @@ class Batcher:
     def __init__(self, consumer: "Consumer") -> None:
         self.consumer = consumer
 
-    def take(self, token: int, linger: bool) -> Optional[InFlight]:
+    def next_record(self, token: int, linger: bool) -> Optional[InFlight]:
         """Block for events; take a due held record or up to one batch. None when
         stopping and empty (or, without ``linger``, when nothing is ready now)."""
         c = self.consumer

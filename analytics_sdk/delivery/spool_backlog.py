@@ -66,7 +66,7 @@ class SpoolBacklog(SpoolWriter):
 
     # -- sending --------------------------------------------------------------------------
 
-    def take(self, token: int) -> Optional[InFlight]:
+    def next_record(self, token: int) -> Optional[InFlight]:
         hand_over_gil()  # the application's turn between two batches (hot-path.md)
         while True:
             try:
@@ -90,7 +90,7 @@ class SpoolBacklog(SpoolWriter):
                 from_memory = bool(self.down and c.queue) and not self.spool_due()
                 use_spool = self.spool_due()
             if from_memory:
-                record = c.batcher.take(token, linger=False)
+                record = c.batcher.next_record(token, linger=False)
                 if record is not None:
                     record.hold_inline = True
                     with c.lock:

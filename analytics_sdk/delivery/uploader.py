@@ -1,7 +1,7 @@
 """The uploader loop: take -> send -> apply the reply, until each event has an outcome.
 
 One loop for every backlog (memory or spool): the backlog hands out an in-flight
-record (``take``) and settles it afterwards (``settle``: delete its rows, say); in
+record (``next_record``) and settles it afterwards (``settle``: delete its rows, say); in
 between, each part of the record is sent, the destination reads the response (a
 :class:`~analytics_sdk.destinations.reply.Reply`) and the reply is applied:
 delivered, retried with backoff, split, dropped with a reason, or held back (a
@@ -46,7 +46,7 @@ class Uploader:
         c = self.consumer
         while True:
             token = next(c.tokens)
-            record = c.backlog.take(token)
+            record = c.backlog.next_record(token)
             if record is None:
                 return
             self.send_record(record)
@@ -55,7 +55,7 @@ class Uploader:
         """No live uploader (never started, or exit is too late to start one): send here."""
         c = self.consumer
         while True:
-            record = c.batcher.take(next(c.tokens), linger=False)
+            record = c.batcher.next_record(next(c.tokens), linger=False)
             if record is None:
                 return
             try:
