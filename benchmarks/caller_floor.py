@@ -98,7 +98,7 @@ def queue_hand_over(properties: Any, calls: int = 20000, repeats: int = 15) -> N
         pass
 
     assert consumer is not None
-    run_queue = consumer._new_queue()
+    run_queue = consumer.backlog.new_queue()
     print(f"queue hand-over (no uploader turns; a plain loop, best of {repeats} x {calls:,}):")
     print(f"  {'track(), send=False':22s} {min(alone_us):6.2f} us   (a plain loop: no timeit overhead)")
     print(f"  {'track(), queued':22s} {min(queued_us):6.2f} us"

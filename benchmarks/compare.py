@@ -210,10 +210,10 @@ def make_sdk(name: str, host: str, queue_size: Optional[int]) -> Tuple[Callable[
         if os.environ.get("BENCH_NO_HANDOFF"):  # measures what the time.sleep(0) hand-offs buy
             import types
 
-            from analytics_sdk.delivery import consumer
+            from analytics_sdk.delivery import clock
 
-            # put() looks time.sleep up at each hand-off (gevent/eventlet patch it): swap its time module.
-            consumer.time = types.SimpleNamespace(sleep=lambda seconds: None, monotonic=consumer.time.monotonic)  # type: ignore[assignment]
+            # hand_over_gil() looks time.sleep up at each hand-off (gevent/eventlet patch it): swap its time module.
+            clock.time = types.SimpleNamespace(sleep=lambda seconds: None, monotonic=clock.time.monotonic)  # type: ignore[assignment]
         spool = os.environ.get("BENCH_SPOOL")
         options: Dict[str, Any] = {}
         if spool:  # a fresh spool file per run, removed with the temporary directory

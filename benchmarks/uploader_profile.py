@@ -28,7 +28,7 @@ from typing import Any, Callable, Dict, List, Tuple
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import analytics_sdk  # noqa: E402
-from analytics_sdk.delivery import consumer, http11  # noqa: E402
+from analytics_sdk.delivery import consumer, http11, linger, uploader  # noqa: E402
 from compare import WRITE_KEY, Sink, event_properties  # noqa: E402
 
 _clock = time.perf_counter_ns
@@ -60,9 +60,9 @@ def main() -> int:
 
     spans: List[Span] = []
     cpu: Dict[str, List[int]] = collections.defaultdict(list)
-    _timed(consumer.Consumer, "_take_batch", "take batch", spans, cpu)
-    _timed(consumer.Consumer, "_apply", "apply reply", spans, cpu)
-    _timed(consumer.Consumer, "_release", "release", spans, cpu)
+    _timed(linger.Batcher, "next_record", "take batch", spans, cpu)
+    _timed(uploader.Uploader, "_apply", "apply reply", spans, cpu)
+    _timed(consumer.Consumer, "release", "release", spans, cpu)
     _timed(http11.Connection, "_read_response", "read response", spans, cpu)
 
     sink = Sink()

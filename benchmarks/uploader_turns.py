@@ -114,7 +114,7 @@ def main() -> int:
         client = analytics_sdk.Client(WRITE_KEY, host=sink.url, max_queue_size=args.events + 1000, flush_timeout=120)
         route = client._single
         assert route is not None
-        route.consumer._not_empty = _Condition(route.consumer._not_empty)  # the uploader waits on this one
+        route.consumer.not_empty = _Condition(route.consumer.not_empty)  # the uploader waits on this one
         props = [event_properties(i) for i in range(args.events)]
         users = [f"user-{i % 1000}" for i in range(1000)]
         timings = [0] * args.events

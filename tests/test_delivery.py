@@ -292,7 +292,7 @@ def test_a_dropped_client_still_delivers_and_its_uploader_exits(collector):
 
     client = Client("k", host=collector.url, upload_interval=5)
     client.track("u", "E")
-    thread = client._consumer._threads[0]
+    thread = client._consumer.threads[0]
     del client
     gc.collect()
     thread.join(5)

@@ -117,6 +117,6 @@ def test_through_a_client_each_event_is_delivered_or_reported(reply, reset):
         assert client.flush(timeout=10)
         stats = client.stats()
         assert stats["delivered"] + stats["dropped_total"] == 1 and len(reasons) == stats["dropped_total"]
-        assert all(thread.is_alive() for thread in client._consumer._threads)  # the uploader lives on
+        assert all(thread.is_alive() for thread in client._consumer.threads)  # the uploader lives on
     finally:
         client.shutdown(timeout=2)

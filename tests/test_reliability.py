@@ -310,7 +310,7 @@ def test_fork_while_the_lock_is_held_does_not_hang_the_child(collector):
     holding, release = threading.Event(), threading.Event()
 
     def hold_lock():
-        with client._consumer._lock:  # as an uploader does while taking a batch
+        with client._consumer.lock:  # as an uploader does while taking a batch
             holding.set()
             release.wait(10)
 

@@ -1,11 +1,12 @@
-"""Pure batching: pack encoded messages into count- and byte-bounded request bodies."""
+"""Pure batching: pack encoded messages into count- and byte-bounded requests."""
 
 from __future__ import annotations
 
 from itertools import repeat, starmap
 from typing import Any, Deque, List, Sequence, Tuple
 
-from .runs import Run
+from ..destinations.bodies import array_parts, join_array
+from ..destinations.segment import ENVELOPE_BYTES, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, body_parts, build_body
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -20,16 +21,8 @@ __all__ = [
     "halves",
 ]
 
-# Limits the Segment Tracking API enforces: 32 KB per message, 500 KB per request.
-MAX_MESSAGE_BYTES = 32 * 1024
-# Kept under both readings of "500 KB" (500,000 and 512,000 bytes).
-MAX_BATCH_BYTES = 500_000
-
-_HEAD = b'{"batch":['
-_TAIL = b'],"sentAt":"'
-_END = b'"}'
-# Room for the envelope and a sentAt of up to 40 characters.
-ENVELOPE_BYTES = len(_HEAD) + len(_TAIL) + len(_END) + 40
+# Segment's limits and envelope are the Segment destination's (destinations/segment.py);
+# the names stay here too, as the defaults of fits() and take_batch().
 
 
 def fits(
@@ -66,48 +59,6 @@ def take_batch(
             return batch[:count]
         size += len(item)
     return batch
-
-
-def join_array(head: bytes, items: Sequence[bytes], tail: bytes) -> bytes:
-    """``head`` + the items separated by commas + ``tail``, in one allocation.
-
-    Joining the items first and then the envelope made a second allocation and copy
-    of a body of up to 500 KB, and measured 15x slower (~600 us against ~40 us for
-    1,000 events of 470 bytes), all of it holding the GIL the application's threads
-    wait for."""
-    if not items:
-        return head + tail
-    if isinstance(items, Run):  # already joined by the queue: one contiguous copy
-        return b"".join(array_parts(head, items, tail))
-    parts: List[bytes] = [b","] * (2 * len(items) + 1)  # head, item, ",", item, ..., item, tail
-    parts[0] = head
-    parts[1::2] = items
-    parts[-1] = tail
-    return b"".join(parts)
-
-
-def _tail(sent_at: str) -> bytes:
-    return _TAIL + sent_at.encode("ascii") + _END
-
-
-def build_body(messages: Sequence[bytes], sent_at: str) -> bytes:
-    """The request body ``{"batch": [...], "sentAt": ...}`` joined from encoded messages."""
-    return join_array(_HEAD, messages, _tail(sent_at))
-
-
-def array_parts(head: bytes, items: Sequence[bytes], tail: bytes) -> List[Any]:
-    """``join_array``'s bytes as pieces to send one after the other: for a queue run,
-    its joined buffer itself (no copy while holding the GIL: the kernel copies it, as
-    it sends). Measured with benchmarks/uploader_profile.py: the copy into one body
-    took ~110-120 us of the uploader's GIL time per ~1,000-event request."""
-    if isinstance(items, Run) and items:
-        return [head, memoryview(items.joined), tail]
-    return [join_array(head, items, tail)]
-
-
-def body_parts(messages: Sequence[bytes], sent_at: str) -> List[Any]:
-    """:func:`build_body` as pieces (see :func:`array_parts`)."""
-    return array_parts(_HEAD, messages, _tail(sent_at))
 
 
 def halves(messages: Sequence[bytes]) -> Tuple[List[bytes], List[bytes]]:

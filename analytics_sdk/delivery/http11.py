@@ -1,12 +1,10 @@
 """A minimal HTTP/1.1 keep-alive client for one kind of request: ``POST`` a body, read
 the status, the few headers we use and the body.
 
-Why not ``http.client``: every Python instruction the uploader runs is GIL time the
-application's threads wait for. ``http.client`` formats the request head anew and
-parses every response header through ``email.parser`` (~100 µs per response on a
-2-core machine, measured); here the head is built once per destination, and a
-response costs a status line plus a ``readline`` per header. Measured with
-``time.thread_time()`` around each request (benchmarks/README.md).
+Why not ``http.client``: the head is built once per destination, and a response
+costs a status line plus a ``readline`` per header, where ``http.client`` parses
+every header through ``email.parser``; every Python instruction the uploader runs
+is GIL time the application waits for (docs/architecture/hot-path.md, "The HTTP client").
 
 Scope, on purpose: ``Content-Length`` and ``chunked`` bodies, ``Connection: close``,
 interim 1xx responses skipped (also while the body is still being sent), no redirects (a 3xx is a status like any other),
@@ -81,11 +79,8 @@ def interim_head_length(data: Buffer) -> Optional[int]:
 
 
 # Plain sockets are non-blocking, and every wait for one is a poll() bounded by what
-# is left of the request's time. A send or a receive that can go ahead at once is
-# then one system call, one GIL release: with settimeout(), CPython polls before
-# every operation, and each time the uploader wants the GIL back after a release it
-# may wait up to the 5 ms switch interval behind a busy application thread. Measured
-# with strace (benchmarks/README.md): 3 releases per request instead of about 6.
+# is left of the request's time: a send or a receive that can go ahead at once is
+# one system call, one GIL release (hot-path.md, "The HTTP client").
 # Deadlines are ours, so signals (which restart the kernel's own socket timeouts) and
 # a peer that trickles bytes cannot stretch them. TLS keeps settimeout().
 # ``select.poll``, ``socket`` and ``ssl`` are looked up at each use, never bound at

@@ -11,21 +11,19 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-import time
 from typing import Any, Deque, Dict, List, Optional
 
 from ..destinations.base import Destination
 from ..process import check as check_fork
 from .callbacks import in_user_code, user_code
+from .clock import FOREVER, MAX_WAIT, monotonic
 from .lifecycle import track_worker
 from .outcomes import Outcomes
+from .threads import remake_lock_if_patched
 
 __all__ = ["PluginWorker"]
 
 log = logging.getLogger("analytics_sdk")
-
-_FOREVER = float("inf")
-_MAX_WAIT = 3600.0
 
 
 class PluginTarget(Destination):
@@ -48,7 +46,7 @@ class PluginWorker:
         track_worker(self)
 
     def _init_state(self) -> None:
-        self._make_locks()
+        self.make_locks()
         self._queue: Deque[bytes] = collections.deque()
         self.enqueued = 0
         self._done = 0
@@ -58,10 +56,10 @@ class PluginWorker:
         self._plugin_shut = False
         self._deadline: Optional[float] = None
 
-    def _make_locks(self) -> None:
-        self._lock_type = threading.Lock  # gevent/eventlet replace it when they patch (see put)
-        self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
+    def make_locks(self) -> None:
+        self.lock_type = threading.Lock  # gevent/eventlet replace it when they patch (see put)
+        self.lock = threading.Lock()
+        self._changed = threading.Condition(self.lock)
 
     def after_fork_in_child(self) -> None:
         closed = self._closed
@@ -84,14 +82,14 @@ class PluginWorker:
     def put(self, item: bytes) -> Optional[str]:
         """Queue one message (canonical JSON bytes); the refusal reason, or None."""
         check_fork()  # forked behind Python's back: the lock and thread are the parent's
-        with self._lock:
+        with self.lock:
             if self._closed:
                 return "client_closed"
             if len(self._queue) >= self.max_queue_size:
                 return "queue_full"
             self._queue.append(item)
             self.enqueued += 1
-            patched = self._lock_type is not threading.Lock
+            patched = self.lock_type is not threading.Lock
             if self._thread is None and not patched:
                 self._start()
             self._changed.notify_all()
@@ -101,16 +99,10 @@ class PluginWorker:
 
     def _start_after_monkey_patch(self) -> None:
         """gevent or eventlet patched threading since the lock was made (gunicorn
-        --preload): remake it of the patched kind before a thread starts under it
-        (Consumer._start_after_monkey_patch says why), unless a thread started before
-        the patch waits on it."""
-        with self._lock:
-            if self._lock_type is not threading.Lock:
-                if self._thread is not None:
-                    self._lock_type = threading.Lock
-                else:
-                    self._make_locks()
-        with self._lock:
+        --preload): remake it before the thread starts (threads.py says why)."""
+        with self.lock:
+            remake_lock_if_patched(self, self._thread is not None)
+        with self.lock:
             if self._thread is None:
                 self._start()
 
@@ -124,7 +116,7 @@ class PluginWorker:
 
     def _run(self) -> None:
         while True:
-            with self._lock:
+            with self.lock:
                 while not self._queue:
                     if self._closed:
                         self._thread = None
@@ -151,27 +143,27 @@ class PluginWorker:
             self.outcomes.drop("plugin_error", [item], f"{type(exc).__name__}: {exc}")
         else:
             self.outcomes.delivered([item])
-        with self._lock:
+        with self.lock:
             self._done += 1
             self._changed.notify_all()
 
     def _wait(self, target: int, deadline: float) -> bool:
-        with self._lock:
+        with self.lock:
             while self._done < target:
-                remaining = deadline - time.monotonic()
+                remaining = deadline - monotonic()
                 if remaining <= 0:
                     return False
-                self._changed.wait(min(remaining, _MAX_WAIT))
+                self._changed.wait(min(remaining, MAX_WAIT))
         return True
 
     def flush(self, timeout: Optional[float] = None) -> bool:
         if in_user_code():
             return self._done >= self.enqueued  # called from a plugin or callback: waiting could wait for ourselves
-        deadline = _FOREVER if timeout is None else time.monotonic() + timeout
+        deadline = FOREVER if timeout is None else monotonic() + timeout
         return self._wait(self.enqueued, deadline)
 
     def begin_shutdown(self, deadline: float) -> None:
-        with self._lock:
+        with self.lock:
             self._closed = True
             self._deadline = deadline
             self._changed.notify_all()
@@ -180,14 +172,14 @@ class PluginWorker:
         if in_user_code():
             return False
         if self._thread is None:  # never started, or too late to start one (interpreter exit): run here
-            while time.monotonic() < deadline:
-                with self._lock:
+            while monotonic() < deadline:
+                with self.lock:
                     if not self._queue:
                         break
                     item = self._queue.popleft()
                 self._execute(item)
         done = self._wait(self.enqueued, deadline)
-        with self._lock:
+        with self.lock:
             stranded: List[bytes] = list(self._queue)
             self._queue.clear()
             self._done += len(stranded)
@@ -197,7 +189,7 @@ class PluginWorker:
         return done and not stranded
 
     def _shutdown_plugin(self) -> None:
-        with self._lock:
+        with self.lock:
             if self._plugin_shut:
                 return
             self._plugin_shut = True
@@ -209,7 +201,7 @@ class PluginWorker:
     def stop(self) -> None:
         """Removed from its client: take nothing new, finish what is queued, then
         call the plugin's ``shutdown()`` (on the worker thread, never the caller's)."""
-        with self._lock:
+        with self.lock:
             self._closed = True
             self._removed = True
             idle = self._thread is None

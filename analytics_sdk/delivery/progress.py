@@ -11,12 +11,17 @@ Not thread-safe by itself: the consumer guards it with its lock.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from .retry import RetryState
 
-__all__ = ["Part", "InFlight", "Progress"]
+__all__ = ["Part", "InFlight", "Progress", "ON_DISK"]
+
+# The first_seq of a record of rows on disk: never holds back flush's low-water mark
+# (the rows are tracked in the file), and kept, not reported, at a deadline.
+ON_DISK = sys.maxsize
 
 
 @dataclass
@@ -39,6 +44,15 @@ class InFlight:
     parts: List[Part] = field(default_factory=list)
     abandoned: bool = False  # reported (or kept on disk) by a shutdown that gave up waiting
     token: int = -1  # its key in Progress.in_flight
+    # Held-back events stay in this record and its uploader waits for them (rows
+    # claimed on disk; sync_mode's caller), instead of waiting in the hold heap.
+    hold_inline: bool = False
+    rowids: List[int] = field(default_factory=list)  # its rows in the spool, deleted once settled
+    storing: bool = False  # the spool writer is storing it: the writer reports what it cannot
+
+    @property
+    def on_disk(self) -> bool:
+        return self.first_seq == ON_DISK
 
     def items(self) -> List[bytes]:
         return [item for part in self.parts for item in part.items]

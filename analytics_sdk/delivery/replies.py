@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
 
-from ..destinations.base import Action, Reply
+from ..destinations.reply import Action, Reply
 from .batching import halves
 
 __all__ = ["Resolution", "resolve"]

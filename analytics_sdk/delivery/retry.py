@@ -1,4 +1,5 @@
-"""Pure retry policy: classify a response, and say how long to wait before the next try.
+"""Pure retry policy: how long to wait before the next try (``Verdict``, ``classify``,
+``drop_reason`` and ``parse_retry_after`` live in ``destinations/reply.py``).
 
 No sleeping and no I/O here: the consumer asks :meth:`RetryState.next_delay` and
 does the waiting itself (on an event, so shutdown can cut a wait short).
@@ -6,14 +7,15 @@ does the waiting itself (on an event, so shutdown can cut a wait short).
 
 from __future__ import annotations
 
-import enum
 import time
 from dataclasses import dataclass, field
-from datetime import timezone
-from email.utils import parsedate_to_datetime
 from typing import Generator, Optional
 
 import backoff
+
+# Reading a status is the destinations' job (destinations/reply.py); the names stay here too.
+from ..destinations.reply import Action as Verdict
+from ..destinations.reply import classify, drop_reason, parse_retry_after
 
 __all__ = [
     "Verdict",
@@ -23,69 +25,6 @@ __all__ = [
     "RetryPolicy",
     "RetryState",
 ]
-
-
-class Verdict(enum.Enum):
-    DELIVERED = "delivered"
-    RETRY = "retry"
-    SPLIT = "split"  # 400/413: halve the batch to isolate the bad message(s)
-    DROP = "drop"
-
-
-_NOT_RETRIED_5XX = {501, 505}  # "not implemented" / "version not supported" never heal
-
-
-def classify(status: Optional[int]) -> Verdict:
-    """What to do after an attempt; ``None`` means no response (connection error, timeout)."""
-    if status is None:
-        return Verdict.RETRY
-    if 200 <= status < 300:
-        return Verdict.DELIVERED
-    if status in (400, 413):
-        return Verdict.SPLIT
-    if status in (408, 429) or (500 <= status < 600 and status not in _NOT_RETRIED_5XX):
-        return Verdict.RETRY
-    return Verdict.DROP
-
-
-def drop_reason(status: Optional[int]) -> str:
-    """The drop reason reported for a final status (docs/delivery.md, "What happens when")."""
-    if status is None:
-        return "retries_exhausted"
-    if status == 400:
-        return "invalid"
-    if status == 413:
-        return "too_large"
-    if status in (401, 403):
-        return "unauthorized"
-    if classify(status) is Verdict.RETRY:
-        return "retries_exhausted"
-    return "rejected"
-
-
-def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date).
-
-    Returns None when absent or unreadable; never negative.
-    """
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        if when.tzinfo is None:  # RFC 5322 "-0000" yields a naive datetime; it means UTC
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, seconds)
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,10 @@
 
 The caller appends to the last run until it holds ``max_count`` events or one
 more would push the request body past ``max_bytes``; the uploader takes the
-oldest run whole. Taking is O(1) whatever the backlog: popping events one by one
-was the largest part of the uploader's work per request (~90 us for 600 events),
-all of it holding the GIL the application's threads wait for. A run taken early
-(light traffic, a flush) is simply shorter; a backlog fills runs to the limit.
-
-A run stores its events already joined by commas, as a request body holds them,
-plus where each one ends. Measured with benchmarks/uploader_profile.py (100k
-calls, ~1,000 events per request): gathering 1,000 separate bytes objects into a
-body took ~175 us of the uploader's GIL time, and freeing them ~40 us more; one
-contiguous copy and one free take a fraction of that. The caller pays two
-in-place appends per event instead of one list append.
+oldest run whole, in O(1). A run taken early (light traffic, a flush) is simply
+shorter; a backlog fills runs to the limit. A run stores its events already
+joined by commas, as a request body holds them, plus where each one ends. Why,
+with the figures: docs/architecture/hot-path.md, "The queue in runs".
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The on-disk spool: encoded messages in SQLite until the collector accepts them.
 
-Storage only (no threads): :class:`~analytics_sdk.spooled.SpooledConsumer`
-decides when to write, claim and delete. One row per message, oldest first:
+Storage only (no threads): the spool backlog (``spool_writer.py``,
+``spool_backlog.py``) decides when to write, claim and delete. One row per message, oldest first:
 
 * ``owner`` is the process that wrote the row: ``pid@host#start:token``, where
   ``start`` is the process start time (Linux, else empty) and ``token`` is random
@@ -35,12 +35,11 @@ T = TypeVar("T")
 
 # How long an operation waits for another connection's write lock. Short: the
 # threads that use the spool retry with backoff, and a caller's write must not
-# wait behind a long lock wait of theirs (see SpooledConsumer).
+# wait behind a long lock wait of theirs (see spool_backlog.py).
 BUSY_TIMEOUT = 2.0
 
 
-# One statement per group of rows, not one per row: each SQLite step releases the
-# GIL, and getting it back from a busy caller can take a 5 ms switch interval.
+# One statement per group of rows, not one per row (hot-path.md, "The spool").
 _ROWS_PER_STATEMENT = 400
 
 

@@ -10,9 +10,8 @@ Two implementations, chosen by :func:`make_transport`:
 
 * :class:`HttpTransport` (direct connections, the usual case): a minimal
   HTTP/1.1 client (``http11.py``) with one keep-alive connection per uploader
-  thread, the request head built once. CPU per request is GIL time taken from
-  the application's threads; see ``http11.py`` and benchmarks/README.md for
-  the figures against ``http.client`` and ``requests``.
+  thread, the request head built once (docs/architecture/hot-path.md, "The HTTP
+  client", has the figures against ``http.client`` and ``requests``).
 * :class:`RequestsTransport` (when a proxy applies to the URL, from ``proxies=`` or
   the environment, read as requests reads them: ``proxies.py``): a
   ``requests.Session``, for its proxy support.
@@ -34,7 +33,7 @@ from urllib.parse import urlsplit
 
 from certifi import where as default_ca_bundle  # the CA bundle requests uses (a requests dependency)
 
-from ..version import VERSION
+from ..destinations.base import USER_AGENT
 from . import doubt
 from .http11 import Buffer, Connection, ProtocolError, request_head
 from .proxies import proxies_for
@@ -48,8 +47,6 @@ if TYPE_CHECKING:
 __all__ = ["Attempt", "HttpTransport", "RequestsTransport", "make_transport", "USER_AGENT"]
 
 log = logging.getLogger("analytics_sdk")
-
-USER_AGENT = f"analytics-sdk-python/{VERSION}"
 
 # Reopen a keep-alive connection idle for longer than this: servers and load
 # balancers close idle connections (nginx after 75 s, some after 5 s), and a send

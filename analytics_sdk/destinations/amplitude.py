@@ -13,14 +13,13 @@ import json
 import logging
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from ..delivery.batching import array_parts, join_array
-from ..delivery.transport import USER_AGENT
 from ..errors import ValidationError
 from ..serialization import encode as encode_json
 from ..version import VERSION
 from .amplitude_mapping import to_amplitude
 from .amplitude_replies import events_reader, read_reply
-from .base import Action, Destination, Reply
+from .base import USER_AGENT, Action, Destination, Reply
+from .bodies import array_parts, join_array
 
 __all__ = ["Amplitude", "SERVER_URLS", "MAX_STRING_LENGTH", "LIBRARY"]
 

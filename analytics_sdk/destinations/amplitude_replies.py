@@ -30,8 +30,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-from ..delivery.retry import Verdict, classify
-from .base import Action, Reply
+from .reply import Action, Reply, classify
 
 __all__ = ["read_reply", "status_of"]
 
@@ -107,7 +106,7 @@ def read_reply(
         return Reply(Action.SPLIT, status, "too_large", error or "Payload too large")
     if status == 429:
         return _throttled(status, parsed, error, retry_after, count, event_at, throttle_interval)
-    if classify(status) is Verdict.RETRY:
+    if classify(status) is Action.RETRY:
         return Reply(Action.RETRY, status, retry_after=retry_after, detail=error)
     return Reply(Action.DROP, status, "rejected", error or f"Amplitude answered {status}")
 

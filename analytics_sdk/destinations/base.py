@@ -14,41 +14,15 @@ so it must not keep per-request state.
 
 from __future__ import annotations
 
-import enum
 import json
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from ..delivery.retry import Verdict, classify, drop_reason
+from ..version import VERSION
+from .reply import Action, Reply, reply_from_status
 
-__all__ = ["Action", "Reply", "Destination", "Unsendable", "reply_from_status"]
+__all__ = ["Action", "Reply", "Destination", "Unsendable", "reply_from_status", "USER_AGENT"]
 
-
-class Action(enum.Enum):
-    """What happens to the events of a request that a reply does not single out."""
-
-    DELIVERED = "delivered"
-    RETRY = "retry"  # send again after a backoff (or the server's Retry-After)
-    SPLIT = "split"  # too big or one bad event poisons it: halve; one event alone is dropped
-    DROP = "drop"  # never deliverable: report with ``Reply.reason``
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A destination's reading of one response to a request of ``n`` events.
-
-    ``drops`` and ``holds`` name events by their index in the request; every other
-    event gets ``action``. ``status`` is the code reported to callbacks (the HTTP
-    status, or the code a backend puts in its body).
-    """
-
-    action: Action
-    status: Optional[int] = None
-    reason: str = ""  # drop reason for DROP, and for SPLIT of a single event
-    detail: str = ""
-    retry_after: Optional[float] = None  # seconds the server asked for (RETRY)
-    drops: Mapping[int, Tuple[str, str]] = field(default_factory=dict)  # index -> (reason, detail)
-    holds: Mapping[int, float] = field(default_factory=dict)  # index -> seconds to hold back, then resend
+USER_AGENT = f"analytics-sdk-python/{VERSION}"  # every destination's requests say who sends them
 
 
 class Unsendable(Exception):
@@ -136,20 +110,3 @@ class Destination:
 
     def __repr__(self) -> str:  # never show credentials
         return f"<{type(self).__name__} {self.url!r}>"
-
-
-def reply_from_status(status: Optional[int], retry_after: Optional[float] = None, detail: str = "") -> Reply:
-    """All-or-nothing by status code, as the Segment Tracking API (and mParticle) mean it.
-
-    2xx delivered; 400/413 split to isolate the bad or oversized event; 408, 429 and
-    5xx (but 501/505) and no response retried; 401/403 and other codes dropped.
-    """
-    verdict = classify(status)
-    if verdict is Verdict.DELIVERED:
-        return Reply(Action.DELIVERED, status)
-    if verdict is Verdict.RETRY:
-        return Reply(Action.RETRY, status, retry_after=retry_after, detail=detail)
-    reason = drop_reason(status)
-    if verdict is Verdict.SPLIT:
-        return Reply(Action.SPLIT, status, reason=reason, detail=detail or "the server refused the message")
-    return Reply(Action.DROP, status, reason=reason, detail=detail or "the server refused the message(s)")

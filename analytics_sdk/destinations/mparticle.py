@@ -20,11 +20,10 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from ..delivery.batching import array_parts, join_array
-from ..delivery.transport import USER_AGENT
 from ..errors import ValidationError
 from ..serialization import encode
-from .base import Destination, Reply, Unsendable, reply_from_status
+from .base import USER_AGENT, Destination, Reply, Unsendable, reply_from_status
+from .bodies import array_parts, join_array
 from .mparticle_mapping import IDENTITY_TYPES, MappingError, to_mparticle
 from .segment import basic_auth
 

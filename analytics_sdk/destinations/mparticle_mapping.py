@@ -11,12 +11,21 @@ which the destination reports.
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import ValidationError
 from ..serialization import encode, to_json_value
+from .mparticle_context import (
+    IDENTITY_TYPES,
+    application_info,
+    consent_state,
+    device_info,
+    identities_of,
+    is_map,
+    is_uuid,
+    options_of,
+    timestamp_ms,
+)
 
 __all__ = [
     "MappingError",
@@ -30,14 +39,6 @@ __all__ = [
     "timestamp_ms",
 ]
 
-# The 22 user identity names of the Events API (json-reference). ``customer_id``
-# is what the Events API documents and its JSON Schema allows; the reference SDK's
-# ``customerid`` is IDSync's spelling (docs/destinations.md explains the choice).
-IDENTITY_TYPES = (
-    "other", "customer_id", "facebook", "twitter", "google", "microsoft", "yahoo", "email", "alias",
-    "facebook_custom_audience_id", "other_id_2", "other_id_3", "other_id_4", "other_id_5", "other_id_6",
-    "other_id_7", "other_id_8", "other_id_9", "other_id_10", "mobile_number", "phone_number_2", "phone_number_3",
-)
 CUSTOM_EVENT_TYPES = (
     "navigation", "location", "search", "transaction", "user_content", "user_preference", "social", "other",
     "media", "attribution", "unknown",
@@ -95,11 +96,6 @@ _ORDER_KEYS = {"order_id", "checkout_id", "affiliation", "total", "revenue", "va
 _SCALARS = (str, int, float, bool, type(None))
 
 
-def _is_map(value: Any) -> bool:
-    # A plain dict first: isinstance() against the Mapping ABC costs ~1 us per call on the hot path.
-    return type(value) is dict or isinstance(value, Mapping)
-
-
 class MappingError(Exception):
     """mParticle has no place for this message; ``reason`` is a drop reason."""
 
@@ -107,18 +103,6 @@ class MappingError(Exception):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
-
-
-def timestamp_ms(value: Any) -> Optional[int]:
-    """Unix milliseconds of an ISO-8601 string (the builders' ``timestamp``) or a number."""
-    if isinstance(value, str):
-        try:
-            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
-        except ValueError:
-            return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return int(value)
-    return None
 
 
 def _text(value: Any, limit: int) -> str:
@@ -162,180 +146,13 @@ def user_attributes(traits: Mapping[str, Any], out: Dict[str, Any], prefix: str 
     for key, value in traits.items():
         if key == "email" and not prefix:
             continue
-        if key == "address" and _is_map(value) and not prefix:
+        if key == "address" and is_map(value) and not prefix:
             for part, attribute in ADDRESS_TRAITS.items():
                 if value.get(part) is not None:
                     out[attribute] = _scalar(value[part])
             continue
         name = RESERVED_TRAITS.get(key) if not prefix else None
         out[name or _text(prefix + key, MAX_NAME_CHARS)] = _user_value(value)
-
-
-def _options(message: Mapping[str, Any]) -> Mapping[str, Any]:
-    integrations = message.get("integrations") or {}
-    options = integrations.get("mParticle")
-    return options if options is not None and _is_map(options) else {}
-
-
-def _identities(message: Mapping[str, Any], options: Mapping[str, Any], traits: Mapping[str, Any]) -> Dict[str, str]:
-    identities: Dict[str, str] = {}
-    user_id = message.get("userId")
-    if user_id:
-        identities["customer_id"] = user_id
-    email = traits.get("email")
-    if isinstance(email, str) and email:
-        identities["email"] = email
-    extra = options.get("user_identities")
-    if extra is not None:
-        if not _is_map(extra):
-            raise ValidationError('integrations["mParticle"]["user_identities"] must be a dict of identity -> id')
-        for name, value in extra.items():
-            if name not in IDENTITY_TYPES:
-                raise ValidationError(
-                    f'integrations["mParticle"]["user_identities"]: unknown identity {name!r}; '
-                    f"one of {', '.join(IDENTITY_TYPES)}"
-                )
-            if value is not None:
-                identities[name] = str(value)
-    return identities
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except (ValueError, TypeError, AttributeError):
-        return False
-    return True
-
-
-def _platform(context: Mapping[str, Any]) -> Optional[str]:
-    os_info = context.get("os") or {}
-    device = context.get("device") or {}
-    name = str(os_info.get("name") or device.get("type") or "").lower()
-    if name in ("ios", "ipados", "iphone os"):
-        return "iOS"
-    if name == "android":
-        return "Android"
-    if name == "tvos":
-        return "tvOS"
-    if name in ("roku", "xbox", "alexa"):
-        return name
-    if context.get("userAgent") or context.get("page"):
-        return "web"
-    return None
-
-
-def device_info(context: Mapping[str, Any]) -> Dict[str, Any]:
-    """context.device/os/userAgent/locale/network/screen -> device_info."""
-    info: Dict[str, Any] = {}
-    device = context.get("device") or {}
-    os_info = context.get("os") or {}
-    platform = _platform(context)
-    if platform:
-        info["platform"] = platform
-    for source, key, target in (
-        (os_info, "version", "os_version"), (device, "model", "device_model"),
-        (device, "manufacturer", "device_manufacturer"), (device, "brand", "brand"), (device, "name", "device"),
-    ):
-        if source.get(key) is not None:
-            info[target] = str(source[key])
-    if context.get("userAgent"):
-        info["http_header_user_agent"] = str(context["userAgent"])
-    locale = context.get("locale")
-    if isinstance(locale, str) and locale:
-        language, _, country = locale.replace("_", "-").partition("-")
-        info["locale_language"] = language
-        if country:
-            info["locale_country"] = country
-    carrier = (context.get("network") or {}).get("carrier")
-    if carrier:
-        info["network_carrier"] = str(carrier)
-    screen = context.get("screen") or {}
-    for key, target in (("width", "screen_width"), ("height", "screen_height"), ("density", "screen_dpi")):
-        if isinstance(screen.get(key), (int, float)) and not isinstance(screen.get(key), bool):
-            info[target] = int(screen[key])
-    # Advertising and vendor ids must be UUIDs (mParticle rejects others): only valid ones go.
-    ad_id, device_id = device.get("advertisingId"), device.get("id")
-    if platform == "iOS":
-        if isinstance(ad_id, str) and _is_uuid(ad_id):
-            info["ios_advertising_id"] = ad_id
-        if isinstance(device_id, str) and _is_uuid(device_id):
-            info["ios_idfv"] = device_id
-    elif platform == "Android":
-        if isinstance(ad_id, str) and _is_uuid(ad_id):
-            info["android_advertising_id"] = ad_id
-        if device_id:
-            info["android_uuid"] = str(device_id)
-    return info
-
-
-def application_info(context: Mapping[str, Any]) -> Dict[str, Any]:
-    app = context.get("app") or {}
-    info = {}
-    for key, target in (("name", "application_name"), ("version", "application_version"),
-                        ("build", "application_build_number"), ("namespace", "package")):
-        if app.get(key) is not None:
-            info[target] = str(app[key])
-    return info
-
-
-def _consent_entry(where: str, value: Any, default_ms: Optional[int]) -> Dict[str, Any]:
-    """One purpose: ``True``/``False`` or a dict with ``consented`` and optional details."""
-    if isinstance(value, bool):
-        value = {"consented": value}
-    if not _is_map(value) or not isinstance(value.get("consented"), bool):
-        raise ValidationError(f"{where} must be true/false or a dict with a boolean 'consented'")
-    entry: Dict[str, Any] = {"consented": value["consented"]}
-    for key, target in (("document", "document"), ("location", "location"),
-                        ("hardwareId", "hardware_id"), ("hardware_id", "hardware_id")):
-        if value.get(key) is not None:
-            entry[target] = str(value[key])
-    when = value.get("timestamp", value.get("timestamp_unixtime_ms"))
-    ms = timestamp_ms(when) if when is not None else default_ms
-    if when is not None and ms is None:
-        raise ValidationError(f"{where}.timestamp must be ISO-8601 or Unix milliseconds, got {when!r}")
-    if ms is not None:
-        entry["timestamp_unixtime_ms"] = ms
-    return entry
-
-
-def consent_state(consent: Any, default_ms: Optional[int]) -> Optional[Dict[str, Any]]:
-    """``context.consent`` -> mParticle ``consent_state`` (docs/destinations.md).
-
-    ``categoryPreferences`` (Segment's consent spec) and ``gdpr`` map purposes to
-    GDPR consent; ``ccpa.dataSaleOptOut`` (or ``data_sale_opt_out``) to CCPA.
-    Purpose names are lowercased, as mParticle stores them.
-    """
-    if consent is None:
-        return None
-    if not _is_map(consent):
-        raise ValidationError("context.consent must be a dict")
-    gdpr: Dict[str, Any] = {}
-    for source in ("categoryPreferences", "gdpr"):
-        purposes = consent.get(source)
-        if purposes is None:
-            continue
-        if not _is_map(purposes):
-            raise ValidationError(f"context.consent.{source} must be a dict of purpose -> consent")
-        for purpose, value in purposes.items():
-            gdpr[str(purpose).lower()] = _consent_entry(f"context.consent.{source}.{purpose}", value, default_ms)
-    ccpa: Dict[str, Any] = {}
-    ccpa_in = consent.get("ccpa")
-    if ccpa_in is not None:
-        if not _is_map(ccpa_in):
-            raise ValidationError("context.consent.ccpa must be a dict")
-        for key, value in ccpa_in.items():
-            if key not in ("dataSaleOptOut", "data_sale_opt_out"):
-                raise ValidationError(f"context.consent.ccpa: unknown purpose {key!r}; CCPA has only dataSaleOptOut")
-            ccpa["data_sale_opt_out"] = _consent_entry(f"context.consent.ccpa.{key}", value, default_ms)
-    if not gdpr and not ccpa:
-        return None
-    state: Dict[str, Any] = {}
-    if ccpa:
-        state["ccpa"] = ccpa
-    if gdpr:
-        state["gdpr"] = gdpr
-    return state
 
 
 def _number(value: Any) -> Optional[float]:
@@ -354,7 +171,7 @@ def _number(value: Any) -> Optional[float]:
 
 def product(values: Any) -> Dict[str, Any]:
     """A Segment product (e-commerce spec) as an mParticle product."""
-    if not _is_map(values):
+    if not is_map(values):
         return {}
     out: Dict[str, Any] = {}
     id_key = next((key for key in _PRODUCT_ID_KEYS if values.get(key) is not None), None)
@@ -504,13 +321,13 @@ def _common_data(data: Dict[str, Any], message: Mapping[str, Any], context: Mapp
     if lat is not None and lng is not None:
         data["location"] = {"latitude": lat, "longitude": lng}
     campaign = context.get("campaign")
-    if _is_map(campaign) and campaign:
+    if is_map(campaign) and campaign:
         merged = {**{f"utm_{k}": v for k, v in campaign.items()}, **(data.get("custom_attributes") or {})}
         data["custom_attributes"] = attributes(merged)
     if not data.get("custom_attributes"):
         data.pop("custom_attributes", None)
     flags = (message.get("integrations") or {}).get("mParticle")
-    if flags is not None and _is_map(flags) and _is_map(flags.get("custom_flags")):
+    if flags is not None and is_map(flags) and is_map(flags.get("custom_flags")):
         data["custom_flags"] = {str(k): str(v) for k, v in flags["custom_flags"].items()}
 
 
@@ -526,17 +343,17 @@ def to_mparticle(
             "call (userId plus a UUID anonymousId) so mParticle links them",
         )
     context = message.get("context") or {}
-    options = _options(message)
+    options = options_of(message)
     traits: Any = (message.get("traits") if kind == "identify" else context.get("traits")) or {}
-    if not _is_map(traits):
+    if not is_map(traits):
         traits = {}
     ms = timestamp_ms(message.get("timestamp"))
     batch: Dict[str, Any] = {"environment": environment}
-    identities = _identities(message, options, traits)
+    identities = identities_of(message, options, traits)
     anonymous = message.get("anonymousId")
     if anonymous and anonymous_id:
         if anonymous_id == "mp_deviceid":
-            if _is_uuid(anonymous):
+            if is_uuid(anonymous):
                 batch["mp_deviceid"] = anonymous
         else:
             identities.setdefault(anonymous_id, anonymous)

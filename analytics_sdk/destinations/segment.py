@@ -12,16 +12,51 @@ from __future__ import annotations
 import base64
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from ..delivery.batching import ENVELOPE_BYTES, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, body_parts, build_body
-from ..delivery.transport import USER_AGENT
 from ..errors import ValidationError
 from ..messages import utc_now_iso
 from ..message_encoding import encode_message
-from .base import Destination, Reply, reply_from_status
+from .base import USER_AGENT, Destination, Reply, reply_from_status
+from .bodies import array_parts, join_array
 
-__all__ = ["Segment", "RudderStack", "Hightouch", "CustomerIO", "DEFAULT_HOST"]
+__all__ = [
+    "Segment",
+    "RudderStack",
+    "Hightouch",
+    "CustomerIO",
+    "DEFAULT_HOST",
+    "MAX_MESSAGE_BYTES",
+    "MAX_BATCH_BYTES",
+    "ENVELOPE_BYTES",
+    "build_body",
+    "body_parts",
+]
 
 DEFAULT_HOST = "https://api.segment.io"
+
+# Limits the Segment Tracking API enforces: 32 KB per message, 500 KB per request.
+MAX_MESSAGE_BYTES = 32 * 1024
+# Kept under both readings of "500 KB" (500,000 and 512,000 bytes).
+MAX_BATCH_BYTES = 500_000
+
+_HEAD = b'{"batch":['
+_TAIL = b'],"sentAt":"'
+_END = b'"}'
+# Room for the envelope and a sentAt of up to 40 characters.
+ENVELOPE_BYTES = len(_HEAD) + len(_TAIL) + len(_END) + 40
+
+
+def _tail(sent_at: str) -> bytes:
+    return _TAIL + sent_at.encode("ascii") + _END
+
+
+def build_body(messages: Sequence[bytes], sent_at: str) -> bytes:
+    """The request body ``{"batch": [...], "sentAt": ...}`` joined from encoded messages."""
+    return join_array(_HEAD, messages, _tail(sent_at))
+
+
+def body_parts(messages: Sequence[bytes], sent_at: str) -> List[Any]:
+    """:func:`build_body` as pieces (see :func:`~analytics_sdk.destinations.bodies.array_parts`)."""
+    return array_parts(_HEAD, messages, _tail(sent_at))
 
 
 def batch_url(host: Optional[str]) -> str:
