@@ -22,11 +22,11 @@ import warnings
 from typing import Any, Dict, List, Optional
 
 from . import process, settings
-from .builders import Identify, Payload, Revenue
+from .payload_builders import Identify, Payload, Revenue
 from .client import Client, Result
 from .delivery.callbacks import OutcomeCallback
 from .delivery.outcomes import DROP_REASONS, ErrorCallback
-from .destinations import Amplitude, CustomerIO, Destination, Hightouch, MParticle, RudderStack, Segment
+from .wire import Amplitude, CustomerIO, Destination, Hightouch, MParticle, RudderStack, Segment
 from .errors import DeliveryError, ValidationError
 from .messages import Id, Timestamp
 from .plugins import DestinationPlugin, EventPlugin, Plugin, PluginType

@@ -10,14 +10,14 @@ import time
 import weakref
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from . import builders, dispatch, messages, process, settings
+from . import dispatch, messages, payload_builders, process, settings
 from .delivery.callbacks import Callbacks, OutcomeCallback
 from .delivery.consumer import Consumer
 from .delivery.lifecycle import DEFAULT_EXIT_TIMEOUT, install_sigterm_handler, register_exit_timeout, reset_after_fork
 from .delivery.outcomes import ErrorCallback, Outcomes
 from .delivery.plugin_worker import PluginTarget, PluginWorker
-from .destinations.base import Destination
-from .destinations.segment import Segment
+from .wire.base import Destination
+from .wire.segment import Segment
 from .errors import ValidationError
 from .logs import configure_logging, log
 from .plugins import PluginType
@@ -232,7 +232,7 @@ class Client:
     def identify(
         self,
         user_id: Optional[messages.Id] = None,
-        traits: Optional[builders.Payload] = None,
+        traits: Optional[payload_builders.Payload] = None,
         context: Optional[Dict[str, Any]] = None,
         timestamp: Optional[messages.Timestamp] = None,
         anonymous_id: Optional[messages.Id] = None,
@@ -242,8 +242,8 @@ class Client:
         callback: Optional[OutcomeCallback] = None,
     ) -> Result:
         """Tie a user to their traits (a dict, or an ``analytics_sdk.Identify``). Returns ``(queued, message)``."""
-        if isinstance(traits, builders.Builder):
-            traits, integrations = builders.lift("identify", traits, integrations)
+        if isinstance(traits, payload_builders.Builder):
+            traits, integrations = payload_builders.lift("identify", traits, integrations)
         return self._enqueue(
             messages.build_identify(user_id, traits, context, timestamp, anonymous_id, integrations, message_id),
             callback,
@@ -253,7 +253,7 @@ class Client:
         self,
         user_id: Optional[messages.Id] = None,
         event: Optional[str] = None,
-        properties: Optional[builders.Payload] = None,
+        properties: Optional[payload_builders.Payload] = None,
         context: Optional[Dict[str, Any]] = None,
         timestamp: Optional[messages.Timestamp] = None,
         anonymous_id: Optional[messages.Id] = None,
@@ -264,8 +264,8 @@ class Client:
     ) -> Result:
         """Record that a user did something (properties: a dict, or an ``analytics_sdk.Revenue``).
         Returns ``(queued, message)``."""
-        if isinstance(properties, builders.Builder):
-            properties, integrations = builders.lift("track", properties, integrations)
+        if isinstance(properties, payload_builders.Builder):
+            properties, integrations = payload_builders.lift("track", properties, integrations)
         return self._enqueue(
             messages.build_track(
                 user_id, event, properties, context, timestamp, anonymous_id, integrations, message_id
@@ -321,7 +321,7 @@ class Client:
         self,
         user_id: Optional[messages.Id] = None,
         group_id: Optional[messages.Id] = None,
-        traits: Optional[builders.Payload] = None,
+        traits: Optional[payload_builders.Payload] = None,
         context: Optional[Dict[str, Any]] = None,
         timestamp: Optional[messages.Timestamp] = None,
         anonymous_id: Optional[messages.Id] = None,
@@ -332,8 +332,8 @@ class Client:
     ) -> Result:
         """Associate a user with a group (company, team...); traits: a dict or an
         ``analytics_sdk.Identify``. Returns ``(queued, message)``."""
-        if isinstance(traits, builders.Builder):
-            traits, integrations = builders.lift("group", traits, integrations)
+        if isinstance(traits, payload_builders.Builder):
+            traits, integrations = payload_builders.lift("group", traits, integrations)
         return self._enqueue(
             messages.build_group(
                 user_id, group_id, traits, context, timestamp, anonymous_id, integrations, message_id

@@ -10,10 +10,10 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 from .delivery.callbacks import Callbacks, OutcomeCallback
 from .delivery.outcomes import Outcomes
-from .destinations.base import Unsendable
+from .wire.base import Unsendable
 from .errors import ValidationError
 from .logs import log
-from .message_encoding import encode_message
+from .message_bytes import encode_message
 from .routes import Route
 
 __all__ = ["REFUSAL_DETAIL", "encode_for", "check_size", "queue_one", "fan_out", "run_event_plugins", "plugin_name"]

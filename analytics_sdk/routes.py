@@ -19,7 +19,7 @@ from .delivery.retry import RetryPolicy
 from .delivery.spool import Spool, SpoolError
 from .delivery.spooled import SpooledConsumer
 from .delivery.transport import make_transport
-from .destinations.base import Destination
+from .wire.base import Destination
 from .errors import ValidationError
 
 __all__ = ["Route", "build_routes", "unique_names"]
@@ -65,7 +65,7 @@ def build_routes(
     for destination in destinations:
         if not isinstance(destination, Destination):
             raise ValidationError(
-                f"destinations must be Destination objects (e.g. analytics_sdk.destinations.Segment(...)), "
+                f"destinations must be Destination objects (e.g. analytics_sdk.Segment(...)), "
                 f"got {type(destination).__name__}"
             )
     routes = []

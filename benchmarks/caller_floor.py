@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import analytics_sdk  # noqa: E402
 from analytics_sdk import messages  # noqa: E402
-from analytics_sdk.message_encoding import encode_message  # noqa: E402
+from analytics_sdk.message_bytes import encode_message  # noqa: E402
 from compare import event_properties  # noqa: E402
 
 
@@ -40,7 +40,7 @@ def main() -> int:
     properties = event_properties(5)
     message = messages.build_track("user-1", "Order Completed", properties)
     client = analytics_sdk.Client("k", send=False)
-    print(f"encoder: {analytics_sdk.serialization.ENCODER}")
+    print(f"encoder: {analytics_sdk.json_codec.ENCODER}")
     for label, call in (
         ("track(), send=False", lambda: client.track("user-1", "Order Completed", properties)),
         ("build_track", lambda: messages.build_track("user-1", "Order Completed", properties)),

@@ -74,7 +74,7 @@ def run_sink() -> None:
 
 def _track(url: str, kind: str, n: int) -> Dict[str, float]:
     from analytics_sdk import Client
-    from analytics_sdk.destinations import MParticle, Segment
+    from analytics_sdk.wire import MParticle, Segment
 
     destination = MParticle("key", "secret", "production", host=url) if kind == "mparticle" else Segment("wk", host=url)
     client = Client(destinations=[destination], max_queue_size=n + 1)  # measure the call, not refusals

@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def body_of(events: int) -> bytes:
     from analytics_sdk.delivery.batching import build_body
     from analytics_sdk.messages import build_track, utc_now_iso
-    from analytics_sdk.serialization import encode
+    from analytics_sdk.json_codec import encode
 
     items = [encode(build_track(f"user-{i}", "Order Completed", {"revenue": 42.5, "i": i})) for i in range(events)]
     return build_body(items, utc_now_iso())

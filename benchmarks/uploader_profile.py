@@ -88,7 +88,7 @@ def main() -> int:
 
     requests = len(cpu["build body"])
     print(f"{args.events:,} calls, {requests} requests ({args.events / max(1, requests):.0f} events each)")
-    print(f"encoder: {analytics_sdk.serialization.ENCODER}\n")
+    print(f"encoder: {analytics_sdk.json_codec.ENCODER}\n")
     print("uploader thread CPU per request:")
     for phase, values in sorted(cpu.items(), key=lambda item: -sum(item[1])):
         print(f"  {phase:30s} mean {sum(values) / len(values) / 1000:7.1f} us   max {max(values) / 1000:8.1f} us")

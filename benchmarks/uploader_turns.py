@@ -132,7 +132,7 @@ def main() -> int:
         turns[f"{before} -> {after}"].append((started - ended) / 1000)
     every = sorted((t for values in turns.values() for t in values), reverse=True)
     requests = sum(1 for *_, call in calls if call == "sendmsg")
-    print(f"{args.events:,} calls, {requests} sendmsg, encoder {analytics_sdk.serialization.ENCODER}")
+    print(f"{args.events:,} calls, {requests} sendmsg, encoder {analytics_sdk.json_codec.ENCODER}")
     print("uploader turns (wall us between blocking calls):")
     for key, values in sorted(turns.items(), key=lambda item: -sum(item[1])):
         values.sort()

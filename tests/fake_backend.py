@@ -14,8 +14,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set
 
-from analytics_sdk.destinations import Action, Destination, Reply, reply_from_status
-from analytics_sdk.serialization import encode
+from analytics_sdk.wire import Action, Destination, Reply, reply_from_status
+from analytics_sdk.json_codec import encode
 
 
 class LinesBackend:

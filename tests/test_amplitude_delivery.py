@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 from analytics_sdk import Client, Identify, Revenue, Segment
-from analytics_sdk.destinations import Amplitude
+from analytics_sdk.wire import Amplitude
 from analytics_sdk.devtools.formats import amplitude as fmt
 
 from .amplitude_sink import Sink

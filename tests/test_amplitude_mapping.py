@@ -7,10 +7,10 @@ import json
 import pytest
 
 from analytics_sdk import Identify, Revenue, ValidationError, messages
-from analytics_sdk.builders import lift
-from analytics_sdk.destinations import Action, Amplitude, Unsendable
-from analytics_sdk.destinations.amplitude import LIBRARY
-from analytics_sdk.destinations.amplitude_replies import read_reply
+from analytics_sdk.payload_builders import lift
+from analytics_sdk.wire import Action, Amplitude, Unsendable
+from analytics_sdk.wire.amplitude import LIBRARY
+from analytics_sdk.wire.amplitude_replies import read_reply
 from analytics_sdk.devtools.formats import amplitude as fmt
 
 TS = "2024-05-01T12:00:00.250000+00:00"

@@ -2,7 +2,7 @@
 queues a message a collector can store (issue 10, items 6 and 7).
 
 Runs under both encoders: here with the default one, and again in a subprocess
-with ``ANALYTICS_SDK_JSON=stdlib`` (see test_serialization.py).
+with ``ANALYTICS_SDK_JSON=stdlib`` (see test_json_codec.py).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any, Dict, Iterator, List, Tuple
 import pytest
 
 import analytics_sdk
-from analytics_sdk import Client, ValidationError, serialization
+from analytics_sdk import Client, ValidationError, json_codec
 from analytics_sdk import messages as m
-from analytics_sdk.serialization import MAX_DEPTH
+from analytics_sdk.json_codec import MAX_DEPTH
 
 # -- hostile values ------------------------------------------------------------------
 
@@ -109,7 +109,7 @@ def offline() -> Iterator[Client]:
 
 def assert_storable(message: Dict[str, Any]) -> None:
     """What a strict collector needs: one encoding that a strict parser takes back."""
-    raw = serialization.encode(message)
+    raw = json_codec.encode(message)
     text = raw.decode("utf-8")  # strict: a lone surrogate cannot be in valid UTF-8
     json.loads(text, parse_constant=lambda name: pytest.fail(f"non-standard constant {name}"))
 
@@ -160,7 +160,7 @@ def test_odd_values_are_queued_in_a_form_a_collector_can_store(offline, name, ca
     assert ok
     assert_storable(message)
     field = {"alias.context": "context", "track.context": "context"}.get(name, ARGUMENT[name])
-    got = json.loads(serialization.encode(message))[field]
+    got = json.loads(json_codec.encode(message))[field]
     got.pop("library", None)
     assert got == json.loads(json.dumps(expected))
 
@@ -199,7 +199,7 @@ def test_bad_ids_and_names_are_refused_naming_the_argument(offline, call, argume
 def test_valid_surrogate_pairs_and_non_ascii_ids_are_fine(offline):
     ok, message = offline.track("zoë-東京-😀", "Order 😀", {"e": "😀"}, message_id="id-😀")
     assert ok
-    assert json.loads(serialization.encode(message))["event"] == "Order 😀"
+    assert json.loads(json_codec.encode(message))["event"] == "Order 😀"
 
 
 def test_broken_top_level_mapping_names_the_argument(offline):
@@ -276,7 +276,7 @@ def test_accepted_hostile_messages_all_reach_a_real_collector(collector, make_cl
 from hypothesis import HealthCheck, event, given, settings as hypothesis_settings, strategies as st  # noqa: E402
 
 _HOSTILE = [lambda: FakeNdarray, FakeNdarray, RaisingGetattr, RaisingEverything, BrokenMapping, AmbiguousTruth]
-_ENCODERS = [serialization.encode_stdlib] + ([serialization.encode_orjson] if hasattr(serialization, "encode_orjson") else [])
+_ENCODERS = [json_codec.encode_stdlib] + ([json_codec.encode_orjson] if hasattr(json_codec, "encode_orjson") else [])
 _any_text = st.text(st.characters(codec=None, categories=None), max_size=8)  # lone surrogates included
 _keys = st.one_of(_any_text, st.integers(-3, 3), st.none(), st.booleans(), st.floats(allow_nan=True), st.tuples(st.integers()))
 _leaves = st.one_of(

@@ -15,7 +15,7 @@ import pytest
 import analytics_sdk.amplitude as amplitude
 import analytics_sdk.mparticle as mparticle
 from analytics_sdk import Client
-from analytics_sdk.destinations import Amplitude, MParticle
+from analytics_sdk.wire import Amplitude, MParticle
 from analytics_sdk.devtools.collector import Collector, Faults
 
 API_KEY = "amp-key-1"

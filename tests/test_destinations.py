@@ -10,7 +10,7 @@ import pytest
 
 from analytics_sdk import Client, Segment, ValidationError
 from analytics_sdk.delivery.replies import resolve
-from analytics_sdk.destinations import Action, CustomerIO, Hightouch, Reply, RudderStack
+from analytics_sdk.wire import Action, CustomerIO, Hightouch, Reply, RudderStack
 
 from .fake_backend import Lines, LinesBackend
 

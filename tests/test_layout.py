@@ -28,14 +28,14 @@ def imports(folder: str) -> Iterator[Tuple[str, str, str]]:
 
 
 def test_destinations_import_nothing_from_delivery():
-    found = [(f, m) for f, m, _ in imports("destinations") if m.startswith("analytics_sdk.delivery")]
+    found = [(f, m) for f, m, _ in imports("wire") if m.startswith("analytics_sdk.delivery")]
     assert found == []
 
 
 def test_no_private_name_crosses_modules_in_delivery_and_destinations():
     found = [
         (f, m, name)
-        for folder in ("delivery", "destinations")
+        for folder in ("delivery", "wire")
         for f, m, name in imports(folder)
         if name.startswith("_") and m.startswith("analytics_sdk")
     ]

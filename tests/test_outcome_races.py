@@ -13,8 +13,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 from analytics_sdk import Client, EventPlugin, PluginType
 from analytics_sdk.delivery.transport import Attempt
-from analytics_sdk.destinations.base import Action, Destination, Reply, reply_from_status
-from analytics_sdk.serialization import encode
+from analytics_sdk.wire.base import Action, Destination, Reply, reply_from_status
+from analytics_sdk.json_codec import encode
 
 
 class ScriptedTransport:
@@ -163,7 +163,7 @@ _DROPPED_CLIENT = """
     sys.path.insert(0, sys.argv[1])
     from tests.test_outcome_races import Scripted, ScriptedTransport
     from analytics_sdk import Client
-    from analytics_sdk.destinations.base import Action, reply_from_status
+    from analytics_sdk.wire.base import Action, reply_from_status
 
     def reply(status, items):
         answer = reply_from_status(status)

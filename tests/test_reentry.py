@@ -57,7 +57,7 @@ import pytest  # noqa: E402
 from analytics_sdk.delivery.consumer import Consumer  # noqa: E402
 from analytics_sdk.delivery.outcomes import Outcomes  # noqa: E402
 from analytics_sdk.delivery.transport import Attempt  # noqa: E402
-from analytics_sdk.destinations import Segment  # noqa: E402
+from analytics_sdk.wire import Segment  # noqa: E402
 
 
 class _Accepting:

@@ -96,8 +96,8 @@ def test_every_destination_sends_a_run_in_pieces_as_its_joined_body(count):
     # A run goes out as envelope + the run's own buffer (no copy); the bytes must be
     # exactly the body that joining the events gives.
     from analytics_sdk import Amplitude, Segment
-    from analytics_sdk.destinations import segment as segment_module
-    from analytics_sdk.destinations.mparticle import MParticleBatches
+    from analytics_sdk.wire import segment as segment_module
+    from analytics_sdk.wire.mparticle import MParticleBatches
 
     items = [b'{"n":%d,"text":"%s"}' % (i, b"x" * i) for i in range(count)]
     queue = RunQueue(max_count=100, max_bytes=10_000)

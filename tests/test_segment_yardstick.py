@@ -18,7 +18,7 @@ import unittest
 import pytest
 
 import analytics_sdk
-from analytics_sdk.destinations import segment as segment_destination
+from analytics_sdk.wire import segment as segment_destination
 
 SEGMENT_TESTS = ("test_client", "test_module", "test_init")
 

@@ -194,3 +194,20 @@ def test_a_flag_given_as_text_is_refused(name):
 def test_the_module_declares_every_setting_for_type_checkers():
     declared = [name for name in analytics_sdk.__annotations__ if name in settings.DEFAULTS or not name.startswith("_")]
     assert [name for name in declared if name != "default_client"] == [s.name for s in settings.SETTINGS]
+
+
+def test_no_setting_shares_its_name_with_a_module_of_the_package():
+    # analytics_sdk.destinations = [...] once replaced the subpackage of that name: an
+    # `import analytics_sdk.destinations as d` then gave the list.
+    import pkgutil
+
+    modules = {info.name for info in pkgutil.iter_modules(analytics_sdk.__path__)}
+    assert "wire" in modules and not modules & set(settings.DEFAULTS)
+
+
+def test_setting_destinations_leaves_the_wire_formats_importable(module_settings):
+    module_settings.destinations = [analytics_sdk.Segment("module-key", host=module_settings.host)]
+    import analytics_sdk.wire as wire
+
+    assert wire.Segment is analytics_sdk.Segment
+    assert module_settings.track("u", "Wired")[0]

@@ -2,7 +2,7 @@
 
 Each event becomes a canonical message whose ``integrations["Amplitude"]``
 carries the Amplitude fields, and goes through an ``analytics_sdk.Client`` with
-one destination, :class:`analytics_sdk.destinations.Amplitude`: the same queue,
+one destination, :class:`analytics_sdk.wire.Amplitude`: the same queue,
 uploader, retries, per-event reply reading, flush/exit/fork handling and drop
 reports as every other destination.
 
@@ -22,10 +22,10 @@ import time as _time
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from ..builders import Identify as _Identify, Revenue as _Revenue
+from ..payload_builders import Identify as _Identify, Revenue as _Revenue
 from ..client import Client
 from ..delivery.callbacks import outcome_attempts
-from ..destinations.amplitude import LIBRARY, Amplitude as AmplitudeDestination
+from ..wire.amplitude import LIBRARY, Amplitude as AmplitudeDestination
 from ..errors import DeliveryError
 from ..messages import library_context, new_message_id, utc_now_iso
 from . import constants

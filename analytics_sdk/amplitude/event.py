@@ -19,7 +19,7 @@ import json
 import logging
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from ..builders import CLEAR_ALL, OPERATIONS, Identify as _Identify, Revenue as _Revenue
+from ..payload_builders import CLEAR_ALL, OPERATIONS, Identify as _Identify, Revenue as _Revenue
 from .constants import LOGGER_NAME
 from .utils import truncate
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from itertools import repeat, starmap
 from typing import Any, Deque, List, Sequence, Tuple
 
-from ..destinations.bodies import array_parts, join_array
-from ..destinations.segment import ENVELOPE_BYTES, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, body_parts, build_body
+from ..wire.bodies import array_parts, join_array
+from ..wire.segment import ENVELOPE_BYTES, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, body_parts, build_body
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -21,7 +21,7 @@ __all__ = [
     "halves",
 ]
 
-# Segment's limits and envelope are the Segment destination's (destinations/segment.py);
+# Segment's limits and envelope are the Segment destination's (wire/segment.py);
 # the names stay here too, as the defaults of fits() and take_batch().
 
 

@@ -18,7 +18,7 @@ import logging
 import threading
 from typing import Any, Deque, List, Optional
 
-from ..destinations.base import Destination
+from ..wire.base import Destination
 from ..process import check as check_fork
 from ..process import forked as forked_behind_python
 from . import prefork

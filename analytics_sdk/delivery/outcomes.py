@@ -17,12 +17,12 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
 from ..errors import DeliveryError
-from ..serialization import decode
+from ..json_codec import decode
 from .callbacks import DELIVERED_MESSAGE, Callbacks, user_code
 from .notices import FlushWatch
 
 if TYPE_CHECKING:
-    from ..destinations.base import Destination
+    from ..wire.base import Destination
 
 __all__ = ["DROP_REASONS", "QUIET_OUTCOMES", "Outcomes", "ErrorCallback"]
 

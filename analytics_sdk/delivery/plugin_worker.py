@@ -13,7 +13,7 @@ import logging
 import threading
 from typing import Any, Deque, Dict, List, Optional
 
-from ..destinations.base import Destination
+from ..wire.base import Destination
 from ..process import check as check_fork
 from .callbacks import in_user_code, user_code
 from .clock import FOREVER, MAX_WAIT, monotonic

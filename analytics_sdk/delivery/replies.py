@@ -1,4 +1,4 @@
-"""Pure: apply a destination's :class:`~analytics_sdk.destinations.base.Reply` to the
+"""Pure: apply a destination's :class:`~analytics_sdk.wire.base.Reply` to the
 events of one request, giving each event exactly one next step."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
 
-from ..destinations.reply import Action, Reply
+from ..wire.reply import Action, Reply
 from .batching import halves
 
 __all__ = ["Resolution", "resolve"]

@@ -1,5 +1,5 @@
 """Pure retry policy: how long to wait before the next try (``Verdict``, ``classify``,
-``drop_reason`` and ``parse_retry_after`` live in ``destinations/reply.py``).
+``drop_reason`` and ``parse_retry_after`` live in ``wire/reply.py``).
 
 No sleeping and no I/O here: the consumer asks :meth:`RetryState.next_delay` and
 does the waiting itself (on an event, so shutdown can cut a wait short).
@@ -13,9 +13,9 @@ from typing import Generator, Optional
 
 import backoff
 
-# Reading a status is the destinations' job (destinations/reply.py); the names stay here too.
-from ..destinations.reply import Action as Verdict
-from ..destinations.reply import classify, drop_reason, parse_retry_after
+# Reading a status is the destinations' job (wire/reply.py); the names stay here too.
+from ..wire.reply import Action as Verdict
+from ..wire.reply import classify, drop_reason, parse_retry_after
 
 __all__ = [
     "Verdict",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..destinations.base import Destination
+from ..wire.base import Destination
 from .consumer import Consumer
 from .outcomes import Outcomes
 from .spool import Spool

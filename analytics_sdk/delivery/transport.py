@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from certifi import where as default_ca_bundle  # the CA bundle requests uses (a requests dependency)
 
-from ..destinations.base import USER_AGENT
+from ..wire.base import USER_AGENT
 from . import doubt
 from .http11 import Buffer, Connection, ProtocolError, request_head
 from .proxies import proxies_for

@@ -3,7 +3,7 @@
 One loop for every backlog (memory or spool): the backlog hands out an in-flight
 record (``next_record``) and settles it afterwards (``settle``: delete its rows, say); in
 between, each part of the record is sent, the destination reads the response (a
-:class:`~analytics_sdk.destinations.reply.Reply`) and the reply is applied:
+:class:`~analytics_sdk.wire.reply.Reply`) and the reply is applied:
 delivered, retried with backoff, split, dropped with a reason, or held back (a
 throttled user) while other events keep flowing. Every terminal outcome goes
 through :class:`~analytics_sdk.delivery.outcomes.Outcomes`.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, List, Optional, Sequence
 
-from ..destinations.reply import Action, Reply, parse_retry_after
+from ..wire.reply import Action, Reply, parse_retry_after
 from . import doubt
 from .clock import MAX_WAIT, monotonic
 from .progress import InFlight, Part

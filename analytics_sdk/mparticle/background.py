@@ -18,7 +18,7 @@ from ..delivery.lifecycle import register_exit_timeout
 from ..delivery.outcomes import Outcomes
 from ..delivery.retry import RetryPolicy
 from ..delivery.transport import make_transport
-from ..destinations.mparticle import MParticleBatches
+from ..wire.mparticle import MParticleBatches
 from .configuration import Configuration
 from .rest import ApiException
 

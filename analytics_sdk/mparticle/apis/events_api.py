@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ...delivery.retry import RetryPolicy, Verdict, classify, parse_retry_after
 from ...delivery.transport import Attempt, make_transport
 from ...messages import new_message_id
-from ...serialization import encode
+from ...json_codec import encode
 from ..api_client import ApiClient
 from ..background import BackgroundLane
 from ..configuration import Configuration

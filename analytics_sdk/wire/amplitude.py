@@ -14,7 +14,7 @@ import logging
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ..errors import ValidationError
-from ..serialization import encode as encode_json
+from ..json_codec import encode as encode_json
 from ..version import VERSION
 from .amplitude_mapping import to_amplitude
 from .amplitude_replies import events_reader, read_reply

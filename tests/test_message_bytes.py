@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from analytics_sdk import ValidationError, messages as m
-from analytics_sdk.message_encoding import encode_templated
-from analytics_sdk.serialization import MAX_DEPTH, encode_stdlib
+from analytics_sdk.message_bytes import encode_templated
+from analytics_sdk.json_codec import MAX_DEPTH, encode_stdlib
 
 
 def _nested(depth: int) -> dict:

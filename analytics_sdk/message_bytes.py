@@ -1,11 +1,11 @@
 """Segment messages to bytes: the canonical encoding every Segment-format route queues.
 
-With orjson (the ``speed`` extra) this is plain :func:`serialization.encode`. With
+With orjson (the ``speed`` extra) this is plain :func:`json_codec.encode`. With
 the standard library, the message envelope that :mod:`messages` built itself (ids,
 timestamp, type, the library context) is written from a template and only the
 caller's dicts go through the C encoder: the envelope was about 40% of the cost
 of encoding a typical ``track`` (3.5 of 8.4 us). The bytes are the same as
-:func:`serialization.encode` gives (keys in sorted order, the same separators);
+:func:`json_codec.encode` gives (keys in sorted order, the same separators);
 anything unexpected (a plugin added a key, a value of another type, a lone
 surrogate) takes the general path instead.
 """
@@ -16,7 +16,7 @@ import json
 from typing import Any, Callable, Dict, Optional
 
 from .messages import LIBRARY_ONLY_CONTEXT
-from .serialization import ENCODER, checked_depth, encode, encode_stdlib, fast_text_encoder
+from .json_codec import ENCODER, checked_depth, encode, encode_stdlib, fast_text_encoder
 
 __all__ = ["encode_message"]
 

@@ -16,12 +16,12 @@ from decimal import Decimal
 
 import pytest
 
-from analytics_sdk import ValidationError, serialization
-from analytics_sdk.serialization import encode_stdlib
+from analytics_sdk import ValidationError, json_codec
+from analytics_sdk.json_codec import encode_stdlib
 
 ENCODERS = [pytest.param(encode_stdlib, id="stdlib")]
-if hasattr(serialization, "encode_orjson"):
-    ENCODERS.append(pytest.param(serialization.encode_orjson, id="orjson"))
+if hasattr(json_codec, "encode_orjson"):
+    ENCODERS.append(pytest.param(json_codec.encode_orjson, id="orjson"))
 
 
 class Color(enum.Enum):
@@ -113,7 +113,7 @@ def test_circular_reference_is_a_clear_error(encode):
 
 
 def test_both_encoders_give_the_same_content():
-    if not hasattr(serialization, "encode_orjson"):
+    if not hasattr(json_codec, "encode_orjson"):
         pytest.skip("orjson is not installed")
     from analytics_sdk.messages import build_track
 
@@ -121,19 +121,19 @@ def test_both_encoders_give_the_same_content():
         "u", "E", {"n": 1.5, "big": 10**30, "d": Decimal("2.50"), "when": datetime(2024, 1, 1, 12, 30, 0, 5),
                    "tags": ("a", "b"), "nested": {"x": [None, True, {"y": "ü"}]}, 3: "int key"},
     )
-    assert json.loads(serialization.encode_orjson(message)) == json.loads(encode_stdlib(message))
+    assert json.loads(json_codec.encode_orjson(message)) == json.loads(encode_stdlib(message))
 
 
 def test_the_default_encoder_is_reported():
-    assert serialization.ENCODER in ("orjson", "json")
+    assert json_codec.ENCODER in ("orjson", "json")
 
 
 def test_both_encoders_write_utf8_of_the_same_size():
     # The 32 KB limit is measured on these bytes: it must not depend on the encoder.
-    if not hasattr(serialization, "encode_orjson"):
+    if not hasattr(json_codec, "encode_orjson"):
         pytest.skip("orjson is not installed")
     message = {"name": "Zoë 東京 😀", "n": [1, 2.5, None, True]}
-    assert len(serialization.encode_orjson(message)) == len(encode_stdlib(message))
+    assert len(json_codec.encode_orjson(message)) == len(encode_stdlib(message))
     assert "東京".encode("utf-8") in encode_stdlib(message)
 
 
@@ -168,13 +168,13 @@ def nested(depth):
 
 def test_nesting_up_to_the_limit_is_kept_and_one_more_level_is_refused(encode):
     # {"v": ...} is level 1, so the nested value may add MAX_DEPTH - 1 levels.
-    assert roundtrip(encode, nested(serialization.MAX_DEPTH - 1)) == nested(serialization.MAX_DEPTH - 1)
-    with pytest.raises(ValidationError, match=f"nested deeper than {serialization.MAX_DEPTH} levels"):
-        encode({"v": nested(serialization.MAX_DEPTH)})
+    assert roundtrip(encode, nested(json_codec.MAX_DEPTH - 1)) == nested(json_codec.MAX_DEPTH - 1)
+    with pytest.raises(ValidationError, match=f"nested deeper than {json_codec.MAX_DEPTH} levels"):
+        encode({"v": nested(json_codec.MAX_DEPTH)})
 
 
 def test_depth_counts_containers_made_by_the_conversion_table(encode):
-    deep_sets = nested(serialization.MAX_DEPTH - 2)
+    deep_sets = nested(json_codec.MAX_DEPTH - 2)
     for _ in range(2):
         deep_sets = [frozenset([1]), {"s": deep_sets}]  # siblings converted by the hook
     with pytest.raises(ValidationError, match="nested deeper"):
@@ -207,11 +207,11 @@ def test_a_broken_mapping_is_refused_naming_where(encode):
         encode({"v": {"a": [BrokenMapping()]}})
 
 
-# Modules whose behaviour depends on which encoder ``serialization.encode`` is.
+# Modules whose behaviour depends on which encoder ``json_codec.encode`` is.
 _ENCODER_SENSITIVE = ["tests/test_delivery.py", "tests/test_bad_input.py", "tests/test_redirects.py"]
 
 
-@pytest.mark.skipif(serialization.ENCODER == "json", reason="this run already uses the stdlib encoder")
+@pytest.mark.skipif(json_codec.ENCODER == "json", reason="this run already uses the stdlib encoder")
 def test_delivery_and_bad_input_pass_under_the_stdlib_encoder():
     """``make test`` installs orjson, a default install does not: run the delivery and
     bad-input tests again as a default install would (``ANALYTICS_SDK_JSON=stdlib``)."""

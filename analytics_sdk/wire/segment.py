@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ..errors import ValidationError
 from ..messages import utc_now_iso
-from ..message_encoding import encode_message
+from ..message_bytes import encode_message
 from .base import USER_AGENT, Destination, Reply, reply_from_status
 from .bodies import array_parts, join_array
 
@@ -55,7 +55,7 @@ def build_body(messages: Sequence[bytes], sent_at: str) -> bytes:
 
 
 def body_parts(messages: Sequence[bytes], sent_at: str) -> List[Any]:
-    """:func:`build_body` as pieces (see :func:`~analytics_sdk.destinations.bodies.array_parts`)."""
+    """:func:`build_body` as pieces (see :func:`~analytics_sdk.wire.bodies.array_parts`)."""
     return array_parts(_HEAD, messages, _tail(sent_at))
 
 

@@ -21,7 +21,7 @@ import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ..errors import ValidationError
-from ..serialization import encode
+from ..json_codec import encode
 from .base import USER_AGENT, Destination, Reply, Unsendable, reply_from_status
 from .bodies import array_parts, join_array
 from .mparticle_mapping import IDENTITY_TYPES, MappingError, to_mparticle

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import ValidationError
-from ..serialization import encode, to_json_value
+from ..json_codec import encode, to_json_value
 from .mparticle_context import (
     IDENTITY_TYPES,
     application_info,
