@@ -10,7 +10,7 @@ import time
 import weakref
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from . import dispatch, messages, payload_builders, process, settings
+from . import dispatch, process, settings
 from .delivery.callbacks import Callbacks, OutcomeCallback
 from .delivery.consumer import Consumer
 from .delivery.lifecycle import DEFAULT_EXIT_TIMEOUT, install_sigterm_handler, register_exit_timeout, reset_after_fork
@@ -21,12 +21,11 @@ from .wire.segment import Segment
 from .errors import ValidationError
 from .logs import configure_logging, log
 from .plugins import PluginType
-from .routes import Route, build_routes, retry_policy
+from .routes import Route, routes_for
+from .segment_calls import Result, SegmentCalls
 from .stats import client_stats
 
 __all__ = ["Client", "Result"]
-
-Result = Tuple[bool, Dict[str, Any]]
 
 
 class _QueueView:
@@ -49,7 +48,7 @@ class _QueueView:
         return self._consumer.depth >= self._consumer.max_queue_size
 
 
-class Client:
+class Client(SegmentCalls):
     """A Segment-compatible analytics client.
 
     Keyword arguments and defaults match ``segment-analytics-python`` 2.x; the
@@ -98,36 +97,13 @@ class Client:
             config["destinations"] = [Segment(write_key or "", host=host, gzip=gzip, transport=transport)]
         elif isinstance(config["destinations"], Destination) or not config["destinations"]:
             raise ValidationError("destinations must be a non-empty list of Destination objects")
-        self.write_key, self.host, self.debug = write_key, config["host"], debug
-        self.send, self.sync_mode, self.gzip = send, sync_mode, gzip
-        self.timeout, self.proxies, self.max_retries = config["timeout"], proxies, config["max_retries"]
-        self.max_queue_size, self.thread = config["max_queue_size"], config["thread"]
-        self.upload_size, self.backlog_upload_size = config["upload_size"], config["backlog_upload_size"]
-        self.upload_interval: float = config["upload_interval"]
-        self.max_total_backoff_duration: float = config["max_total_backoff_duration"]
-        self.max_rate_limit_duration: Optional[float] = config["max_rate_limit_duration"]
-        self.flush_timeout: Optional[float] = config["flush_timeout"]
-        self.queue_full_timeout: float = config["queue_full_timeout"]
-        self.opt_out, self.handle_sigterm, self.spool_path = opt_out, handle_sigterm, spool_path
+        self._remember(config)
         # Exit needs a deadline even when flush waits for outcomes: a process
         # manager's kill comes a few seconds after its SIGTERM (docs: process exit).
         self.exit_timeout = next(t for t in (exit_timeout, flush_timeout, DEFAULT_EXIT_TIMEOUT) if t is not None)
         self.log = log
         configure_logging(debug, log_handler)
-        self._callbacks = Callbacks(config["callback"])
-        self._outcomes = Outcomes(config["on_error"], None, self._callbacks)  # what happens before routing
-        reset_after_fork(self._outcomes)  # a child counts its own outcomes, with a lock no thread holds
-        self._plugins_lock = threading.Lock()  # add/remove only; never held while plugin code runs
-        self._event_plugins: Tuple[Any, ...] = ()
-        self._plugin_workers: Dict[Any, PluginWorker] = {}
-        self._routes: Tuple[Route, ...] = self._build_routes(config)
-        self.destinations: List[Destination] = [route.destination for route in self._routes]
-        first = self._routes[0]
-        self._consumer = first.consumer  # the default destination's (Segment-era name)
-        self._transport = first.consumer.transport
-        self.spool_error: Optional[str] = first.spool_error
-        self.queue = _QueueView(self._consumer)
-        self._single: Optional[Route] = first if len(self._routes) == 1 else None
+        self._set_up_delivery(config)
         consumers = [route.consumer for route in self._routes]
         if send and not sync_mode:
             for consumer in consumers:
@@ -138,28 +114,36 @@ class Client:
         # (without blocking the thread that dropped it). Exit has its own hook.
         weakref.finalize(self, _release_consumers, consumers, self.exit_timeout).atexit = False
 
-    def _build_routes(self, config: Dict[str, Any]) -> Tuple[Route, ...]:
-        return tuple(
-            build_routes(
-                config["destinations"],
-                on_error=config["on_error"],
-                callbacks=self._callbacks,
-                timeout=config["timeout"],
-                proxies=config["proxies"],
-                verify=config["verify"],
-                consumer_options=dict(
-                    max_queue_size=config["max_queue_size"],
-                    upload_size=config["upload_size"],
-                    backlog_upload_size=config["backlog_upload_size"],
-                    upload_interval=config["upload_interval"],
-                    threads=config["thread"],
-                    retry_policy=retry_policy(config["max_retries"], config["max_total_backoff_duration"]),
-                ),
-                spool_path=config["spool_path"] if config["send"] and not config["sync_mode"] else None,
-                spool_max_messages=config["spool_max_messages"],
-                spool_sync=config["spool_sync"],
-            )
-        )
+    def _set_up_delivery(self, config: Dict[str, Any]) -> None:
+        """Counters, callbacks, plugins and a route (queue, uploader, transport) per destination."""
+        self._callbacks = Callbacks(config["callback"])
+        self._outcomes = Outcomes(config["on_error"], None, self._callbacks)  # what happens before routing
+        reset_after_fork(self._outcomes)  # a child counts its own outcomes, with a lock no thread holds
+        self._plugins_lock = threading.Lock()  # add/remove only; never held while plugin code runs
+        self._event_plugins: Tuple[Any, ...] = ()
+        self._plugin_workers: Dict[Any, PluginWorker] = {}
+        self._routes: Tuple[Route, ...] = routes_for(config, self._callbacks)
+        self.destinations: List[Destination] = [route.destination for route in self._routes]
+        first = self._routes[0]
+        self._consumer = first.consumer  # the default destination's (Segment-era name)
+        self._transport = first.consumer.transport
+        self.spool_error: Optional[str] = first.spool_error
+        self.queue = _QueueView(self._consumer)
+        self._single: Optional[Route] = first if len(self._routes) == 1 else None
+
+    def _remember(self, config: Dict[str, Any]) -> None:
+        """The settings as attributes, under segment-analytics-python's names."""
+        self.write_key, self.host, self.debug = config["write_key"], config["host"], config["debug"]
+        self.send, self.sync_mode, self.gzip = config["send"], config["sync_mode"], config["gzip"]
+        self.timeout, self.proxies, self.max_retries = config["timeout"], config["proxies"], config["max_retries"]
+        self.max_queue_size, self.thread = config["max_queue_size"], config["thread"]
+        self.upload_size, self.backlog_upload_size = config["upload_size"], config["backlog_upload_size"]
+        self.upload_interval: float = config["upload_interval"]
+        self.max_total_backoff_duration: float = config["max_total_backoff_duration"]
+        self.max_rate_limit_duration: Optional[float] = config["max_rate_limit_duration"]
+        self.flush_timeout: Optional[float] = config["flush_timeout"]
+        self.queue_full_timeout: float = config["queue_full_timeout"]
+        self.opt_out, self.handle_sigterm, self.spool_path = config["opt_out"], config["handle_sigterm"], config["spool_path"]
 
     def __repr__(self) -> str:  # the write key stays out of reprs and logs
         names = ",".join(route.name for route in self._routes)
@@ -226,137 +210,6 @@ class Client:
             if callable(shutdown):
                 shutdown()
         return self
-
-    # -- the six calls ---------------------------------------------------------
-
-    def identify(
-        self,
-        user_id: Optional[messages.Id] = None,
-        traits: Optional[payload_builders.Payload] = None,
-        context: Optional[Dict[str, Any]] = None,
-        timestamp: Optional[messages.Timestamp] = None,
-        anonymous_id: Optional[messages.Id] = None,
-        integrations: Optional[Dict[str, Any]] = None,
-        message_id: Optional[str] = None,
-        *,
-        callback: Optional[OutcomeCallback] = None,
-    ) -> Result:
-        """Tie a user to their traits (a dict, or an ``analytics_sdk.Identify``). Returns ``(queued, message)``."""
-        if isinstance(traits, payload_builders.Builder):
-            traits, integrations = payload_builders.lift("identify", traits, integrations)
-        return self._enqueue(
-            messages.build_identify(user_id, traits, context, timestamp, anonymous_id, integrations, message_id),
-            callback,
-        )
-
-    def track(
-        self,
-        user_id: Optional[messages.Id] = None,
-        event: Optional[str] = None,
-        properties: Optional[payload_builders.Payload] = None,
-        context: Optional[Dict[str, Any]] = None,
-        timestamp: Optional[messages.Timestamp] = None,
-        anonymous_id: Optional[messages.Id] = None,
-        integrations: Optional[Dict[str, Any]] = None,
-        message_id: Optional[str] = None,
-        *,
-        callback: Optional[OutcomeCallback] = None,
-    ) -> Result:
-        """Record that a user did something (properties: a dict, or an ``analytics_sdk.Revenue``).
-        Returns ``(queued, message)``."""
-        if isinstance(properties, payload_builders.Builder):
-            properties, integrations = payload_builders.lift("track", properties, integrations)
-        return self._enqueue(
-            messages.build_track(
-                user_id, event, properties, context, timestamp, anonymous_id, integrations, message_id
-            ),
-            callback,
-        )
-
-    def page(
-        self,
-        user_id: Optional[messages.Id] = None,
-        category: Optional[str] = None,
-        name: Optional[str] = None,
-        properties: Optional[Dict[str, Any]] = None,
-        context: Optional[Dict[str, Any]] = None,
-        timestamp: Optional[messages.Timestamp] = None,
-        anonymous_id: Optional[messages.Id] = None,
-        integrations: Optional[Dict[str, Any]] = None,
-        message_id: Optional[str] = None,
-        *,
-        callback: Optional[OutcomeCallback] = None,
-    ) -> Result:
-        """Record a page view. Returns ``(queued, message)``."""
-        return self._enqueue(
-            messages.build_page(
-                user_id, category, name, properties, context, timestamp, anonymous_id, integrations, message_id
-            ),
-            callback,
-        )
-
-    def screen(
-        self,
-        user_id: Optional[messages.Id] = None,
-        category: Optional[str] = None,
-        name: Optional[str] = None,
-        properties: Optional[Dict[str, Any]] = None,
-        context: Optional[Dict[str, Any]] = None,
-        timestamp: Optional[messages.Timestamp] = None,
-        anonymous_id: Optional[messages.Id] = None,
-        integrations: Optional[Dict[str, Any]] = None,
-        message_id: Optional[str] = None,
-        *,
-        callback: Optional[OutcomeCallback] = None,
-    ) -> Result:
-        """Record a mobile screen view. Returns ``(queued, message)``."""
-        return self._enqueue(
-            messages.build_screen(
-                user_id, category, name, properties, context, timestamp, anonymous_id, integrations, message_id
-            ),
-            callback,
-        )
-
-    def group(
-        self,
-        user_id: Optional[messages.Id] = None,
-        group_id: Optional[messages.Id] = None,
-        traits: Optional[payload_builders.Payload] = None,
-        context: Optional[Dict[str, Any]] = None,
-        timestamp: Optional[messages.Timestamp] = None,
-        anonymous_id: Optional[messages.Id] = None,
-        integrations: Optional[Dict[str, Any]] = None,
-        message_id: Optional[str] = None,
-        *,
-        callback: Optional[OutcomeCallback] = None,
-    ) -> Result:
-        """Associate a user with a group (company, team...); traits: a dict or an
-        ``analytics_sdk.Identify``. Returns ``(queued, message)``."""
-        if isinstance(traits, payload_builders.Builder):
-            traits, integrations = payload_builders.lift("group", traits, integrations)
-        return self._enqueue(
-            messages.build_group(
-                user_id, group_id, traits, context, timestamp, anonymous_id, integrations, message_id
-            ),
-            callback,
-        )
-
-    def alias(
-        self,
-        previous_id: Optional[messages.Id] = None,
-        user_id: Optional[messages.Id] = None,
-        context: Optional[Dict[str, Any]] = None,
-        timestamp: Optional[messages.Timestamp] = None,
-        integrations: Optional[Dict[str, Any]] = None,
-        message_id: Optional[str] = None,
-        *,
-        callback: Optional[OutcomeCallback] = None,
-    ) -> Result:
-        """Merge two identities (``previous_id`` becomes ``user_id``). Returns ``(queued, message)``."""
-        return self._enqueue(
-            messages.build_alias(previous_id, user_id, context, timestamp, integrations, message_id),
-            callback,
-        )
 
     # -- the path from call to queue ---------------------------------------------
 

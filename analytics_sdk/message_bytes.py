@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Dict, Optional
 
-from .messages import LIBRARY_ONLY_CONTEXT
+from .stamps import LIBRARY_ONLY_CONTEXT
 from .json_codec import ENCODER, checked_depth, encode, encode_stdlib, fast_text_encoder
 
 __all__ = ["encode_message"]

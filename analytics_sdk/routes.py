@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .delivery.callbacks import Callbacks
 from .delivery.consumer import Consumer
@@ -22,7 +22,7 @@ from .delivery.transport import make_transport
 from .wire.base import Destination
 from .errors import ValidationError
 
-__all__ = ["Route", "build_routes", "unique_names"]
+__all__ = ["Route", "build_routes", "routes_for", "unique_names"]
 
 log = logging.getLogger("analytics_sdk")
 
@@ -100,3 +100,28 @@ def _open_spool(path: str, max_messages: int) -> "tuple[Optional[Spool], Optiona
 
 def retry_policy(max_retries: int, max_total_backoff_duration: float) -> RetryPolicy:
     return RetryPolicy(max_retries=max_retries, max_elapsed=max_total_backoff_duration)
+
+
+def routes_for(config: Dict[str, Any], callbacks: Callbacks) -> Tuple[Route, ...]:
+    """A client's routes, from its validated settings (``settings.validate``)."""
+    return tuple(
+        build_routes(
+            config["destinations"],
+            on_error=config["on_error"],
+            callbacks=callbacks,
+            timeout=config["timeout"],
+            proxies=config["proxies"],
+            verify=config["verify"],
+            consumer_options=dict(
+                max_queue_size=config["max_queue_size"],
+                upload_size=config["upload_size"],
+                backlog_upload_size=config["backlog_upload_size"],
+                upload_interval=config["upload_interval"],
+                threads=config["thread"],
+                retry_policy=retry_policy(config["max_retries"], config["max_total_backoff_duration"]),
+            ),
+            spool_path=config["spool_path"] if config["send"] and not config["sync_mode"] else None,
+            spool_max_messages=config["spool_max_messages"],
+            spool_sync=config["spool_sync"],
+        )
+    )

@@ -166,8 +166,10 @@ def test_message_ids_are_unique_across_threads():
 def test_message_id_sequence_wraps_within_the_uuid_layout(monkeypatch):
     import itertools
 
-    monkeypatch.setattr(m, "_id_sequence", itertools.count((1 << 48) - 1))
-    last, wrapped = m.new_message_id(), m.new_message_id()
+    from analytics_sdk import stamps
+
+    monkeypatch.setattr(stamps, "_id_sequence", itertools.count((1 << 48) - 1))
+    last, wrapped = stamps.new_message_id(), stamps.new_message_id()
     assert last.endswith("-ffffffffffff") and wrapped.endswith("-000000000000")
     assert uuid.UUID(wrapped).version == 4
 

@@ -13,7 +13,7 @@ import base64
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from ..errors import ValidationError
-from ..messages import utc_now_iso
+from ..stamps import utc_now_iso
 from ..message_bytes import encode_message
 from .base import USER_AGENT, Destination, Reply, reply_from_status
 from .bodies import array_parts, join_array

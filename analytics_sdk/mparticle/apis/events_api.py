@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ...delivery.retry import RetryPolicy, Verdict, classify, parse_retry_after
 from ...delivery.transport import Attempt, make_transport
-from ...messages import new_message_id
+from ...stamps import new_message_id
 from ...json_codec import encode
 from ..api_client import ApiClient
 from ..background import BackgroundLane
