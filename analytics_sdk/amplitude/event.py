@@ -17,10 +17,12 @@ from __future__ import annotations
 import enum
 import json
 import logging
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional
 
 from ..payload_builders import CLEAR_ALL, OPERATIONS, Identify as _Identify, Revenue as _Revenue
 from .constants import LOGGER_NAME
+from .event_fields import FIELDS, OPTION_NAMES, WIRE_TO_ATTRIBUTE, IngestionMetadata, Plan, type_ok
+from .property_values import invalid_object, invalid_value, is_validate_object, is_validate_properties, properties_ok
 from .utils import truncate
 
 __all__ = [
@@ -44,150 +46,6 @@ log = logging.getLogger(LOGGER_NAME)
 IDENTIFY_EVENT = "$identify"
 GROUP_IDENTIFY_EVENT = "$groupidentify"
 REVENUE_EVENT = "revenue_amount"
-
-
-class Plan:
-    """Tracking plan information (``plan`` on the wire)."""
-
-    def __init__(self, branch: Optional[str] = None, source: Optional[str] = None,
-                 version: Optional[str] = None, version_id: Optional[str] = None) -> None:
-        self.branch = branch
-        self.source = source
-        self.version = version
-        self.version_id = version_id
-
-    def get_plan_body(self) -> Dict[str, str]:
-        return _string_fields(self, (("branch", "branch"), ("source", "source"), ("version", "version"),
-                                     ("version_id", "versionId")))
-
-
-class IngestionMetadata:
-    """Ingestion metadata (``ingestion_metadata`` on the wire)."""
-
-    def __init__(self, source_name: Optional[str] = None, source_version: Optional[str] = None) -> None:
-        self.source_name = source_name
-        self.source_version = source_version
-
-    def get_body(self) -> Dict[str, str]:
-        return _string_fields(self, (("source_name", "source_name"), ("source_version", "source_version")))
-
-
-def _string_fields(owner: Any, names: Tuple[Tuple[str, str], ...]) -> Dict[str, str]:
-    """The set string attributes of ``owner`` under their wire names; others are logged and left out."""
-    body = {}
-    for name, wire in names:
-        value = getattr(owner, name, None)
-        if not value:
-            continue
-        if isinstance(value, str):
-            body[wire] = value
-        else:
-            log.error("%s.%s expected %s but received %s.", type(owner).__name__, name, str, type(value))
-    return body
-
-
-# attribute -> (wire key, accepted types); the order is the wire order.
-FIELDS: Dict[str, Tuple[str, Tuple[type, ...]]] = {
-    "user_id": ("user_id", (str,)),
-    "device_id": ("device_id", (str,)),
-    "event_type": ("event_type", (str,)),
-    "time": ("time", (int,)),
-    "event_properties": ("event_properties", (dict,)),
-    "user_properties": ("user_properties", (dict,)),
-    "groups": ("groups", (dict,)),
-    "group_properties": ("group_properties", (dict,)),
-    **{name: (name, (str,)) for name in (
-        "app_version", "platform", "os_name", "os_version", "device_brand", "device_manufacturer",
-        "device_model", "carrier", "country", "region", "city", "dma", "language")},
-    "price": ("price", (float,)),
-    "quantity": ("quantity", (int,)),
-    "revenue": ("revenue", (float,)),
-    "currency": ("currency", (str,)),
-    "product_id": ("productId", (str,)),
-    "revenue_type": ("revenueType", (str,)),
-    "location_lat": ("location_lat", (float,)),
-    "location_lng": ("location_lng", (float,)),
-    **{name: (name, (str,)) for name in ("ip", "idfa", "idfv", "adid", "android_id")},
-    "event_id": ("event_id", (int,)),
-    "session_id": ("session_id", (int,)),
-    "insert_id": ("insert_id", (str,)),
-    "library": ("library", (str,)),
-    "plan": ("plan", (Plan,)),
-    "ingestion_metadata": ("ingestion_metadata", (IngestionMetadata,)),
-    "partner_id": ("partner_id", (str,)),
-    "version_name": ("version_name", (str,)),
-    "user_agent": ("user_agent", (str,)),
-}
-_OPTION_NAMES = tuple(name for name in FIELDS if name not in ("event_type", "event_properties", "user_properties",
-                                                               "groups", "group_properties"))
-_WIRE_TO_ATTRIBUTE = {wire: name for name, (wire, _) in FIELDS.items()}
-
-
-def _type_ok(name: str, value: Any) -> bool:
-    wanted = FIELDS[name][1]
-    if isinstance(value, wanted):
-        return True
-    log.error("Event property %s expected %s but received %s.", name, wanted[0], type(value))
-    return False
-
-
-# What Amplitude takes as a property value (the reference's rule): a string, number,
-# bool or Enum; a dict of such (string keys); a list of strings, numbers and dicts.
-_SCALAR_TYPES = (str, int, float)
-
-
-def _invalid_value(value: Any) -> Optional[str]:
-    """Why ``value`` cannot be a property value, or None. Exact types first: this runs
-    for every property of every event."""
-    kind = type(value)
-    if kind is str or kind is int or kind is float or kind is bool or value is None:
-        return None
-    if kind is dict or isinstance(value, dict):
-        return _invalid_object(value)
-    if kind is list or isinstance(value, list):
-        for element in value:
-            kind = type(element)
-            if kind is str or kind is int or kind is float or kind is bool:
-                continue
-            if kind is dict or isinstance(element, dict):
-                problem = _invalid_object(element)
-                if problem is not None:
-                    return problem
-            elif isinstance(element, list) or not isinstance(element, _SCALAR_TYPES):
-                return f"a list holds a {type(element).__name__}"
-        return None
-    if isinstance(value, (bool, float, int, str, enum.Enum)):
-        return None
-    return f"a {kind.__name__} value"
-
-
-def _invalid_object(values: Dict[Any, Any]) -> Optional[str]:
-    for key, value in values.items():
-        if type(key) is not str and not isinstance(key, str):
-            return f"a {type(key).__name__} key"
-        problem = _invalid_value(value)
-        if problem is not None:
-            return f"{problem} (at {key!r})"
-    return None
-
-
-def is_validate_properties(key: Any, value: Any) -> bool:
-    """Whether ``key: value`` can be a property (a string key, a value Amplitude takes)."""
-    return isinstance(key, str) and _invalid_value(value) is None
-
-
-def is_validate_object(obj: Dict[Any, Any]) -> bool:
-    """Whether every ``key: value`` of ``obj`` can be a property."""
-    return _invalid_object(obj) is None
-
-
-def _properties_ok(name: str, value: Any) -> bool:
-    """A property dict Amplitude can take; else an error log, and the caller leaves it out."""
-    problem = _invalid_object(value)
-    if problem is None:
-        return True
-    log.error("Event property %s left out (Amplitude cannot take it): %s.", name, problem)
-    return False
 
 
 class EventOptions:
@@ -310,9 +168,9 @@ class EventOptions:
             if key not in FIELDS:
                 log.error("Unexpected event property key: %s", key)
                 return
-            if not _type_ok(key, value):
+            if not type_ok(key, value):
                 return
-            if isinstance(value, dict) and not _properties_ok(key, value):
+            if isinstance(value, dict) and not properties_ok(key, value):
                 return
         elif key not in FIELDS:
             return
@@ -345,7 +203,7 @@ class EventOptions:
             if spec is None or value is None:
                 continue
             wire, wanted = spec
-            if not isinstance(value, wanted) and not _type_ok(name, value):
+            if not isinstance(value, wanted) and not type_ok(name, value):
                 continue
             if name == "plan":
                 value = value.get_plan_body()
@@ -406,12 +264,12 @@ class BaseEvent(EventOptions):
         values["event_type"] = event_type
         # Checked as the reference checks them (a bad dict is left out, with an error log).
         if event_properties is not None:
-            if type(event_properties) is dict and _invalid_object(event_properties) is None:
+            if type(event_properties) is dict and invalid_object(event_properties) is None:
                 values["event_properties"] = event_properties
             else:
                 self["event_properties"] = event_properties
         if user_properties is not None:
-            if type(user_properties) is dict and _invalid_object(user_properties) is None:
+            if type(user_properties) is dict and invalid_object(user_properties) is None:
                 values["user_properties"] = user_properties
             else:
                 self["user_properties"] = user_properties
@@ -425,7 +283,7 @@ class BaseEvent(EventOptions):
         if not event_options:
             return
         theirs = event_options.__dict__
-        for name in _OPTION_NAMES:
+        for name in OPTION_NAMES:
             value = theirs.get(name)
             if value is not None:
                 self[name] = value
@@ -454,7 +312,7 @@ class Identify(_Identify):
                 log.error("Identify.add ignored for %r: the value must be a number, got %s.", key, type(value))
                 return self
         elif name != "unset":
-            problem = _invalid_value(value)
+            problem = invalid_value(value)
             if problem is not None:
                 log.error("Identify.%s ignored for %r (Amplitude cannot take it): %s.", name, key, problem)
                 return self
@@ -518,7 +376,7 @@ def event_from_wire(body: Dict[str, Any]) -> BaseEvent:
     event = cls() if cls is not None else BaseEvent(kind if isinstance(kind, str) else "")
     values = event.__dict__
     for wire, value in body.items():
-        name = _WIRE_TO_ATTRIBUTE.get(wire)
+        name = WIRE_TO_ATTRIBUTE.get(wire)
         if name is None or name == "event_type":
             continue
         if name == "plan" and isinstance(value, dict):

@@ -196,50 +196,16 @@ def to_amplitude(message: Mapping[str, Any], library: str) -> Dict[str, Any]:
     device_id = message.get("anonymousId")
     if device_id:
         event["device_id"] = device_id
-
     if kind == "track":
-        event["event_type"] = message.get("event")
-        properties = message.get("properties")
-        if properties:
-            event["event_properties"] = _no_nones(properties)
-            if "revenue" in properties or "price" in properties:
-                _revenue(event, properties)
+        _track(event, message)
     elif kind == "identify":
-        event["event_type"] = "$identify"
-        traits = message.get("traits")
-        if traits:
-            event["user_properties"] = {"$set": _no_nones(traits)}
+        _identify(event, message)
     elif kind == "group":
-        group_type = (options or {}).get("group_type") or DEFAULT_GROUP_TYPE
-        group_id = message.get("groupId")
-        traits = message.get("traits")
-        event["groups"] = {group_type: group_id}
-        event["user_properties"] = {"$set": {group_type: group_id}}
-        if traits or (options and "group_properties" in options):
-            event["event_type"] = "$groupidentify"
-            if traits:
-                event["group_properties"] = {"$set": _no_nones(traits)}
-        else:
-            event["event_type"] = "$identify"
+        _group(event, message, options)
     elif kind in ("page", "screen"):
-        category, name = message.get("category"), message.get("name")
-        event["event_type"] = _view_name(str(kind), category, name)
-        properties = dict(message.get("properties") or {})
-        if name and "name" not in properties:
-            properties["name"] = name
-        if category and "category" not in properties:
-            properties["category"] = category
-        if properties:
-            event["event_properties"] = _no_nones(properties)
-    elif kind == "alias":
-        raise Unsendable(
-            "unsendable",
-            "Amplitude's event API has no alias; map users with Amplitude's User Mapping API "
-            "(or leave alias out of this destination with integrations={'Amplitude': False})",
-        )
+        _view(event, str(kind), message)
     else:
-        raise Unsendable("unsendable", f"Amplitude cannot take a message of type {kind!r}")
-
+        raise _unsendable(kind)
     context = message.get("context")
     if context:
         _context(event, context)
@@ -248,6 +214,60 @@ def to_amplitude(message: Mapping[str, Any], library: str) -> Dict[str, Any]:
             if key in EVENT_FIELDS:
                 event[key] = value
     return _finish(event, message, library)
+
+
+def _track(event: Dict[str, Any], message: Mapping[str, Any]) -> None:
+    event["event_type"] = message.get("event")
+    properties = message.get("properties")
+    if properties:
+        event["event_properties"] = _no_nones(properties)
+        if "revenue" in properties or "price" in properties:
+            _revenue(event, properties)
+
+
+def _identify(event: Dict[str, Any], message: Mapping[str, Any]) -> None:
+    event["event_type"] = "$identify"
+    traits = message.get("traits")
+    if traits:
+        event["user_properties"] = {"$set": _no_nones(traits)}
+
+
+def _group(event: Dict[str, Any], message: Mapping[str, Any], options: Optional[Mapping[str, Any]]) -> None:
+    """With traits (or group_properties given): ``$groupidentify``; else Amplitude's set_group."""
+    group_type = (options or {}).get("group_type") or DEFAULT_GROUP_TYPE
+    group_id = message.get("groupId")
+    traits = message.get("traits")
+    event["groups"] = {group_type: group_id}
+    event["user_properties"] = {"$set": {group_type: group_id}}
+    if traits or (options and "group_properties" in options):
+        event["event_type"] = "$groupidentify"
+        if traits:
+            event["group_properties"] = {"$set": _no_nones(traits)}
+    else:
+        event["event_type"] = "$identify"
+
+
+def _view(event: Dict[str, Any], kind: str, message: Mapping[str, Any]) -> None:
+    """page / screen: the event name from category and name, which join the properties."""
+    category, name = message.get("category"), message.get("name")
+    event["event_type"] = _view_name(kind, category, name)
+    properties = dict(message.get("properties") or {})
+    if name and "name" not in properties:
+        properties["name"] = name
+    if category and "category" not in properties:
+        properties["category"] = category
+    if properties:
+        event["event_properties"] = _no_nones(properties)
+
+
+def _unsendable(kind: Any) -> Unsendable:
+    if kind == "alias":
+        return Unsendable(
+            "unsendable",
+            "Amplitude's event API has no alias; map users with Amplitude's User Mapping API "
+            "(or leave alias out of this destination with integrations={'Amplitude': False})",
+        )
+    return Unsendable("unsendable", f"Amplitude cannot take a message of type {kind!r}")
 
 
 def _finish(event: Dict[str, Any], message: Mapping[str, Any], library: str) -> Dict[str, Any]:

@@ -23,6 +23,7 @@ __all__ = [
     "device_info",
     "application_info",
     "consent_state",
+    "context_fields",
 ]
 
 # The 22 user identity names of the Events API (json-reference). ``customer_id``
@@ -217,3 +218,18 @@ def consent_state(consent: Any, default_ms: Optional[int]) -> Optional[Dict[str,
     if gdpr:
         state["gdpr"] = gdpr
     return state
+
+
+def context_fields(batch: Dict[str, Any], context: Mapping[str, Any], ms: Optional[int]) -> None:
+    """The batch's ``device_info``, ``application_info``, ``ip`` and ``consent_state`` from ``context``."""
+    device = device_info(context)
+    if device:
+        batch["device_info"] = device
+    app = application_info(context)
+    if app:
+        batch["application_info"] = app
+    if context.get("ip"):
+        batch["ip"] = str(context["ip"])
+    consent = consent_state(context.get("consent"), ms)
+    if consent:
+        batch["consent_state"] = consent

@@ -17,9 +17,8 @@ from ..errors import ValidationError
 from ..json_codec import encode, to_json_value
 from .mparticle_context import (
     IDENTITY_TYPES,
-    application_info,
     consent_state,
-    device_info,
+    context_fields,
     identities_of,
     is_map,
     is_uuid,
@@ -349,6 +348,23 @@ def to_mparticle(
         traits = {}
     ms = timestamp_ms(message.get("timestamp"))
     batch: Dict[str, Any] = {"environment": environment}
+    _identify_user(batch, message, options, traits, anonymous_id)
+    _user_attributes(batch, message, traits)
+    context_fields(batch, context, ms)
+    if kind in ("identify", "group"):
+        # No event: the messageId names the batch (and lets mParticle deduplicate a resend).
+        batch["source_request_id"] = message.get("messageId")
+        return batch, None
+    if kind not in ("track", "page", "screen"):
+        raise MappingError("unsendable", f"unknown message type {kind!r}")
+    event_type, data = _event(message, context, options)
+    _common_data(data, message, context, ms)
+    return batch, {"data": data, "event_type": event_type}
+
+
+def _identify_user(batch: Dict[str, Any], message: Mapping[str, Any], options: Mapping[str, Any],
+                   traits: Mapping[str, Any], anonymous_id: Optional[str]) -> None:
+    """The batch's ``user_identities`` and ``mp_deviceid``; MappingError when there is neither."""
     identities = identities_of(message, options, traits)
     anonymous = message.get("anonymousId")
     if anonymous and anonymous_id:
@@ -365,32 +381,16 @@ def to_mparticle(
             f"no mParticle identity: anonymousId {anonymous!r} is not a UUID (mParticle's device id), and there "
             "is no userId; pass anonymous_id='other' (or another identity name) to MParticle(...) to send it",
         )
+
+
+def _user_attributes(batch: Dict[str, Any], message: Mapping[str, Any], traits: Mapping[str, Any]) -> None:
+    """The batch's ``user_attributes``: the traits, and a group's id and traits (``group_``-prefixed)."""
     user: Dict[str, Any] = {}
     user_attributes(traits, user)
-    if kind == "group":
+    if message.get("type") == "group":
         user["group_id"] = message.get("groupId")
         user_attributes(message.get("traits") or {}, user, prefix="group_")
     if len(user) > MAX_USER_ATTRIBUTES:
         raise MappingError("invalid", f"{len(user)} user attributes; mParticle takes at most {MAX_USER_ATTRIBUTES} per batch")
     if user:
         batch["user_attributes"] = user
-    device = device_info(context)
-    if device:
-        batch["device_info"] = device
-    app = application_info(context)
-    if app:
-        batch["application_info"] = app
-    if context.get("ip"):
-        batch["ip"] = str(context["ip"])
-    consent = consent_state(context.get("consent"), ms)
-    if consent:
-        batch["consent_state"] = consent
-    if kind in ("identify", "group"):
-        # No event: the messageId names the batch (and lets mParticle deduplicate a resend).
-        batch["source_request_id"] = message.get("messageId")
-        return batch, None
-    if kind not in ("track", "page", "screen"):
-        raise MappingError("unsendable", f"unknown message type {kind!r}")
-    event_type, data = _event(message, context, options)
-    _common_data(data, message, context, ms)
-    return batch, {"data": data, "event_type": event_type}
