@@ -23,7 +23,7 @@ from ..client import Client
 from ..delivery.callbacks import outcome_attempts
 from ..wire.amplitude import LIBRARY
 from ..errors import DeliveryError
-from ..messages import library_context, new_message_id, utc_now_iso
+from ..stamps import library_context, new_message_id, utc_now_iso
 from .config import Config
 from .constants import EventLogLevel
 from .event import BaseEvent, EventOptions, GroupIdentifyEvent, Identify, IdentifyEvent, RevenueEvent
