@@ -13,7 +13,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from . import dispatch, process, settings
 from .delivery.callbacks import Callbacks, OutcomeCallback
 from .delivery.consumer import Consumer
-from .delivery.lifecycle import DEFAULT_EXIT_TIMEOUT, install_sigterm_handler, register_exit_timeout, reset_after_fork
+from .delivery.exit_delivery import DEFAULT_EXIT_TIMEOUT, register_exit_timeout
+from .delivery.fork_reinit import reset_after_fork
+from .delivery.sigterm import install_sigterm_handler
 from .delivery.outcomes import ErrorCallback, Outcomes
 from .delivery.plugin_worker import PluginTarget, PluginWorker
 from .wire.base import Destination

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, Protocol, Tuple
 from . import prefork
 from .callbacks import in_user_code
 from .clock import monotonic
-from .lifecycle import exit_timeout_of
+from .exit_delivery import exit_timeout_of
 from .progress import InFlight
 from .runs import RunQueue
 

@@ -6,8 +6,9 @@ Threads and I/O live here and in the modules this one drives. The caller's
 hands uploader threads a request's worth at a time; the uploader loop
 (``uploader.py``) sends it and applies the destination's reply. Flush
 bookkeeping is in ``progress.py``, the batching policy in ``linger.py``, held
-events in ``holds.py``, exit and fork hooks in ``lifecycle.py``. The reasons
-behind the hot path's shape: docs/architecture/hot-path.md.
+events in ``holds.py``, exit and fork hooks in ``exit_delivery.py`` and
+``fork_reinit.py``. The reasons behind the hot path's shape:
+docs/architecture/hot-path.md.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from .backlog import Backlog, MemoryBacklog
 from .callbacks import in_user_code
 from .clock import FOREVER, MAX_WAIT, hand_over_gil, monotonic
 from .holds import Holds
-from .lifecycle import exit_delivery_started, exit_timeout_of, track_worker
+from .exit_delivery import exit_delivery_started, exit_timeout_of
+from .fork_reinit import track_worker
 from .linger import BACKLOG_LINGER, Batcher
 from .outcomes import Outcomes
 from .progress import InFlight, Part, Progress

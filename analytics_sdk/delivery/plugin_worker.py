@@ -1,6 +1,6 @@
 """The worker thread and bounded queue of one destination plugin.
 
-It looks like a consumer to the lifecycle hooks (exit delivery, fork
+It looks like a consumer to the process hooks (exit delivery, fork
 re-initialisation) and to the client's ``flush``/``shutdown``: every message
 handed to the plugin before a flush has been executed (or reported) when the
 flush returns True.
@@ -17,7 +17,7 @@ from ..wire.base import Destination
 from ..process import check as check_fork
 from .callbacks import in_user_code, user_code
 from .clock import FOREVER, MAX_WAIT, monotonic
-from .lifecycle import track_worker
+from .fork_reinit import track_worker
 from .outcomes import Outcomes
 from .threads import remake_lock_if_patched
 

@@ -8,7 +8,7 @@ default disposition that ends it on the spot: no exit hook runs, and everything
 still queued is lost without a report.
 
 ``raise_signal()`` sends the signal to the calling thread only. So when SIGTERM
-reaches a server's handler (``lifecycle`` chains in front of it), the main thread
+reaches a server's handler (``sigterm`` chains in front of it), the main thread
 blocks SIGTERM: the re-raise then waits, pending, while the process goes on to
 its normal exit, where the exit delivery runs and ``release()`` unblocks it (the
 process then ends by SIGTERM, as the server meant). A process-directed SIGTERM

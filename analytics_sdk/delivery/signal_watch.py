@@ -10,7 +10,7 @@ process; with the SDK's handler in place, ``Pool.terminate()`` would hang in
 
 So the SDK also asks CPython to write each signal's number to a pipe
 (``signal.set_wakeup_fd``, made for exactly this), and a daemon thread blocked on
-the pipe reports every SIGTERM; what to do then is ``lifecycle``'s policy. Only
+the pipe reports every SIGTERM; what to do then is ``sigterm``'s policy. Only
 when the wakeup fd is free: an event loop (asyncio) that set its own keeps it.
 """
 

@@ -27,7 +27,7 @@ import weakref
 from contextlib import contextmanager
 from typing import Callable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar
 
-from ..process import on_fork_child
+from ..process import around_os_fork, on_fork_child
 
 __all__ = ["Spool", "SpoolError", "SpoolBusy", "owner_id"]
 
@@ -303,6 +303,5 @@ def _after_fork_in_child() -> None:
         spool._after_fork_in_child()
 
 
-if hasattr(os, "register_at_fork"):  # (a fork made in C takes no turn here: see process.py)
-    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent)
+around_os_fork(before=_before_fork, after_in_parent=_after_fork_in_parent)  # (a fork made in C takes no turn here)
 on_fork_child(_after_fork_in_child)

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from ..delivery.callbacks import DELIVERED_MESSAGE, Callbacks
 from ..delivery.consumer import Consumer
-from ..delivery.lifecycle import register_exit_timeout
+from ..delivery.exit_delivery import register_exit_timeout
 from ..delivery.outcomes import Outcomes
 from ..delivery.retry import RetryPolicy
 from ..delivery.transport import make_transport
