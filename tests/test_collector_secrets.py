@@ -116,14 +116,17 @@ def test_short_keys_show_none_of_their_characters() -> None:
         assert collector.events()[0]["_received"]["write_key"] == "****"
 
 
-def test_mparticle_identify_row_says_what_and_who_sent_it() -> None:
+def test_identify_rows_say_what_they_set_and_who_sent_them() -> None:
     with Collector() as collector:
-        client = Client(destinations=[MParticle(MP_KEY, MP_SECRET, environment="development", host=collector.url)])
+        client = Client(destinations=[MParticle(MP_KEY, MP_SECRET, environment="development", host=collector.url),
+                                      Amplitude(AMPLITUDE_KEY, server_url=collector.url + "/2/httpapi")])
         client.identify("user-9", {"email": "grace@example.com", "firstName": "Grace"})
         client.track("user-9", "Clicked")
         assert client.flush(timeout=10)
         client.shutdown(timeout=5)
         rows = {e["_received"]["type"]: e["_received"] for e in collector.events(format="mparticle")}
+        amplitude = {e["_received"]["type"]: e["_received"] for e in collector.events(format="amplitude")}
+    assert amplitude["identify"]["what"] == "email, firstName"  # inside Amplitude's $set, not "$set"
     assert rows["identify"]["what"] == "email, $firstname"  # the identity set, then the attributes
     assert rows["identify"]["user_id"] == "user-9"
     for row in rows.values():
