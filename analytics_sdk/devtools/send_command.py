@@ -112,7 +112,8 @@ def run_send(args: argparse.Namespace, out: TextIO, err: TextIO, make_client: Ca
         except (ValueError, ValidationError, RecursionError, TypeError) as exc:  # json errors are ValueErrors
             invalid += 1
             if invalid <= MAX_LINES_SHOWN:
-                reason = _in_json_terms(str(exc)) if isinstance(exc, (ValueError, ValidationError)) else type(exc).__name__
+                known = isinstance(exc, (ValueError, ValidationError))
+                reason = _in_json_terms(str(exc)) if known else type(exc).__name__
                 progress.message(f"{PROG}: line {number}: {reason}")
         progress.update(read, client.stats(), invalid)
     if invalid > MAX_LINES_SHOWN:

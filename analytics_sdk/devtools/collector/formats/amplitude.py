@@ -13,7 +13,7 @@ requests with those users' or devices' events a 429 naming them.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ...formats import amplitude as pure
 from . import Format, Headers, Outcome, RequestError, Summary, Verdict
@@ -50,7 +50,7 @@ def _properties_set(properties: Any) -> str:
     (Amplitude's operations), or the top-level names of a plain object."""
     if not isinstance(properties, dict):
         return ""
-    names = set()
+    names: Set[str] = set()
     for name, value in properties.items():
         if str(name).startswith("$") and isinstance(value, (dict, list)):  # $set: {...}, $unset: [...]
             names.update(str(k) for k in value)
