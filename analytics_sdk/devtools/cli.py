@@ -22,9 +22,8 @@ from .. import messages
 from ..client import Client
 from ..errors import ValidationError
 from .collector import add_collector_arguments, run_collector
-from .events_command import DEFAULT_EVENTS_URL, DEFAULT_LIMIT, parse_since, run_events
+from .events_command import DEFAULT_LIMIT, add_events_arguments, parse_since, run_events
 from .send_command import run_send
-from .since import SINCE_FORMS
 from .usage import PROG, UsageError
 
 __all__ = ["main", "parse_since"]
@@ -112,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         "events",
         help="read back what a local collector stored",
         description=(
-            f"List the newest messages a local collector stored ({DEFAULT_LIMIT} unless --limit says otherwise), "
+            f"List the newest messages a local collector stored ({DEFAULT_LIMIT} unless --limit says otherwise),\n"
             "oldest of them first, and how many older ones match; --follow keeps printing new ones."
         ),
         epilog=(
@@ -121,26 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    source = events.add_mutually_exclusive_group()
-    source.add_argument("--url", default=None, help=f"collector URL (default: $ANALYTICS_HOST or {DEFAULT_EVENTS_URL})")
-    source.add_argument("--db", help="read the collector's SQLite file directly")
-    events.add_argument(
-        "--write-key", default=os.environ.get("ANALYTICS_WRITE_KEY"),
-        help="the collector's write key, if it was started with one (default: $ANALYTICS_WRITE_KEY)",
-    )
-    events.add_argument(
-        "--type", metavar="TYPE",
-        help="only this type: track, identify, page, screen, group, alias (mParticle: custom_event, commerce_event...)",
-    )
-    events.add_argument("--user", help="only this user id, anonymous id or device id")
-    events.add_argument("--event", help="only this event name")
-    events.add_argument("--since", help=f"only messages received since: {SINCE_FORMS}")
-    events.add_argument(
-        "--limit", type=int, metavar="N",
-        help=f"the newest N (default: {DEFAULT_LIMIT} in the table, all with --json)",
-    )
-    events.add_argument("--follow", action="store_true", help="keep printing new messages as they arrive (Ctrl-C stops)")
-    events.add_argument("--json", action="store_true", help="one JSON message per line (NDJSON), for scripts")
+    add_events_arguments(events)
     return parser
 
 

@@ -22,11 +22,35 @@ from .collector.formats.segment import describe
 from .since import SINCE_FORMS, parse_time
 from .usage import UsageError
 
-__all__ = ["run_events", "format_row", "parse_since", "DEFAULT_LIMIT", "DEFAULT_EVENTS_URL"]
+__all__ = ["run_events", "add_events_arguments", "format_row", "parse_since", "DEFAULT_LIMIT", "DEFAULT_EVENTS_URL"]
 
 DEFAULT_LIMIT = 20
 DEFAULT_EVENTS_URL = "http://127.0.0.1:8088"
 HEADER = f"{'received':<25}  {'type':<14}  {'user':<20}  {'what':<28}  {'format':<9}  id"
+
+
+def add_events_arguments(events: argparse.ArgumentParser) -> None:
+    """The flags of ``analytics-sdk events``."""
+    source = events.add_mutually_exclusive_group()
+    source.add_argument("--url", default=None, help=f"collector URL (default: $ANALYTICS_HOST or {DEFAULT_EVENTS_URL})")
+    source.add_argument("--db", help="read the collector's SQLite file directly")
+    events.add_argument(
+        "--write-key", default=os.environ.get("ANALYTICS_WRITE_KEY"),
+        help="the collector's write key, if it was started with one (default: $ANALYTICS_WRITE_KEY)",
+    )
+    events.add_argument(
+        "--type", metavar="TYPE",
+        help="only this type: track, identify, page, screen, group, alias (mParticle: custom_event, commerce_event...)",
+    )
+    events.add_argument("--user", help="only this user id, anonymous id or device id")
+    events.add_argument("--event", help="only this event name")
+    events.add_argument("--since", help=f"only messages received since: {SINCE_FORMS}")
+    events.add_argument(
+        "--limit", type=int, metavar="N",
+        help=f"the newest N (default: {DEFAULT_LIMIT} in the table, all with --json)",
+    )
+    events.add_argument("--follow", action="store_true", help="keep printing new messages as they arrive (Ctrl-C stops)")
+    events.add_argument("--json", action="store_true", help="one JSON message per line (NDJSON), for scripts")
 
 
 def parse_since(text: Optional[str], now: Optional[float] = None) -> Optional[float]:
