@@ -18,6 +18,7 @@ from .bodies import read_body
 from .formats import RequestError, Settings, basic_auth, format_for, formats
 from .ingest import ingest
 from .queries import event_filters
+from .store import EventStore
 
 if TYPE_CHECKING:
     from .server import Collector
@@ -202,7 +203,7 @@ class Handler(BaseHTTPRequestHandler):
         return None
 
 
-def _events_page(store: Any, filters: Dict[str, Any]) -> Dict[str, Any]:
+def _events_page(store: EventStore, filters: Dict[str, Any]) -> Dict[str, Any]:
     """The events, and how many more matched past ``limit`` (counted only when the page is full)."""
     events = store.query(**filters)
     limit = filters.get("limit")

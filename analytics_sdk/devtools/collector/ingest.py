@@ -10,7 +10,7 @@ import json
 import time
 from dataclasses import dataclass
 from dataclasses import field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from .bodies import inflate
 from .formats import Format, Headers, Outcome, RequestError, Settings, basic_auth
@@ -72,6 +72,27 @@ def ingest(
         store.record_refused(record)
         return Ingest(refused.status, fmt.error_body(refused.status, refused.reason), record.messages)
 
+    accepted, rejected, rejected_at = _check_each(fmt, path, body, headers, batch, received_at)
+    outcome = Outcome(
+        len(accepted), list(zip(rejected_at, [r.reason for r in rejected])),
+        path, headers, raw, settings,
+    )
+    status, answer, *extra = fmt.response(outcome)
+    record.status = status
+    if not 200 <= status < 300:
+        # The backend took nothing (Amplitude's all-or-nothing 400, a 429, a bad secret):
+        # the client resends or drops, so nothing is stored as received.
+        error = str(answer.get("error") or answer.get("errors") or f"answered {status}")
+        record.error = (mask_in_text(error, [key, *secrets]) or error)[:500]
+        accepted = []
+    store.record(record, accepted, rejected, key)
+    return Ingest(status, answer, len(batch), extra[0] if extra else {})
+
+
+def _check_each(
+    fmt: Format, path: str, body: Any, headers: Headers, batch: List[Any], received_at: float
+) -> Tuple[List[Accepted], List[Rejected], List[int]]:
+    """Each message checked and summarized alone: accepted, rejected, and the rejected ones' indexes."""
     accepted: List[Accepted] = []
     rejected: List[Rejected] = []
     rejected_at: List[int] = []
@@ -90,17 +111,4 @@ def ingest(
             reason = f"collector could not read this message ({type(exc).__name__})"
         rejected.append(Rejected(message, reason))
         rejected_at.append(index)
-    outcome = Outcome(
-        len(accepted), list(zip(rejected_at, [r.reason for r in rejected])),
-        path, headers, raw, settings,
-    )
-    status, answer, *extra = fmt.response(outcome)
-    record.status = status
-    if not 200 <= status < 300:
-        # The backend took nothing (Amplitude's all-or-nothing 400, a 429, a bad secret):
-        # the client resends or drops, so nothing is stored as received.
-        error = str(answer.get("error") or answer.get("errors") or f"answered {status}")
-        record.error = (mask_in_text(error, [key, *secrets]) or error)[:500]
-        accepted = []
-    store.record(record, accepted, rejected, key)
-    return Ingest(status, answer, len(batch), extra[0] if extra else {})
+    return accepted, rejected, rejected_at
