@@ -12,7 +12,15 @@ $(STAMP): setup.py setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The demo needs the package alone (requests, python-dateutil, backoff), not the test tools.
+DEMO_STAMP := $(VENV)/.demo-installed
+
+$(DEMO_STAMP): setup.py setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(PY) -m analytics_sdk.devtools.demo
 
 test: $(STAMP)

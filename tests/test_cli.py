@@ -64,7 +64,7 @@ def test_delivery_failure_exits_non_zero(faulty_collector):
     "args, message",
     [
         (["track", "--user-id", "u", "--event", "E", "--host", "http://127.0.0.1:9"], "write key is required"),
-        (["track", "--event", "E", "--write-key", "k", "--host", "http://127.0.0.1:9"], "user_id or anonymous_id"),
+        (["track", "--event", "E", "--write-key", "k", "--host", "http://127.0.0.1:9"], "--user-id or --anonymous-id"),
         (["track", "--user-id", "u", "--event", "E", "--properties", "{oops", "--write-key", "k"], "--properties is not valid JSON"),
         (["send", "/no/such/file.ndjson", "--write-key", "k", "--host", "http://127.0.0.1:9"], "cannot read /no/such/file.ndjson"),
         (["events", "--url", "http://127.0.0.1:9"], "cannot reach a collector"),
@@ -112,7 +112,7 @@ def test_send_from_stdin_exits_zero_when_all_delivered(collector):
 def test_send_progress_line(collector):
     data = "\n".join(json.dumps({"type": "track", "userId": "u", "event": "E"}) for _ in range(20))
     result = run("send", "-", "--progress", "--write-key", "k", "--host", collector.url, stdin=data)
-    assert re.search(r"20 read · 20 sent · [\d,]+/s · 0 failed", result.stderr), result.stderr
+    assert re.search(r"20 read · 20 delivered · [\d,]+/s · 0 invalid · 0 not delivered", result.stderr), result.stderr
 
 
 # The child's own peak RSS. Not ru_maxrss: Linux carries that over from the parent across

@@ -216,7 +216,10 @@ def test_a_passing_sqlite_error_does_not_end_delivery(small_disk, collector):
 CLAIM_AND_WAIT = """
 import os, sys, time, analytics_sdk
 assert os.getpid() == 1, os.getpid()
-client = analytics_sdk.Client("k", host=sys.argv[1], spool_path=sys.argv[2], timeout=60, upload_interval=0.05)
+# One batch of exactly 50: the consumer claims when the 50th row is stored, however slow the
+# machine (a short upload_interval let it claim the first few rows alone under load).
+client = analytics_sdk.Client("k", host=sys.argv[1], spool_path=sys.argv[2], timeout=60, upload_size=50,
+                              upload_interval=60)
 for i in range(50):
     client.track("u", "Claimed", {"i": i}, message_id=f"claimed-{i}")
 print("ready", flush=True)

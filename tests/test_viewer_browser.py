@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from analytics_sdk import Client
+from analytics_sdk.destinations import Amplitude, MParticle
 from analytics_sdk.devserver import Collector
 
 CHROMIUM = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium", shutil.which("chromium-browser")) if p and os.path.exists(p)), None)
@@ -189,3 +190,118 @@ def test_rows_are_shown_once_when_a_requery_and_a_poll_overlap(browser):
         time.sleep(3.5)  # the held re-query lands after at least one poll
         keys = browser.execute_script("return [...document.querySelectorAll('#events tbody tr')].map(tr => tr.dataset.key)")
         assert sorted(keys) == sorted(set(keys)) and len(keys) == 3, keys
+
+
+# -- every window width --------------------------------------------------------------------------------
+
+WIDTHS = (360, 500, 1024, 1400)  # the issue's three, and a laptop where the detail squeezes the table most
+SCREENSHOTS = os.environ.get("VIEWER_SCREENSHOTS")  # a directory: docs/viewer-<width>.png are made there
+
+
+@pytest.fixture
+def window(browser) -> Iterator[Callable[[int], None]]:
+    """Sets the page's viewport to a width (CSS pixels), as a phone or a desktop window would have it."""
+    def resize(width: int, height: int = 900) -> None:
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        wait(browser, lambda: browser.execute_script("return window.innerWidth") == width)
+
+    yield resize
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def send_every_format(collector: Collector) -> None:
+    """A Segment session, the same calls to mParticle and Amplitude, a zone-less timestamp."""
+    send_session(collector)
+    client = Client(destinations=[
+        MParticle("mp-key", "mp-secret", environment="development", host=collector.url),
+        Amplitude("amp-key", server_url=collector.url + "/2/httpapi"),
+    ])
+    client.identify("grace", {"email": "grace@example.com", "firstName": "Grace"})
+    client.track("grace", "Order Completed", {"order_id": "o-9", "revenue": 42.0, "currency": "EUR",
+                                              "products": [{"product_id": "tee", "price": 21.0, "quantity": 2}]})
+    client.track("grace", "Clicked Buy")
+    assert client.flush(timeout=10)
+    client.shutdown(timeout=5)
+    zoneless = {"batch": [{"type": "track", "userId": "ada", "event": "Local Time", "timestamp": "2024-01-01 10:00:00"}]}
+    assert requests.post(collector.url + "/v1/batch", json=zoneless, timeout=5).status_code == 200
+
+
+EVERY_FORMAT_ROWS = 8 + 6 + 1  # the Segment session (one rejected), mParticle and Amplitude's 3 each, one more
+
+
+def overflow(driver: Any) -> dict:
+    """Sideways overflow of the page, of the table's box, and of each what/reason cell."""
+    return driver.execute_script(
+        "const box = document.querySelector('.table-box');"
+        "const cut = [...document.querySelectorAll('#events td.what')].filter(td => td.scrollWidth > td.clientWidth + 1);"
+        "return {page: Math.max(0, document.documentElement.scrollWidth - window.innerWidth),"
+        "        table: Math.max(0, box.scrollWidth - box.clientWidth), cut: cut.map(td => td.textContent)}"
+    )
+
+
+def screenshot(driver: Any, name: str) -> None:
+    if SCREENSHOTS:
+        time.sleep(0.3)  # the chart's next poll has drawn it at this width
+        driver.save_screenshot(os.path.join(SCREENSHOTS, name))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_fits_the_window_with_and_without_the_detail(browser, window, width):
+    with Collector() as collector:
+        send_every_format(collector)
+        window(width)
+        open_viewer(browser, collector.url + "/")
+        wait(browser, lambda: len(rows(browser)) == EVERY_FORMAT_ROWS)
+        wait(browser, lambda: browser.find_element(By.ID, "c-accepted").text == "14")
+        assert overflow(browser) == {"page": 0, "table": 0, "cut": []}, width
+        screenshot(browser, f"viewer-{width}.png")
+
+        rejected = next(i for i, row in enumerate(rows(browser)) if row[6] == "rejected")
+        browser.execute_script(f"document.querySelectorAll('#events tbody tr')[{rejected}].click()")
+        wait(browser, lambda: "POST /v1/batch" in browser.find_element(By.ID, "detail-request").text)
+        assert overflow(browser) == {"page": 0, "table": 0, "cut": []}, width
+        detail = browser.execute_script(
+            "const r = document.getElementById('detail').getBoundingClientRect(), t = document.querySelector('.table-box').getBoundingClientRect();"
+            "return {left: r.left, right: r.right, tableRight: t.right, page: document.documentElement.clientWidth,"
+            "        position: getComputedStyle(document.getElementById('detail')).position}"
+        )
+        if width <= 700:  # over the table, the whole window wide
+            assert detail["position"] == "fixed" and detail["left"] == 0 and detail["right"] == detail["page"], detail
+        else:  # beside the table, which keeps its reasons whole
+            assert detail["position"] != "fixed" and detail["tableRight"] <= detail["left"] + 1, detail
+            reason = browser.execute_script("return document.querySelector('#events tr.rejected td.what').textContent")
+            assert reason == "track needs event (a non-empty string)"
+        screenshot(browser, f"viewer-{width}-detail.png")
+        browser.find_element(By.ID, "detail-close").click()
+        wait(browser, lambda: not browser.find_element(By.ID, "detail").is_displayed())
+        # The filters: folded on a phone (the table first), a line or two on a desktop.
+        height = browser.execute_script("const box = document.getElementById('filter-box'); return box && box.offsetHeight")
+        assert height and height < (40 if width <= 700 else 160), height
+
+
+def test_other_formats_types_rows_and_warnings(browser, window):
+    window(1400)
+    with Collector() as collector:
+        send_every_format(collector)
+        open_viewer(browser, collector.url + "/")
+        wait(browser, lambda: len(rows(browser)) == EVERY_FORMAT_ROWS)
+        legend = lambda: browser.find_element(By.ID, "legend").text.split()  # noqa: E731
+        wait(browser, lambda: "custom_event" in legend())
+        assert {"custom_event", "commerce_event", "track", "identify"} <= set(legend())
+        assert browser.find_elements(By.CSS_SELECTOR, "#chart rect.t-custom_event")
+        assert browser.find_elements(By.CSS_SELECTOR, "#chart rect.t-commerce_event")
+        mparticle = [r for r in rows(browser) if r[5] == "mparticle"]
+        identify = next(r for r in mparticle if r[1] == "identify")
+        assert identify[2:5] == ["grace", "email, $firstname", identify[4]] and identify[4].startswith("analytics-sdk-python/")
+        assert all(r[4].startswith("analytics-sdk-python/") for r in mparticle)  # the library of every format's rows
+        options = [o.text for o in Select(browser.find_element(By.ID, "f-type")).options]
+        assert {"custom_event", "commerce_event"} <= set(options)
+        Select(browser.find_element(By.ID, "f-type")).select_by_visible_text("commerce_event")
+        wait(browser, lambda: [(r[1], r[3]) for r in rows(browser)] == [("commerce_event", "purchase")])
+        Select(browser.find_element(By.ID, "f-type")).select_by_visible_text("all")
+        wait(browser, lambda: len(rows(browser)) == EVERY_FORMAT_ROWS)
+        local = next(r for r in rows(browser) if r[3] == "Local Time")
+        assert local[6] == "1 warning"  # "2024-01-01 10:00:00": no zone, like "...T10:00:00"
+        browser.execute_script("[...document.querySelectorAll('#events tbody tr')].find(tr => tr.cells[3].innerText === 'Local Time').click()")
+        wait(browser, lambda: "has no time zone" in browser.find_element(By.ID, "detail-warnings").text)

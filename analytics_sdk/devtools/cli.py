@@ -14,29 +14,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
-import time
-from datetime import datetime
-from typing import Any, Dict, Iterable, Iterator, List, Optional, TextIO, Tuple
+from typing import Any, Iterable, List, Optional, TextIO
 
 from .. import messages
 from ..client import Client
-from .collector import EventStore, add_collector_arguments, run_collector
-from .collector.formats.segment import describe
-from .since import SINCE_FORMS, parse_time
 from ..errors import ValidationError
+from .collector import add_collector_arguments, run_collector
+from .events_command import DEFAULT_LIMIT, add_events_arguments, parse_since, run_events
+from .send_command import run_send
+from .usage import PROG, UsageError
 
-__all__ = ["main"]
-
-PROG = "analytics-sdk"
-DEFAULT_EVENTS_URL = "http://127.0.0.1:8088"
-
-
-MAX_LINES_SHOWN = 10  # invalid lines reported one by one; the rest are counted
-
-
-class UsageError(Exception):
-    """Bad input from the command line: printed as one line, exit status 2."""
+__all__ = ["main", "parse_since"]
 
 
 # -- argument parsing --------------------------------------------------------------------
@@ -120,27 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
     events = commands.add_parser(
         "events",
         help="read back what a local collector stored",
-        description="List the messages a local collector stored, oldest first.",
+        description=(
+            f"List the newest messages a local collector stored ({DEFAULT_LIMIT} unless --limit says otherwise),\n"
+            "oldest of them first, and how many older ones match; --follow keeps printing new ones."
+        ),
         epilog=(
             "examples:\n  analytics-sdk events --type track --since 10m\n"
             "  analytics-sdk events --user u1 --follow\n  analytics-sdk events --db events.db --json"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    source = events.add_mutually_exclusive_group()
-    source.add_argument("--url", default=None, help=f"collector URL (default: $ANALYTICS_HOST or {DEFAULT_EVENTS_URL})")
-    source.add_argument("--db", help="read the collector's SQLite file directly")
-    events.add_argument(
-        "--write-key", default=os.environ.get("ANALYTICS_WRITE_KEY"),
-        help="the collector's write key, if it was started with one (default: $ANALYTICS_WRITE_KEY)",
-    )
-    events.add_argument("--type", choices=list(messages.BUILDERS), help="only this call type")
-    events.add_argument("--user", help="only this userId")
-    events.add_argument("--event", help="only this event name")
-    events.add_argument("--since", help=f"only messages received since: {SINCE_FORMS}")
-    events.add_argument("--limit", type=int, help="at most this many")
-    events.add_argument("--follow", action="store_true", help="keep printing new messages as they arrive (Ctrl-C stops)")
-    events.add_argument("--json", action="store_true", help="one JSON message per line (NDJSON), for scripts")
+    add_events_arguments(events)
     return parser
 
 
@@ -172,8 +152,33 @@ def _client(args: argparse.Namespace, **options: Any) -> Client:
     )
 
 
+# What a call cannot go without, checked here so that the error names the flag.
+REQUIRED_FLAGS = {"track": ("event",), "group": ("group_id",), "alias": ("previous_id", "user_id")}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_required(kind: str, args: argparse.Namespace) -> None:
+    missing = [name for name in REQUIRED_FLAGS.get(kind, ()) if getattr(args, name) in (None, "")]
+    if missing:
+        flags = " and ".join(_flag(name) for name in missing)
+        raise UsageError(f"{kind} needs {flags}, for example: {CALL_EXAMPLES[kind]}")
+
+
+def _in_flags(kind: str, text: str) -> str:
+    """The SDK's error with its argument names as this command's flags
+    ("user_id or anonymous_id is required" -> "--user-id or --anonymous-id is required")."""
+    head, colon, rest = text.partition(":")  # not past a colon: a quoted value may hold the words
+    for name in CALL_FLAGS[kind]:
+        head = re.sub(rf"(?<![\w-]){name}(?![\w-])", _flag(name), head)
+    return head + colon + rest
+
+
 def run_call(args: argparse.Namespace, out: TextIO) -> int:
     kind = args.command
+    _check_required(kind, args)
     kwargs = {
         name: _parse_json_flag(name, getattr(args, name)) if name in JSON_FLAGS else getattr(args, name)
         for name in CALL_FLAGS[kind]
@@ -183,162 +188,10 @@ def run_call(args: argparse.Namespace, out: TextIO) -> int:
     try:
         delivered, message = getattr(client, kind)(**kwargs)
     except ValidationError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(_in_flags(kind, str(exc))) from None
     outcome = "delivered" if delivered else "NOT delivered: " + ("; ".join(failures) or "unknown")
     print(f"{message['messageId']} {outcome}", file=out)
     return 0 if delivered else 1
-
-
-# -- send NDJSON -------------------------------------------------------------------------------
-
-
-class Progress:
-    """A one-line progress display on a terminal (stderr)."""
-
-    def __init__(self, stream: TextIO, enabled: bool) -> None:
-        self.stream = stream
-        self.enabled = enabled
-        self.started = time.monotonic()
-        self._last = 0.0
-
-    def update(self, read: int, stats: Dict[str, Any], invalid: int, final: bool = False) -> None:
-        now = time.monotonic()
-        if not self.enabled or (not final and now - self._last < 0.2):
-            return
-        self._last = now
-        rate = stats["delivered"] / max(now - self.started, 1e-9)
-        failed = stats["dropped_total"] + invalid
-        line = f"\r{read:,} read · {stats['delivered']:,} sent · {rate:,.0f}/s · {failed:,} failed"
-        self.stream.write(line + ("\n" if final else ""))
-        self.stream.flush()
-
-
-def _lines(path: str) -> Iterator[bytes]:
-    # Bytes, decoded line by line: one line that is not UTF-8 must not end the backfill.
-    if path == "-":
-        yield from sys.stdin.buffer
-        return
-    try:
-        handle = open(path, "rb")
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    with handle:
-        yield from handle
-
-
-def _call_from_line(line: bytes) -> Tuple[str, Dict[str, Any]]:
-    """The call a line asks for; ValueError saying why when it asks for none."""
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 (byte 0x{line[exc.start]:02x} at column {exc.start + 1})") from None
-    try:
-        data = json.loads(text)
-    except RecursionError:
-        raise ValueError("nested too deeply to read") from None
-    return messages.call_from_wire(data)
-
-
-def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    client = _client(args, queue_full_timeout=args.timeout)
-    progress = Progress(err, err.isatty() if args.progress is None else args.progress)
-    invalid = 0
-    read = 0
-    for number, line in enumerate(_lines(args.file), start=1):
-        if not line.strip():
-            continue
-        read += 1
-        try:
-            kind, kwargs = _call_from_line(line)
-            getattr(client, kind)(**kwargs)
-        except (ValueError, ValidationError, RecursionError, TypeError) as exc:  # json errors are ValueErrors
-            invalid += 1
-            if invalid <= MAX_LINES_SHOWN:
-                reason = str(exc) if isinstance(exc, (ValueError, ValidationError)) else type(exc).__name__
-                print(f"{PROG}: line {number}: {reason}", file=err)
-        progress.update(read, client.stats(), invalid)
-    if invalid > MAX_LINES_SHOWN:
-        print(f"{PROG}: ... and {invalid - MAX_LINES_SHOWN:,} more invalid lines", file=err)
-    finished = client.shutdown(timeout=args.timeout)
-    stats = client.stats()
-    progress.update(read, stats, invalid, final=True)
-    dropped = ", ".join(f"{reason}: {count}" for reason, count in sorted(stats["dropped"].items()))
-    print(
-        f"{read:,} messages read: {stats['delivered']:,} delivered, {invalid:,} invalid, "
-        f"{stats['dropped_total']:,} not delivered{f' ({dropped})' if dropped else ''}",
-        file=out,
-    )
-    return 0 if finished and not invalid and not stats["dropped_total"] else 1
-
-
-# -- read back ------------------------------------------------------------------------------------
-
-def parse_since(text: Optional[str], now: Optional[float] = None) -> Optional[float]:
-    """Epoch seconds from an ISO-8601 time, epoch seconds or an age such as ``10m``."""
-    if text is None:
-        return None
-    try:
-        return parse_time(text, now)
-    except ValueError:
-        raise UsageError(f"--since takes {SINCE_FORMS}, got {text!r}") from None
-
-
-def _fetch(args: argparse.Namespace, after: int, since: Optional[float]) -> List[Dict[str, Any]]:
-    filters = {"type": args.type, "user_id": args.user, "event": args.event, "since": since, "limit": args.limit}
-    if args.db:
-        if not os.path.exists(args.db):
-            raise UsageError(f"no such collector database: {args.db}")
-        store = EventStore(args.db)
-        try:
-            return store.query(after_seq=after, **filters)
-        finally:
-            store.close()
-    import requests
-
-    url = (args.url or os.environ.get("ANALYTICS_HOST") or DEFAULT_EVENTS_URL).rstrip("/")
-    params = {k: v for k, v in filters.items() if v is not None}
-    params["after"] = after
-    auth = (args.write_key, "") if args.write_key else None
-    try:
-        response = requests.get(url + "/v1/events", params=params, auth=auth, timeout=10)
-    except requests.RequestException as exc:
-        raise UsageError(f"cannot reach a collector at {url} ({type(exc).__name__}); start one with 'analytics-sdk serve'") from None
-    if response.status_code == 401:
-        raise UsageError(f"{url} needs its write key to read: --write-key KEY or ANALYTICS_WRITE_KEY")
-    if response.status_code != 200:
-        raise UsageError(f"{url} answered HTTP {response.status_code}; is it an analytics-sdk collector?")
-    return response.json()["events"]
-
-
-def format_row(message: Dict[str, Any]) -> str:
-    # Local time with its UTC offset: a bare clock time is ambiguous across machines and DST.
-    received = datetime.fromtimestamp(message["_received"]["at"]).astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
-    who = message.get("userId") or f"(anon) {message.get('anonymousId')}"
-    return f"{received}  {message.get('type', ''):<8}  {who:<20}  {describe(message):<28}  {message.get('messageId')}"
-
-
-def run_events(args: argparse.Namespace, out: TextIO) -> int:
-    since = parse_since(args.since)
-    after = 0
-    header_shown = False
-    while True:
-        rows = _fetch(args, after, since)
-        for message in rows:
-            after = max(after, message["_received"]["seq"])
-            if args.json:
-                message.pop("_received")
-                print(json.dumps(message, separators=(",", ":")), file=out)
-            else:
-                if not header_shown:
-                    print(f"{'received':<25}  {'type':<8}  {'user':<20}  {'what':<28}  messageId", file=out)
-                    header_shown = True
-                print(format_row(message), file=out)
-        out.flush()
-        if not args.follow:
-            if not rows and not args.json:
-                print("(no matching messages)", file=out)
-            return 0
-        time.sleep(0.5)
 
 
 # -- entry point ---------------------------------------------------------------------------------------
@@ -350,10 +203,10 @@ def main(argv: Optional[Iterable[str]] = None, out: TextIO = sys.stdout, err: Te
         if args.command in messages.BUILDERS:
             return run_call(args, out)
         if args.command == "send":
-            return run_send(args, out, err)
+            return run_send(args, out, err, _client)
         if args.command == "serve":
             return run_collector(args, prog=PROG)
-        return run_events(args, out)
+        return run_events(args, out, err)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=err)
         return 2

@@ -3,15 +3,18 @@
 Starts the embedded local collector on 127.0.0.1 (no account, no network),
 points the module-level API at it, plays a small shop session (identify, track
 from several worker threads, page, screen, group, alias), flushes, and prints
-what the collector stored.
+what the collector stored, then how to go on: the commands that start the
+collector and open the viewer for your own app.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from datetime import datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import List
 
 import analytics_sdk
@@ -85,7 +88,32 @@ def run() -> int:
         print("OK: every event arrived exactly once." if ok else "PROBLEM: see the counters above.")
         analytics_sdk.shutdown()
         ok = _three_destinations(collector) and ok
-        return 0 if ok else 1
+    print(next_steps())
+    return 0 if ok else 1
+
+
+def _command() -> str:
+    """How this environment runs the CLI: its ``analytics-sdk`` script, relative to here when it is below."""
+    script = Path(sys.executable).parent / "analytics-sdk"
+    if not script.exists():
+        return f"{sys.executable} -m analytics_sdk"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
+def next_steps(port: int = 8088) -> str:
+    """What to do after the demo: the collector on a fixed port, the viewer, your own app pointed at it."""
+    cli = _command()
+    url = f"http://127.0.0.1:{port}"
+    return "\n".join([
+        "",
+        "Next: watch your own app's events.",
+        f"  1. Start the collector:  {cli} serve --port {port} --db events.db",
+        f"  2. Open the viewer:      {url}/   (a browser; or read them: {cli} events)",
+        f"  3. Point the SDK at it:  analytics_sdk.host = \"{url}\"   (any write key will do)",
+    ])
 
 
 def _three_destinations(collector: Collector) -> bool:

@@ -18,6 +18,7 @@ from .bodies import read_body
 from .formats import RequestError, Settings, basic_auth, format_for, formats
 from .ingest import ingest
 from .queries import event_filters
+from .store import EventStore
 
 if TYPE_CHECKING:
     from .server import Collector
@@ -103,7 +104,7 @@ class Handler(BaseHTTPRequestHandler):
         if url.path in VIEWER_FILES:
             self._static(VIEWER_FILES[url.path])
         elif url.path == "/v1/events":
-            self._reply(200, {"events": store.query(**event_filters(query))})
+            self._reply(200, _events_page(store, event_filters(query)))
         elif url.path == "/v1/rejections":
             self._reply(200, {"rejections": store.rejections(**_rejection_filters(query))})
         elif url.path.startswith("/v1/requests/"):
@@ -200,6 +201,17 @@ class Handler(BaseHTTPRequestHandler):
         if roll < faults.throttle_rate:
             return self._answer(429, fmt.error_body(429, "injected throttle"), {"Retry-After": faults.retry_after})
         return None
+
+
+def _events_page(store: EventStore, filters: Dict[str, Any]) -> Dict[str, Any]:
+    """The events, and how many more matched past ``limit`` (counted only when the page is full)."""
+    events = store.query(**filters)
+    limit = filters.get("limit")
+    more = 0
+    if limit is not None and len(events) >= limit:
+        counted = {k: v for k, v in filters.items() if k not in ("limit", "order")}
+        more = max(0, store.count(**counted) - len(events))
+    return {"events": events, "more": more}
 
 
 def _positive(text: str, name: str, high: Optional[int] = None) -> int:

@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ... import process
 from .formats import Summary
+from .secrets import mask_secret
 
 __all__ = ["EventStore", "RequestRecord", "Accepted", "Rejected", "iso_time"]
 
@@ -164,7 +165,7 @@ class EventStore:
                     [
                         (_stored_key(request.format, item.summary.key), item.summary.type, item.summary.user_id,
                          item.summary.anonymous_id,
-                         item.summary.event, write_key, now, _dumps(item.message), request.format,
+                         item.summary.event, mask_secret(write_key), now, _dumps(item.message), request.format,
                          item.summary.what, item.summary.library, _dumps(item.warnings), request_id)
                         for item in accepted
                     ],
@@ -212,13 +213,7 @@ class EventStore:
         order: str = "asc",
     ) -> List[Dict[str, Any]]:
         """Stored messages (oldest first unless ``order='desc'``), each with a ``_received`` record."""
-        where, args = _where(
-            [("type = ?", type), ("user_id = ?", user_id), ("event = ?", event), ("format = ?", format),
-             ("received_at >= ?", since), ("received_at <= ?", until), ("seq > ?", after_seq or None),
-             ("seq < ?", before_seq)],
-            user=user,
-            q=q,
-        )
+        where, args = _event_where(type, user_id, event, since, after_seq, user, format, q, until, before_seq)
         sql = (
             "SELECT seq, raw, received_at, times_received, write_key, format, warnings, request_id, library,"
             " message_id, type, user_id, anonymous_id, event, what"
@@ -236,7 +231,7 @@ class EventStore:
                 "at": received_at,
                 "at_iso": iso_time(received_at),
                 "times": times,
-                "write_key": key,
+                "write_key": mask_secret(key),  # databases written before masking hold it whole
                 "format": fmt,
                 "library": library,
                 "warnings": json.loads(warnings),
@@ -247,6 +242,12 @@ class EventStore:
             }
             out.append(message)
         return out
+
+    def count(self, **filters: Any) -> int:
+        """How many stored messages match ``filters`` (those of :meth:`query`, without limit and order)."""
+        where, args = _event_where(**filters)
+        with self._lock:
+            return int(self._db.execute(f"SELECT COUNT(*) FROM events{where}", args).fetchone()[0])
 
     def rejections(
         self,
@@ -337,6 +338,20 @@ class EventStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _event_where(
+    type: Optional[str] = None, user_id: Optional[str] = None, event: Optional[str] = None,
+    since: Optional[float] = None, after_seq: int = 0, user: Optional[str] = None, format: Optional[str] = None,
+    q: Optional[str] = None, until: Optional[float] = None, before_seq: Optional[int] = None,
+) -> Tuple[str, List[Any]]:
+    return _where(
+        [("type = ?", type), ("user_id = ?", user_id), ("event = ?", event), ("format = ?", format),
+         ("received_at >= ?", since), ("received_at <= ?", until), ("seq > ?", after_seq or None),
+         ("seq < ?", before_seq)],
+        user=user,
+        q=q,
+    )
 
 
 def _where(

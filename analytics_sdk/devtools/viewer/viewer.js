@@ -4,7 +4,11 @@
 
 const POLL_MS = 1000
 const MAX_ROWS = 1000 // rows kept in the page; older ones fall off the bottom
-const TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias']
+const TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] // Segment's, always in the legend
+// Types with a colour of their own (viewer.css); any other type is drawn as "other".
+const COLOURED = TYPES.concat(['custom_event', 'commerce_event', 'screen_view'])
+const NARROW = '(max-width: 700px)' // viewer.css: below this the filters start folded
+const typeClass = (type) => `t-${COLOURED.includes(type) ? type : 'other'}`
 const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone
 
 const state = { rows: [], afterSeq: 0, afterRejection: 0, paused: false, selected: null, generation: 0 }
@@ -124,11 +128,15 @@ function renderRow (row) {
   const time = el('td', 'time', timeText(row.at))
   time.title = row.atIso
   tr.append(time)
-  const type = el('td')
-  type.append(el('span', `chip t-${TYPES.includes(row.type) ? row.type : 'other'}`, row.type))
+  const type = el('td', 'type')
+  type.append(el('span', `chip ${typeClass(row.type)}`, row.type))
   // A rejected message shows why in place of what it was.
   const what = row.rejected && !row.what ? el('td', 'what reason', row.rejected) : el('td', 'what', row.what)
-  tr.append(type, el('td', 'user', row.user), what, el('td', 'lib', row.library), el('td', 'fmt', row.format))
+  const user = el('td', 'user', row.user)
+  const library = el('td', 'lib', row.library)
+  user.title = row.user // cut with an ellipsis on narrow tables: the whole text on hover
+  library.title = row.library
+  tr.append(type, user, what, library, el('td', 'fmt', row.format))
   const flags = el('td', 'flags')
   if (row.rejected) {
     const badge = el('span', 'badge bad', 'rejected')
@@ -208,7 +216,7 @@ function renderChart (perMinute) {
       if (!count) continue
       const h = Math.max(1, (count / max) * (height - 4))
       y -= h
-      const bar = svg('rect', { x: (i * slot + 1).toFixed(1), y: y.toFixed(1), width: Math.max(1, slot - 2).toFixed(1), height: h.toFixed(1), class: `bar t-${TYPES.includes(type) ? type : 'other'}` })
+      const bar = svg('rect', { x: (i * slot + 1).toFixed(1), y: y.toFixed(1), width: Math.max(1, slot - 2).toFixed(1), height: h.toFixed(1), class: `bar ${typeClass(type)}` })
       const title = svg('title', {})
       title.textContent = `${new Date(minute.minute).toLocaleTimeString()} · ${type}: ${count}`
       bar.append(title)
@@ -219,14 +227,23 @@ function renderChart (perMinute) {
   axis.textContent = `max ${max}/min · now`
   nodes.push(svg('line', { x1: 0, x2: width, y1: height + 0.5, y2: height + 0.5, class: 'baseline' }), axis)
   chart.replaceChildren(...nodes)
+}
+
+function renderTypes (seen) {
+  // Segment's types always; any other format's types (mParticle's custom_event...) once stored.
+  const types = TYPES.concat(seen.filter((type) => !TYPES.includes(type)).sort())
   const legend = $('legend')
-  if (!legend.childElementCount) {
-    for (const type of TYPES) {
+  if (legend.dataset.types !== types.join(' ')) {
+    legend.dataset.types = types.join(' ')
+    legend.replaceChildren(...types.map((type) => {
       const item = el('span', 'legend-item')
-      item.append(el('i', `swatch t-${type}`), document.createTextNode(type))
-      legend.append(item)
-    }
+      item.append(el('i', `swatch ${typeClass(type)}`), document.createTextNode(type))
+      return item
+    }))
   }
+  const select = $('f-type')
+  const listed = new Set([...select.options].map((option) => option.value))
+  for (const type of types) if (!listed.has(type)) select.append(new Option(type, type))
 }
 
 function renderStats (stats) {
@@ -239,6 +256,9 @@ function renderStats (stats) {
     for (const name of stats.formats) select.append(new Option(name, name))
   }
   renderChart(stats.per_minute)
+  const seen = new Set(Object.keys(stats.by_type))
+  for (const minute of stats.per_minute) for (const type of Object.keys(minute.by_type)) seen.add(type)
+  renderTypes([...seen])
 }
 
 // -- polling -----------------------------------------------------------------------------------------
@@ -274,7 +294,19 @@ function poll () {
     .finally(() => setTimeout(poll, POLL_MS))
 }
 
+function showActiveFilters () {
+  const active = Object.values(filters()).filter(Boolean).length + ($('f-rejected').checked ? 0 : 1)
+  $('filter-count').textContent = active ? `(${active} active)` : ''
+}
+
+function closeDetail () {
+  $('detail').hidden = true
+  state.selected = null
+  for (const tr of document.querySelectorAll('#events tr.selected')) tr.classList.remove('selected')
+}
+
 function restart () {
+  showActiveFilters()
   state.generation += 1
   state.rows = []
   state.afterSeq = 0
@@ -300,11 +332,11 @@ function start () {
     $('pause').textContent = state.paused ? 'Resume' : 'Pause'
     setStatus(true, state.paused ? '❚❚ paused' : '● live')
   })
-  $('detail-close').addEventListener('click', () => {
-    $('detail').hidden = true
-    state.selected = null
-    for (const tr of document.querySelectorAll('#events tr.selected')) tr.classList.remove('selected')
-  })
+  $('detail-close').addEventListener('click', closeDetail)
+  document.addEventListener('keydown', (event) => { if (event.key === 'Escape') closeDetail() })
+  // A phone gets the table first; the filters unfold from their summary line.
+  if (window.matchMedia(NARROW).matches) $('filter-box').open = false
+  renderTypes([])
   restart().then(poll)
 }
 

@@ -134,6 +134,11 @@ class Format:
         """The generic columns of an accepted message."""
         raise NotImplementedError
 
+    def request_library(self, headers: Headers) -> Optional[str]:
+        """The sending library when the API carries it in the request, not the messages
+        (mParticle: the User-Agent); used for messages whose summary names none."""
+        return None
+
     def response(self, outcome: Outcome) -> Response:
         """Status and JSON body for a request that was read and checked.
 

@@ -13,7 +13,7 @@ requests with those users' or devices' events a 429 naming them.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ...formats import amplitude as pure
 from . import Format, Headers, Outcome, RequestError, Summary, Verdict
@@ -43,6 +43,20 @@ def _verdict(event: Any, min_id_length: int) -> Verdict:
     if not problems:
         return Verdict()
     return Verdict("; ".join(f"{_KINDS[p.kind]} {p.field}" for p in problems))
+
+
+def _properties_set(properties: Any) -> str:
+    """The user properties an identify touches: the names inside ``$set``, ``$setOnce``...
+    (Amplitude's operations), or the top-level names of a plain object."""
+    if not isinstance(properties, dict):
+        return ""
+    names: Set[str] = set()
+    for name, value in properties.items():
+        if str(name).startswith("$") and isinstance(value, (dict, list)):  # $set: {...}, $unset: [...]
+            names.update(str(k) for k in value)
+        else:
+            names.add(str(name))
+    return ", ".join(sorted(names))
 
 
 class AmplitudeFormat(Format):
@@ -77,8 +91,7 @@ class AmplitudeFormat(Format):
         event_type = message.get("event_type")
         kind = _TYPES.get(event_type, "track") if event_type is not None else "track"
         if kind == "identify":
-            properties = message.get("user_properties")
-            what = ", ".join(sorted(str(k) for k in properties)) if isinstance(properties, dict) else "$identify"
+            what = _properties_set(message.get("user_properties")) or "$identify"
         elif kind == "group":
             groups = message.get("groups")
             what = "group " + ", ".join(f"{k}={v}" for k, v in groups.items()) if isinstance(groups, dict) else "$groupidentify"

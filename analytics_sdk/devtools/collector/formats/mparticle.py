@@ -19,7 +19,7 @@ import json
 from typing import Any, Dict, List, Optional, Tuple
 
 from ...formats import mparticle as pure
-from . import Format, Outcome, RequestError, Summary, Verdict
+from . import Format, Headers, Outcome, RequestError, Summary, Verdict
 
 __all__ = ["MParticleFormat"]
 
@@ -39,6 +39,16 @@ def _split(batch: Dict[str, Any]) -> List[Dict[str, Any]]:
     if not events:
         return [dict(fields, event=None)]
     return [dict(fields, event=event, event_index=i) for i, event in enumerate(events)]
+
+
+def _identify_what(identities: Dict[str, Any], attributes: Any) -> str:
+    """An event-less batch (an identify) in words: the identities it sets besides the user
+    column's, then its user attributes ("email, $firstname" for a Segment identify with
+    email and firstName traits)."""
+    names = [str(k) for k in identities if k not in _USER_IDENTITIES[:2] and identities.get(k)]
+    if isinstance(attributes, dict):
+        names += sorted(str(k) for k in attributes)
+    return ", ".join(names) or "user identities"
 
 
 class MParticleFormat(Format):
@@ -78,8 +88,7 @@ class MParticleFormat(Format):
         device = message.get("mp_deviceid")
         request_id = message.get("source_request_id")
         if event is None:
-            attributes = message.get("user_attributes")
-            what = ", ".join(sorted(str(k) for k in attributes)) if isinstance(attributes, dict) else "user identities"
+            what = _identify_what(identities, message.get("user_attributes"))
             return Summary(key=_text(request_id) or fallback_key, type="identify", user_id=_text(user),
                            anonymous_id=_text(device), what=_text(what))
         data = event.get("data") if isinstance(event.get("data"), dict) else {}
@@ -99,6 +108,10 @@ class MParticleFormat(Format):
             event=_text(name),
             what=_text(what),
         )
+
+    def request_library(self, headers: Headers) -> Optional[str]:
+        # mParticle's batches do not name their sender; its clients do in the User-Agent.
+        return _text(headers.get("User-Agent"))
 
     def response(self, outcome: Outcome) -> Tuple[int, Dict[str, Any], Dict[str, str]]:
         settings = outcome.settings

@@ -14,6 +14,7 @@ import json
 import re
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
+from ..secrets import mask_secret
 from . import Format, Headers, Outcome, RequestError, Summary, Verdict
 
 __all__ = ["SegmentFormat", "validate_message", "MESSAGE_TYPES", "MAX_MESSAGE_BYTES", "MAX_BODY_BYTES"]
@@ -28,7 +29,7 @@ OBJECT_FIELDS = ("properties", "traits", "context", "integrations")
 NEAR_LIMIT_BYTES = MAX_MESSAGE_BYTES * 3 // 4
 
 _ISO_8601 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?P<zone>Z|z|[+-]\d{2}(?::?\d{2})?)?)?$"
+    r"^\d{4}-\d{2}-\d{2}(?P<time>[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?P<zone>Z|z|[+-]\d{2}(?::?\d{2})?)?)?$"
 )
 
 # Segment's reserved traits and properties, by the JSON type its destinations expect.
@@ -140,7 +141,7 @@ def warnings_for(message: Dict[str, Any]) -> List[str]:
         match = _ISO_8601.match(value) if isinstance(value, str) else None
         if match is None:
             found.append(f"{name} {value!r} is not ISO-8601: Segment uses the time it received the message")
-        elif "T" in value.upper() and not match.group("zone"):
+        elif match.group("time") and not match.group("zone"):  # "T10:00:00" and " 10:00:00" alike
             found.append(f"{name} {value!r} has no time zone: taken as UTC")
     for name in OBJECT_FIELDS:
         if name in message and message[name] is not None and not isinstance(message[name], dict):
@@ -247,6 +248,10 @@ class SegmentFormat(Format):
             body.setdefault("type", path.rsplit("/", 1)[-1])
             body.pop("writeKey", None)
             batch = [body]
+        for message in batch:
+            # A key sent inside a message is kept as a trace that one was sent, never whole.
+            if isinstance(message, dict) and isinstance(message.get("writeKey"), str):
+                message["writeKey"] = mask_secret(message["writeKey"])
         for index, message in enumerate(batch):
             if message_bytes(message) > MAX_MESSAGE_BYTES:
                 raise RequestError(413, f"message {index} is over {MAX_MESSAGE_BYTES // 1024} KB")
