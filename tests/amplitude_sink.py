@@ -8,7 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from analytics_sdk.devtools.formats import amplitude as fmt
+from analytics_sdk.devtools.api_rules import amplitude as fmt
 
 Reply = Tuple[int, bytes]
 

@@ -1,5 +1,5 @@
 """A loopback mParticle for the tests: a real HTTP server on 127.0.0.1 that
-answers with ``analytics_sdk.devtools.formats.mparticle`` (or a scripted status
+answers with ``analytics_sdk.devtools.api_rules.mparticle`` (or a scripted status
 first) and records every request."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 
-from analytics_sdk.devtools.formats.mparticle import Answer, Settings, answer, errors_body
+from analytics_sdk.devtools.api_rules.mparticle import Answer, Settings, answer, errors_body
 
 
 @dataclass

@@ -13,7 +13,7 @@ import pytest
 
 from analytics_sdk import Client, Identify, Revenue, Segment
 from analytics_sdk.wire import Amplitude
-from analytics_sdk.devtools.formats import amplitude as fmt
+from analytics_sdk.devtools.api_rules import amplitude as fmt
 
 from .amplitude_sink import Sink
 

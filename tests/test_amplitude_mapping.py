@@ -11,7 +11,7 @@ from analytics_sdk.payload_builders import lift
 from analytics_sdk.wire import Action, Amplitude, Unsendable
 from analytics_sdk.wire.amplitude import LIBRARY
 from analytics_sdk.wire.amplitude_replies import read_reply
-from analytics_sdk.devtools.formats import amplitude as fmt
+from analytics_sdk.devtools.api_rules import amplitude as fmt
 
 TS = "2024-05-01T12:00:00.250000+00:00"
 MS = 1714564800250

@@ -10,7 +10,7 @@ import pytest
 from analytics_sdk import Client, ValidationError
 from analytics_sdk.wire import Action, MParticle, Segment
 from analytics_sdk.wire.mparticle import MAX_BATCH_BYTES, MAX_REQUEST_BYTES
-from analytics_sdk.devtools.formats.mparticle import Settings
+from analytics_sdk.devtools.api_rules.mparticle import Settings
 
 from .mparticle_sink import Sink
 

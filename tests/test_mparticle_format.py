@@ -8,7 +8,7 @@ from typing import Any, Dict
 
 import pytest
 
-from analytics_sdk.devtools.formats.mparticle import Settings, answer, check_batch, check_event, credentials
+from analytics_sdk.devtools.api_rules.mparticle import Settings, answer, check_batch, check_event, credentials
 
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"key:secret").decode()}
 

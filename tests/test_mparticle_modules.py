@@ -24,7 +24,7 @@ import mparticle as reference
 import pytest
 
 import analytics_sdk.mparticle as ours
-from analytics_sdk.devtools.formats.mparticle import Settings
+from analytics_sdk.devtools.api_rules.mparticle import Settings
 
 from .mparticle_sink import Sink
 

@@ -8,7 +8,7 @@ or ``analytics-sdk serve`` runs it; :class:`Collector` embeds it in tests.
 Modules, one job each:
 
 - ``formats/``: one module per backend API (``segment.py``, ``amplitude.py``,
-  ``mparticle.py``; the last two fit the pure ``devtools/formats`` modules). A format owns
+  ``mparticle.py``; the last two fit the pure ``devtools/api_rules`` modules). A format owns
   its POST routes, where its credential travels, how a body becomes messages
   and what refuses the whole request, the per-message check (a rejection
   reason, or warnings about what the backend would change), the generic columns

@@ -1,6 +1,6 @@
 """Amplitude's HTTP V2 (``/2/httpapi``) and Batch (``/batch``) APIs.
 
-The checks and answers are :mod:`analytics_sdk.devtools.formats.amplitude`'s
+The checks and answers are :mod:`analytics_sdk.devtools.api_rules.amplitude`'s
 (the pure module the SDK's own tests answer with); this module only fits them
 to the collector. Like Amplitude, a request is all or nothing: one invalid event
 makes a 400 naming the events by index and nothing of the request is stored
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-from ...formats import amplitude as pure
+from ...api_rules import amplitude as pure
 from . import Format, Headers, Outcome, RequestError, Summary, Verdict
 
 __all__ = ["AmplitudeFormat"]

@@ -1,6 +1,6 @@
 """mParticle's Events API: ``/v2/events`` (one batch) and ``/v2/bulkevents`` (up to 100).
 
-The checks and answers are :mod:`analytics_sdk.devtools.formats.mparticle`'s
+The checks and answers are :mod:`analytics_sdk.devtools.api_rules.mparticle`'s
 (the pure module the SDK's own tests answer with); this module fits them to the
 collector. Credentials are HTTP Basic key:secret: none is a 401; with
 ``--write-key`` another key is a 403, and with ``--write-secret`` too another
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Optional, Tuple
 
-from ...formats import mparticle as pure
+from ...api_rules import mparticle as pure
 from . import Format, Headers, Outcome, RequestError, Summary, Verdict
 
 __all__ = ["MParticleFormat"]

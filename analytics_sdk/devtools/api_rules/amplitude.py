@@ -157,6 +157,35 @@ def _index_lists(found: Dict[int, List[Problem]], kind: str) -> Dict[str, List[i
     return lists
 
 
+def _min_id_length(raw_options: Any) -> int:
+    """The request's ``options.min_id_length``, or Amplitude's default when absent or not a positive int."""
+    options: Dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
+    requested = options.get("min_id_length")
+    if isinstance(requested, int) and not isinstance(requested, bool) and requested > 0:
+        return requested
+    return DEFAULT_MIN_ID_LENGTH
+
+
+def _invalid_events(found: Dict[int, Any]) -> Answer:
+    """The 400 that names the bad events by index, as Amplitude's does."""
+    missing = _index_lists(found, "missing")
+    invalid = _index_lists(found, "invalid")
+    lengths = _index_lists(found, "id_length")
+    error = (
+        "Request missing required field" if missing
+        else "Invalid field values on some events" if invalid
+        else "Invalid id length for user_id or device_id"
+    )
+    extra: Dict[str, Any] = {}
+    if missing:
+        extra["events_with_missing_fields"] = missing
+    if invalid:
+        extra["events_with_invalid_fields"] = invalid
+    if lengths:
+        extra["events_with_invalid_id_lengths"] = lengths
+    return _error(400, error, **extra)
+
+
 def answer(
     path: str,
     raw: bytes,
@@ -192,33 +221,11 @@ def answer(
         return _error(400, "Request missing required field", missing_field="events")
     if len(events) > limits.max_events:
         return _error(413, "Payload too large")
-    raw_options = payload.get("options")
-    options: Dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
-    requested = options.get("min_id_length")
-    min_length = (
-        requested
-        if isinstance(requested, int) and not isinstance(requested, bool) and requested > 0
-        else DEFAULT_MIN_ID_LENGTH
-    )
+    min_length = _min_id_length(payload.get("options"))
 
     found = {i: problems for i, event in enumerate(events) if (problems := check_event(event, min_length))}
     if found:
-        missing = _index_lists(found, "missing")
-        invalid = _index_lists(found, "invalid")
-        lengths = _index_lists(found, "id_length")
-        error = (
-            "Request missing required field" if missing
-            else "Invalid field values on some events" if invalid
-            else "Invalid id length for user_id or device_id"
-        )
-        extra: Dict[str, Any] = {}
-        if missing:
-            extra["events_with_missing_fields"] = missing
-        if invalid:
-            extra["events_with_invalid_fields"] = invalid
-        if lengths:
-            extra["events_with_invalid_id_lengths"] = lengths
-        return _error(400, error, **extra)
+        return _invalid_events(found)
 
     if throttle is not None:
         throttled = [i for i, event in enumerate(events) if throttle.hit(event)]
