@@ -15,7 +15,7 @@ from typing import List
 import pytest
 
 from analytics_sdk import Client
-from analytics_sdk.destinations import Amplitude, MParticle, Segment
+from analytics_sdk.wire import Amplitude, MParticle, Segment
 from analytics_sdk.devserver import Collector
 
 from .test_cli import CLI, run

@@ -13,7 +13,7 @@ from typing import Any, Dict, List
 import pytest
 
 from analytics_sdk import Client
-from analytics_sdk.destinations import Amplitude, MParticle, Segment
+from analytics_sdk.wire import Amplitude, MParticle, Segment
 from analytics_sdk.devtools.collector import Collector
 
 SEGMENT_KEY = "segment-write-key-A1b2"

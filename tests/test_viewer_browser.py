@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from analytics_sdk import Client
-from analytics_sdk.destinations import Amplitude, MParticle
+from analytics_sdk.wire import Amplitude, MParticle
 from analytics_sdk.devserver import Collector
 
 CHROMIUM = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium", shutil.which("chromium-browser")) if p and os.path.exists(p)), None)
