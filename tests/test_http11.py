@@ -53,7 +53,7 @@ class RawServer:
 def _post(server: RawServer, body: bytes = b"{}") -> object:
     conn = Connection("127.0.0.1", server.port, request_head(f"127.0.0.1:{server.port}", "/v1/batch", {"X-Test": "1"}))
     try:
-        return conn.post(body, timeout=5)
+        return conn.post([body], timeout=5)
     finally:
         conn.close()
 
@@ -233,7 +233,7 @@ def test_the_largest_accepted_timeout_works():
     server = RawServer([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"])
     conn = Connection("127.0.0.1", server.port, request_head("127.0.0.1", "/v1/batch", {}))
     try:
-        assert conn.post(b"{}", timeout=threading.TIMEOUT_MAX).body == b"ok"
+        assert conn.post([b"{}"], timeout=threading.TIMEOUT_MAX).body == b"ok"
     finally:
         conn.close()
 
@@ -271,7 +271,7 @@ def test_an_interrupted_request_leaves_no_half_used_connection():
     signal.setitimer(signal.ITIMER_REAL, 0.1)
     try:
         with pytest.raises(KeyboardInterrupt):
-            conn.post(b"{}", timeout=5)
+            conn.post([b"{}"], timeout=5)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -286,7 +286,7 @@ def test_a_body_in_pieces_arrives_as_if_joined(size):
     parts = [b'{"batch":[', memoryview(middle), b'],"sentAt":"x"}']
     conn = Connection("127.0.0.1", server.port, request_head("127.0.0.1", "/v1/batch", {}))
     try:
-        assert conn.post_parts(parts, timeout=5).body == b"ok"
+        assert conn.post(parts, timeout=5).body == b"ok"
     finally:
         conn.close()
     head, _, received = server.requests[0].partition(b"\r\n\r\n")

@@ -42,7 +42,7 @@ def test_a_100_continue_while_the_body_is_sent_does_not_abort_the_request(size):
     with _small_window_server(_continue_at_once_then_ok) as server:
         conn = Connection("127.0.0.1", server.port, request_head("127.0.0.1", "/v1/batch", {}))
         try:
-            response = conn.post(body, timeout=10)
+            response = conn.post([body], timeout=10)
         finally:
             conn.close()
     assert (response.status, response.body, response.keep_alive) == (200, b"ok", True)

@@ -120,16 +120,12 @@ class Connection:
             sock.settimeout(0.0)
         self._sock = sock
 
-    def post(self, body: bytes, timeout: float) -> Response:
-        """Send one request and read its response within ``timeout`` seconds in all
-        (not per read: a server that trickles bytes cannot stretch it); raises
-        OSError/ProtocolError on trouble."""
-        return self.post_parts([body], timeout)
-
-    def post_parts(self, parts: Sequence[Buffer], timeout: float, on_sent: Optional[Callable[[], None]] = None) -> Response:
-        """:meth:`post` of a body given in pieces (bytes, bytearrays, memoryviews):
-        on a plain socket they go out in one ``sendmsg()``, never joined. ``on_sent``
-        is called once the whole request went out (from then on, the server may act on it)."""
+    def post(self, parts: Sequence[Buffer], timeout: float, on_sent: Optional[Callable[[], None]] = None) -> Response:
+        """Send one request whose body is ``parts`` (bytes, bytearrays, memoryviews: on a
+        plain socket they go out in one ``sendmsg()``, never joined) and read its response
+        within ``timeout`` seconds in all (not per read: a server that trickles bytes
+        cannot stretch it); raises OSError/ProtocolError on trouble. ``on_sent`` is called
+        once the whole request went out (from then on, the server may act on it)."""
         deadline = time.monotonic() + timeout
         if self._sock is None:
             self._connect(timeout)

@@ -249,7 +249,7 @@ class HttpTransport(_Transport):
         while True:
             reused = conn.used
             try:
-                response = conn.post_parts(parts, limit, on_sent=doubt.body_sent)
+                response = conn.post(parts, limit, on_sent=doubt.body_sent)
                 break
             except (ConnectionError, ProtocolError) as exc:
                 conn.close()
