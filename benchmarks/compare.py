@@ -31,9 +31,7 @@ same loop with ``send=False`` (build, validate, encode; no queue, no uploader):
 what the call itself costs, so the rest of the caller's figures is the
 uploader's. ``floor`` is the least code that could do the job (build the dict,
 append to a deque; a thread encodes a batch and POSTs it), to show how close to
-the limit each SDK is. The ``sketch_*`` rows (``helper_process_sketch.py``: delivery
-in a helper process, for a design decision) run only when named in ``--sdks``,
-and only the end-to-end phase.
+the limit each SDK is.
 
 Only 127.0.0.1 is ever contacted.
 """
@@ -76,10 +74,6 @@ SDKS: Dict[str, Tuple[str, Dict[str, str]]] = {
     "rudder": ("rudder-sdk-python", {}),
     "posthog": ("posthog", {}),
     "floor": ("floor (deque + json.dumps + POST)", {}),
-    # Not an SDK: what delivery in a helper process would give (helper_process_sketch.py).
-    "sketch_helper_runs": ("sketch: helper process, runs", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_SKETCH": "runs"}),
-    "sketch_helper_events": ("sketch: helper process, events", {"ANALYTICS_SDK_JSON": "stdlib", "BENCH_SKETCH": "events"}),
-    "sketch_helper_events_speed": ("sketch: helper, events [speed]", {"BENCH_SKETCH": "events"}),
 }
 
 
@@ -256,10 +250,6 @@ def make_sdk(name: str, host: str, queue_size: Optional[int]) -> Tuple[Callable[
         return track, client.flush
     if name == "floor":
         return _floor_sdk(host)
-    if name.startswith("sketch_helper"):
-        import helper_process_sketch
-
-        return helper_process_sketch.make(host, WRITE_KEY, os.environ["BENCH_SKETCH"])
     raise SystemExit(f"unknown sdk {name}")
 
 
@@ -454,7 +444,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
-    default_sdks = ",".join(name for name in SDKS if not name.startswith("sketch"))  # sketches: on request
+    default_sdks = ",".join(SDKS)
     parser.add_argument("--sdks", default=default_sdks, help="comma-separated subset of: " + ", ".join(SDKS))
     parser.add_argument("--json", dest="json_out", help="also write the medians to this file")
     parser.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
@@ -483,7 +473,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     if phase == "defaults" and name == "floor":
                         continue  # no queue limit at all
                     if phase != "e2e" and ("BENCH_NO_SEND" in SDKS[name][1] or "BENCH_SKETCH" in SDKS[name][1]):
-                        continue  # nothing is queued, or a sketch with no queue bound
+                        continue  # nothing is queued
                     result = run_worker(name, phase, sink, args.events)
                     if result is None:
                         exact[name] = False
