@@ -11,6 +11,7 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 from analytics_sdk import ValidationError, messages as m
 from analytics_sdk.message_bytes import encode_templated
 from analytics_sdk.json_codec import MAX_DEPTH, encode_stdlib
+from analytics_sdk.version import VERSION
 
 
 def _nested(depth: int) -> dict:
@@ -69,7 +70,7 @@ def test_changing_one_messages_context_never_reaches_another():
     with_context = m.build_identify("u", None, context={"ip": "5.6.7.8"})
     with_context["context"]["library"]["version"] = "0"
     for later in (m.build_track("u", "E", {}), m.build_identify("u", None, context={"a": 1}), m.build_page("u")):
-        assert later["context"]["library"] == {"name": "analytics-sdk-python", "version": m.VERSION}
+        assert later["context"]["library"] == {"name": "analytics-sdk-python", "version": VERSION}
         assert "ip" not in later["context"]
         assert b'"library":{"name":"analytics-sdk-python"' in encode_templated(later)
 
