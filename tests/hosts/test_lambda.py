@@ -61,10 +61,14 @@ def test_frozen_between_invocations_every_event_arrives_once(failing_invocation,
         results: List[dict] = []
         try:
             for n in range(5):
-                # A collector answering 503 for one whole invocation: the handler's flush
-                # gives up at its 2 s, the event stays queued through the freeze, and goes
-                # out after a later thaw (retried, same messageId).
-                collector.faults = Faults(error_rate=1.0) if n == failing_invocation else Faults()
+                # A collector refusing everything for one whole invocation (429, Retry-After: 1):
+                # the handler's flush gives up at its 2 s, the event stays queued through the
+                # freeze, and goes out after the thaw (retried, same messageId). Retry-After
+                # pins the next try to at most 1 s after the freeze; a plain 500's jittered
+                # backoff could put it up to 4 s later, past the next invocation's 2 s flush
+                # (that made this test fail about one run in fifty).
+                down = Faults(throttle_rate=1.0, retry_after="1")
+                collector.faults = down if n == failing_invocation else Faults()
                 results.append(_invoke(proc, {"user_id": f"u{n}", "amount": n}))
             collector.faults = Faults()
             proc.send_signal(signal.SIGCONT)
