@@ -6,6 +6,7 @@ flush, shutdown and delivery at exit."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 
+from analytics_sdk import Client
 import analytics_sdk.amplitude as ours
 
 from .amplitude_sink import Sink
@@ -45,7 +47,7 @@ def scenario(sdk: Any, client: Any) -> None:
     client.track(sdk.BaseEvent("Short Id", user_id="abc"))  # the server refuses it (id length): callback 400
 
 
-def run(sdk: Any, sink: Sink, api_key: str) -> List[Tuple[str, int]]:
+def run(sdk: Any, sink: Sink, api_key: str, with_callback: bool = True) -> List[Tuple[str, int]]:
     codes: List[Tuple[str, int]] = []
     lock = threading.Lock()
 
@@ -53,7 +55,7 @@ def run(sdk: Any, sink: Sink, api_key: str) -> List[Tuple[str, int]]:
         with lock:
             codes.append((event.event_type, code))
 
-    config = sdk.Config(server_url=sink.url, callback=callback, min_id_length=3,
+    config = sdk.Config(server_url=sink.url, callback=callback if with_callback else None, min_id_length=3,
                         plan=sdk.Plan(branch="main", source="web", version="1"))
     config.min_id_length = 4  # changed after construction, as users do, before the client exists
     client = sdk.Amplitude(api_key, config)
@@ -85,6 +87,20 @@ def test_same_events_on_the_wire_and_same_callback_codes_as_amplitude_analytics(
     assert all(b["options"] == {"min_id_length": 4} for b in ours_bodies)
     first = ours_bodies[0]["events"][0]
     assert first["library"].startswith("analytics-sdk-python/") and isinstance(first["time"], int)
+
+
+def test_without_a_callback_the_same_events_on_the_wire_as_amplitude_analytics():
+    # No callback: nothing needs the Segment-shaped message, so each event takes the
+    # client's prebuilt path (Client.enqueue_prebuilt); it must put the same bytes out.
+    with Sink() as sink:
+        run(theirs, sink, "their-key", with_callback=False)
+        run(ours, sink, "our-key", with_callback=False)
+    assert len(set(wire_events(sink, "our-key"))) == 7
+    assert wire_events(sink, "our-key") == wire_events(sink, "their-key")
+    for body in (b for b in sink.bodies() if b["api_key"] == "our-key"):
+        for event in body["events"]:
+            assert list(event)[-2:] == ["insert_id", "library"], event  # as the message path orders them
+            assert event["library"].startswith("analytics-sdk-python/") and isinstance(event["time"], int)
 
 
 def test_callbacks_for_every_outcome_event_level_too():
@@ -180,3 +196,45 @@ def test_events_are_delivered_at_exit_without_flush(tmp_path):
         """)
         subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
     assert sorted(e["event_properties"]["i"] for e in sink.ingested) == [0, 1, 2]
+
+
+def _event_bytes(raw: bytes) -> List[bytes]:
+    """The events of a request body, byte for byte as sent (our bodies join them with ',')."""
+    events = raw[raw.index(b'"events":[') + len(b'"events":['):raw.rindex(b"]")]
+    return events.split(b',{"') if events else []
+
+
+def test_the_prebuilt_path_and_the_message_path_send_the_same_bytes(monkeypatch):
+    # With a callback the event goes as a Segment-shaped message through the
+    # destination's mapping; without one, as it is (Client.enqueue_prebuilt). Same bytes.
+    def make() -> Any:
+        return ours.BaseEvent("Song Played", user_id="user-1", device_id="dev-1", time=1714564800000,
+                              insert_id="fixed-insert-id", event_properties={"t": "é" * 1100, "n": None, "x": 1.5},
+                              groups={"g": "h"}, price=2.5, plan=ours.Plan(branch="b"))
+
+    with Sink() as sink:
+        message_path = ours.Amplitude("k1", ours.Config(server_url=sink.url, callback=lambda *a: None))
+        message_path.track(make())
+        message_path.shutdown()
+        prebuilt = ours.Amplitude("k2", ours.Config(server_url=sink.url))
+        calls: List[Any] = []
+        real = Client.enqueue_message
+        monkeypatch.setattr(Client, "enqueue_message", lambda self, *a: calls.append(a) or real(self, *a))
+        prebuilt.track(make())
+        prebuilt.shutdown()
+    assert calls == []  # it did take the prebuilt path
+    by_key = {json.loads(raw)["api_key"]: _event_bytes(raw) for _, _, raw in sink.requests}
+    assert by_key["k1"] == by_key["k2"] and len(by_key["k1"]) == 1
+    assert json.loads(by_key["k1"][0])["event_properties"]["t"] == "é" * 1024  # Amplitude's limit applied
+
+
+def test_an_event_amplitude_would_refuse_is_still_reported_without_a_callback(caplog):
+    # The prebuilt path declines it (no user_id or device_id): the message path refuses
+    # and reports it, as it always did.
+    client = ours.Amplitude("k", ours.Config(server_url="http://127.0.0.1:9/2/httpapi"))
+    with caplog.at_level(logging.INFO, logger="amplitude"):
+        client.track(ours.BaseEvent("No Ids"))
+    stats = client.stats()
+    client.shutdown(timeout=1)
+    assert stats["dropped"] == {"invalid": 1} and stats["enqueued"] == 0, stats
+    assert any("not delivered" in r.getMessage() and "user_id or a device_id" in r.getMessage() for r in caplog.records)

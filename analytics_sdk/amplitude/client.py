@@ -93,14 +93,22 @@ class Amplitude:
         fields = event._wire_fields()
         ms = fields.get("time")
         if ms is None:
-            now = _time.time()
-            fields["time"] = int(now * 1000)
-            timestamp = utc_now_iso()
-        else:
-            timestamp = datetime.fromtimestamp(ms / 1000.0, _utc).isoformat()
+            fields["time"] = int(_time.time() * 1000)
+        insert_id = fields.pop("insert_id", None) or new_message_id()
+        fields.pop("library", None)  # the destination names us
+        callback = None
+        if config.callback is not None or event.event_callback is not None:
+            callback = self._reporter(event)
+        problem = self._pipeline.problem
+        if callback is None and problem is None:
+            # Nothing needs the Segment-shaped message: the event goes as it is (hot path).
+            queued = pipeline.enqueue_prebuilt("Amplitude", fields, insert_id)
+            if queued is not None:
+                return
+        timestamp = utc_now_iso() if ms is None else datetime.fromtimestamp(ms / 1000.0, _utc).isoformat()
         message = {
             "type": "track",
-            "messageId": fields.pop("insert_id", None) or new_message_id(),
+            "messageId": insert_id,
             "timestamp": timestamp,
             "userId": fields.get("user_id"),
             "anonymousId": fields.get("device_id"),
@@ -109,11 +117,6 @@ class Amplitude:
             "event": fields.get("event_type"),
             "properties": fields.get("event_properties") or {},
         }
-        fields.pop("library", None)  # the destination names us
-        callback = None
-        if config.callback is not None or event.event_callback is not None:
-            callback = self._reporter(event)
-        problem = self._pipeline.problem
         if problem is not None:
             self._refuse(pipeline, message, callback, problem)
             return

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 from ..errors import ValidationError
 from ..json_codec import encode as encode_json
 from ..version import VERSION
-from .amplitude_mapping import to_amplitude
+from .amplitude_mapping import refusal, to_amplitude
 from .amplitude_replies import events_reader, read_reply
 from .base import USER_AGENT, Action, Destination, Reply
 from .bodies import array_parts, join_array
@@ -123,7 +123,20 @@ class Amplitude(Destination):
     # -- caller's thread ---------------------------------------------------------------
 
     def encode(self, message: Mapping[str, Any]) -> bytes:
-        event = to_amplitude(message, LIBRARY)
+        return self._encode_event(to_amplitude(message, LIBRARY))
+
+    def encode_prebuilt(self, event: Dict[str, Any], insert_id: str) -> Optional[bytes]:
+        """``analytics_sdk.amplitude``'s fast path: ``event`` is already an Amplitude event
+        (its classes' wire fields, none but ``EVENT_FIELDS``), so the message around it
+        need not be built. The same bytes :meth:`encode` makes of that message; None
+        (nothing changed) when Amplitude would refuse it: the message path reports that."""
+        if refusal(event) is not None:
+            return None
+        event["insert_id"] = insert_id
+        event["library"] = LIBRARY
+        return self._encode_event(event)
+
+    def _encode_event(self, event: Dict[str, Any]) -> bytes:
         data = encode_json(event)
         # A string over 1024 characters makes the event longer than that; only
         # then is it worth walking the event to cut strings.

@@ -51,7 +51,7 @@ from dateutil import parser as date_parser
 
 from .base import Unsendable
 
-__all__ = ["to_amplitude", "EVENT_FIELDS", "DEFAULT_GROUP_TYPE", "millis"]
+__all__ = ["to_amplitude", "EVENT_FIELDS", "DEFAULT_GROUP_TYPE", "millis", "refusal"]
 
 DEFAULT_GROUP_TYPE = "[Segment] Group"  # Segment's own fallback group type
 
@@ -278,8 +278,17 @@ def _finish(event: Dict[str, Any], message: Mapping[str, Any], library: str) -> 
             event["time"] = ms
     event["insert_id"] = message.get("messageId")
     event["library"] = library
-    if not event.get("event_type") or not isinstance(event["event_type"], str):
-        raise Unsendable("invalid", "Amplitude needs an event_type (a non-empty string)")
-    if not event.get("user_id") and not event.get("device_id") and event["event_type"] != "$groupidentify":
-        raise Unsendable("invalid", "Amplitude needs a user_id or a device_id (userId or anonymousId)")
+    problem = refusal(event)
+    if problem is not None:
+        raise Unsendable("invalid", problem)
     return event
+
+
+def refusal(event: Mapping[str, Any]) -> Optional[str]:
+    """Why Amplitude would answer ``event`` with a 400 (checked before sending), or None."""
+    event_type = event.get("event_type")
+    if not event_type or not isinstance(event_type, str):
+        return "Amplitude needs an event_type (a non-empty string)"
+    if not event.get("user_id") and not event.get("device_id") and event_type != "$groupidentify":
+        return "Amplitude needs a user_id or a device_id (userId or anonymousId)"
+    return None

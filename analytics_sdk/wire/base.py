@@ -71,6 +71,11 @@ class Destination:
         """The backend's event for ``message``, as bytes (raise :class:`Unsendable` to refuse)."""
         raise NotImplementedError
 
+    def encode_prebuilt(self, event: Dict[str, Any], insert_id: str) -> Optional[bytes]:
+        """An event a facade built already in this backend's own format, as bytes; None
+        to decline (the facade then sends the message instead). Declines by default."""
+        return None
+
     # -- uploader's thread ----------------------------------------------------------------
 
     def headers(self) -> Dict[str, str]:  # pragma: no cover - abstract
