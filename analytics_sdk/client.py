@@ -255,21 +255,14 @@ class Client(SegmentCalls):
     # -- for the SDK's own facades (amplitude, mparticle): public, not for applications ----
 
     def enqueue_prebuilt(self, destination: str, event: Dict[str, Any], insert_id: str) -> Optional[bool]:
-        """A facade's fast path: ``event`` is already in the format of the destination named
-        ``destination``. When that is this client's only destination and nothing needs the
-        message (no plugin, per-call callback, opt_out, sync_mode or send=False), it is
-        encoded and queued as it is: whether it was queued. None when this path does not
-        apply, or the destination declines the event: queue the message instead
-        (:meth:`enqueue_message`), which reports whatever is refused."""
+        """A facade's fast path (docs/architecture/hot-path.md): ``event``, already in the format
+        of ``destination``, is queued as it is when that is the only destination and nothing
+        needs the message. None when the path does not apply: use :meth:`enqueue_message`."""
         route = self._single
         if (route is None or route.destination.name != destination or self._event_plugins or self._plugin_workers
                 or self.opt_out or not self.send or self.sync_mode):
             return None
-        data = route.destination.encode_prebuilt(event, insert_id)
-        if data is None:
-            return None
-        data = dispatch.check_size(route, data)
-        return data is not None and dispatch.queue_one(route, data, False, self.queue_full_timeout)
+        return dispatch.queue_prebuilt(route, event, insert_id, self.queue_full_timeout)
 
     def enqueue_message(self, msg: Dict[str, Any], callback: Optional[OutcomeCallback] = None) -> Result:
         """Queue a message built elsewhere (a facade's own builder), through the plugins."""

@@ -16,7 +16,7 @@ from .logs import log
 from .message_bytes import encode_message
 from .routes import Route
 
-__all__ = ["REFUSAL_DETAIL", "encode_for", "check_size", "queue_one", "fan_out", "run_event_plugins", "plugin_name"]
+__all__ = ["REFUSAL_DETAIL", "encode_for", "check_size", "queue_one", "queue_prebuilt", "fan_out", "run_event_plugins", "plugin_name"]
 
 REFUSAL_DETAIL = {
     "queue_full": "the queue is full (max_queue_size); the message was not queued",
@@ -48,6 +48,16 @@ def check_size(route: Route, data: bytes) -> Optional[bytes]:
         route.outcomes.drop("too_large", [data], f"{len(data)} bytes is over the {limit}-byte limit")
         return None
     return data
+
+
+def queue_prebuilt(route: Route, event: Dict[str, Any], insert_id: str, wait: float) -> Optional[bool]:
+    """Queue an event built in the route's own format (``Client.enqueue_prebuilt``); None when
+    the destination declines it (the message path then reports why)."""
+    data = route.destination.encode_prebuilt(event, insert_id)
+    if data is None:
+        return None
+    data = check_size(route, data)
+    return data is not None and queue_one(route, data, False, wait)
 
 
 def queue_one(route: Route, data: bytes, sync_mode: bool, wait: float) -> bool:
