@@ -73,9 +73,11 @@ class Amplitude:
         if config.opt_out:
             config.logger.info("Skipped event for opt out config")
             return
-        if config._version != self._pipeline.applied or self._pipeline.client is None:
-            self._pipeline.apply(config, build=True)
-        pipeline = self._pipeline.client
+        state = self._pipeline
+        pipeline = state.client
+        if config._version != state.applied or pipeline is None:
+            state.apply(config, build=True)
+            pipeline = state.client
         if pipeline is None:  # it could not be built (logged): the event is reported, not raised
             if config.callback is not None or event.event_callback is not None:
                 self._reporter(event)({}, 0, "the Config could not be applied (see the log)")
@@ -86,20 +88,22 @@ class Amplitude:
                 pipeline.count_filtered()
                 return
             event = processed
-        if config.plan is not None and event.plan is None:
-            event.plan = config.plan
-        if config.ingestion_metadata is not None and event.ingestion_metadata is None:
-            event.ingestion_metadata = config.ingestion_metadata
+        plan, metadata = config.plan, config.ingestion_metadata
+        if plan is not None and event.plan is None:
+            event.plan = plan
+        if metadata is not None and event.ingestion_metadata is None:
+            event.ingestion_metadata = metadata
         fields = event._wire_fields()
         ms = fields.get("time")
         if ms is None:
             fields["time"] = int(_time.time() * 1000)
         insert_id = fields.pop("insert_id", None) or new_message_id()
-        fields.pop("library", None)  # the destination names us
+        if "library" in fields:
+            del fields["library"]  # the destination names us
         callback = None
         if config.callback is not None or event.event_callback is not None:
             callback = self._reporter(event)
-        problem = self._pipeline.problem
+        problem = state.problem
         if callback is None and problem is None:
             # Nothing needs the Segment-shaped message: the event goes as it is (hot path).
             queued = pipeline.enqueue_prebuilt("Amplitude", fields, insert_id)

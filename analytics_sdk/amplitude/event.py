@@ -48,6 +48,10 @@ GROUP_IDENTIFY_EVENT = "$groupidentify"
 REVENUE_EVENT = "revenue_amount"
 
 
+# Fields whose value goes out as it is when its type is exactly the one wanted: name -> (wire name, type).
+_PLAIN_FIELDS = {name: (wire, wanted[0]) for name, (wire, wanted) in FIELDS.items() if wanted[0] in (str, int, float)}
+
+
 class EventOptions:
     """The fields every event may carry; ``callback(event, code, message)`` is per event."""
 
@@ -63,6 +67,8 @@ class EventOptions:
     user_properties: Optional[dict] = None
     groups: Optional[dict] = None
     group_properties: Optional[dict] = None
+    event_callback: Optional[Callable[..., Any]] = None
+    _retry = 0
 
     def __init__(self, user_id: Optional[str] = None, device_id: Optional[str] = None, time: Optional[int] = None,
                  app_version: Optional[str] = None, platform: Optional[str] = None, os_name: Optional[str] = None,
@@ -157,8 +163,8 @@ class EventOptions:
             values["version_name"] = version_name
         if user_agent is not None:
             values["user_agent"] = user_agent
-        self.event_callback = callback
-        self._retry = 0
+        if callback is not None:  # (the class holds None, and _retry's 0)
+            values["event_callback"] = callback
 
     def __getitem__(self, item: str) -> Any:
         return self.__dict__.get(item)
@@ -199,6 +205,10 @@ class EventOptions:
         which applies the limits (and converts values) when it encodes the event."""
         body: Dict[str, Any] = {}
         for name, value in self.__dict__.items():
+            plain = _PLAIN_FIELDS.get(name)  # most fields: a str, int or float, sent as it is
+            if plain is not None and type(value) is plain[1]:
+                body[plain[0]] = value
+                continue
             spec = FIELDS.get(name)
             if spec is None or value is None:
                 continue

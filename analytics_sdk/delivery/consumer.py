@@ -206,11 +206,14 @@ class Consumer:
             refused = self.backlog.refusal()
             if refused is not None:
                 return refused
-            if len(self.queue) >= self.max_queue_size:
+            queue = self.queue
+            depth = len(queue)  # (read once: a Python __len__; no uploader takes while we hold the lock)
+            if depth >= self.max_queue_size:
                 if wait <= 0 or not self._wait_for_room(wait):
                     return "queue_full" if not self._closed else "client_closed"
-            queue = self.queue
+                queue, depth = self.queue, len(self.queue)
             batch_ready = queue.append(item)  # a request's worth is ready (see MemoryBacklog.new_queue)
+            depth += 1
             self.progress.enqueued += 1
             if not self.threads:
                 # After our exit hook, a new daemon thread would die with the interpreter
@@ -221,10 +224,8 @@ class Consumer:
                         too_late = not self.threads and not self.deferred
                     else:
                         batch_ready = True  # patched since the lock was made: start them below (threads.py)
-            depth = len(queue)
-            # Wake an idle uploader, or one lingering for a full batch. A busy one looks
-            # at the queue before it waits again, so notifying it on every call of a
-            # backlog would cost each of those calls for nothing.
+            # Wake an idle uploader, or one lingering for a full batch. A busy one looks at the
+            # queue before it waits again: notifying it on every call would cost each call.
             batch_ready = batch_ready or depth == self.upload_size
             if depth == 1 or batch_ready or depth == self.half_full:  # see linger.py
                 self.not_empty.notify()
