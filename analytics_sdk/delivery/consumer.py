@@ -216,8 +216,7 @@ class Consumer:
             depth += 1
             self.progress.enqueued += 1
             if not self.threads:
-                # After our exit hook, a new daemon thread would die with the interpreter
-                # (3.13), or may not start at all (3.12): the caller's thread sends.
+                # After our exit hook a new daemon thread dies with Python (3.13) or never starts (3.12).
                 too_late = exit_delivery_started()
                 if not too_late:
                     if self.starter.start():
