@@ -53,7 +53,12 @@ def check_size(route: Route, data: bytes) -> Optional[bytes]:
 def queue_prebuilt(route: Route, event: Dict[str, Any], insert_id: str, wait: float) -> Optional[bool]:
     """Queue an event built in the route's own format (``Client.enqueue_prebuilt``); None when
     the destination declines it (the message path then reports why)."""
-    data = route.destination.encode_prebuilt(event, insert_id)
+    try:
+        data = route.destination.encode_prebuilt(event, insert_id)
+    except ValidationError:
+        raise  # a bad argument (a circular reference...): the caller's to fix, as on the message path
+    except Exception:  # noqa: BLE001 - declined: the message path encodes again, and reports what fails
+        return None
     if data is None:
         return None
     if len(data) > route.destination.max_event_bytes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import subprocess
 import sys
 import textwrap
@@ -92,9 +93,13 @@ def test_same_events_on_the_wire_and_same_callback_codes_as_amplitude_analytics(
 def test_without_a_callback_the_same_events_on_the_wire_as_amplitude_analytics():
     # No callback: nothing needs the Segment-shaped message, so each event takes the
     # client's prebuilt path (Client.enqueue_prebuilt); it must put the same bytes out.
-    with Sink() as sink:
+    calls: List[Any] = []
+    real = Client.enqueue_message
+    with Sink() as sink, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Client, "enqueue_message", lambda self, *a: calls.append(a) or real(self, *a))
         run(theirs, sink, "their-key", with_callback=False)
         run(ours, sink, "our-key", with_callback=False)
+    assert calls == []  # every event took the prebuilt path
     assert len(set(wire_events(sink, "our-key"))) == 7
     assert wire_events(sink, "our-key") == wire_events(sink, "their-key")
     for body in (b for b in sink.bodies() if b["api_key"] == "our-key"):
@@ -238,3 +243,82 @@ def test_an_event_amplitude_would_refuse_is_still_reported_without_a_callback(ca
     client.shutdown(timeout=1)
     assert stats["dropped"] == {"invalid": 1} and stats["enqueued"] == 0, stats
     assert any("not delivered" in r.getMessage() and "user_id or a device_id" in r.getMessage() for r in caplog.records)
+
+
+class _Stalled:
+    """A 127.0.0.1 port that takes connections and never answers: the uploader stays busy."""
+
+    def __enter__(self) -> str:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/2/httpapi"
+
+    def __exit__(self, *exc: Any) -> None:
+        self.sock.close()
+
+
+def _reported(caplog: Any, reason: str) -> List[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "amplitude" and f": {reason}" in r.getMessage()]
+
+
+def test_prebuilt_path_refusals_are_counted_and_reported(caplog):
+    # Without a callback every event takes the prebuilt path: what it cannot queue
+    # (too large, queue full, client closed) is dropped with its reason and logged.
+    huge = {f"k{i}": "x" * 1000 for i in range(1020)}  # over HTTP V2's 1 MB request
+    with _Stalled() as url, caplog.at_level(logging.INFO, logger="amplitude"):
+        client = ours.Amplitude("k", ours.Config(server_url=url, max_storage_capacity=2, flush_queue_size=100))
+        client.track(ours.BaseEvent("Big", user_id="user-1", event_properties=huge))
+        for i in range(5):  # the uploader holds at most a queue's worth (2): 5 cannot all fit
+            client.track(ours.BaseEvent("Queued", user_id="user-1", event_properties={"i": i}))
+        stats = client.stats()
+        client._client.shutdown(timeout=0.5)
+        client.track(ours.BaseEvent("Late", user_id="user-1"))
+        after = client.stats()
+    assert stats["dropped"]["too_large"] == 1
+    assert stats["dropped"]["queue_full"] >= 1 and stats["enqueued"] + stats["dropped"]["queue_full"] == 5, stats
+    assert after["dropped"]["client_closed"] == 1, after
+    for reason in ("too_large", "queue_full", "client_closed"):
+        assert _reported(caplog, reason), reason
+
+
+class _FailsToCompare(str):
+    """A string whose comparison raises (a user's str subclass with a broken __eq__)."""
+
+    def __eq__(self, other: object) -> bool:
+        if other is None:
+            return False
+        raise RuntimeError("broken __eq__")
+
+    __hash__ = str.__hash__
+
+
+def test_an_encoding_failure_on_the_prebuilt_path_is_reported_not_raised(caplog):
+    # A string over 1,024 characters makes the destination compare the cut copy; that
+    # raises here. The prebuilt path declines, and the message path drops and reports it.
+    event = ours.BaseEvent("Odd", user_id="user-1")
+    event.event_properties = {"k": _FailsToCompare("y" * 2000)}
+    client = ours.Amplitude("k", ours.Config(server_url="http://127.0.0.1:9/2/httpapi"))
+    with caplog.at_level(logging.INFO, logger="amplitude"):
+        client.track(event)  # must not raise
+    stats = client.stats()
+    client.shutdown(timeout=1)
+    assert stats["dropped"] == {"unsendable": 1} and stats["enqueued"] == 0, stats
+    assert _reported(caplog, "unsendable")
+
+
+@pytest.mark.parametrize("with_callback", [False, True], ids=["prebuilt", "message"])
+def test_a_time_beyond_datetimes_range_is_sent_as_given(with_callback):
+    # amplitude-analytics sends any int time as it is; so do both of our paths (the
+    # message path used to raise ValueError from track() computing its timestamp).
+    codes: List[int] = []
+    with Sink() as sink:
+        config = ours.Config(server_url=sink.url, callback=(lambda e, code, m: codes.append(code)) if with_callback else None)
+        client = ours.Amplitude("k", config)
+        client.track(ours.BaseEvent("Far", user_id="user-1", time=10**18))
+        client.track(ours.BaseEvent("No Ids", time=10**18))  # refused as invalid, not raised
+        stats = client.stats()
+        client.shutdown()
+    assert [e["time"] for b in sink.bodies() for e in b["events"]] == [10**18]
+    assert stats["dropped"] == {"invalid": 1}, stats
+    assert sorted(codes) == ([0, 200] if with_callback else []), codes

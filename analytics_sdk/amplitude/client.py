@@ -35,6 +35,17 @@ __all__ = ["Amplitude"]
 _utc = timezone.utc
 
 
+def _iso_time(ms: Optional[int]) -> str:
+    """The message's timestamp for an event ``time`` (ms). A time out of datetime's range
+    is still sent as given, as amplitude-analytics sends it: the message gets the call's time."""
+    if ms is None:
+        return utc_now_iso()
+    try:
+        return datetime.fromtimestamp(ms / 1000.0, _utc).isoformat()
+    except (OverflowError, OSError, ValueError):
+        return utc_now_iso()
+
+
 class Amplitude:
     """Drop-in for ``amplitude.Amplitude``: ``Amplitude(api_key, configuration=Config(...))``."""
 
@@ -109,11 +120,10 @@ class Amplitude:
             queued = pipeline.enqueue_prebuilt("Amplitude", fields, insert_id)
             if queued is not None:
                 return
-        timestamp = utc_now_iso() if ms is None else datetime.fromtimestamp(ms / 1000.0, _utc).isoformat()
         message = {
             "type": "track",
             "messageId": insert_id,
-            "timestamp": timestamp,
+            "timestamp": _iso_time(ms),
             "userId": fields.get("user_id"),
             "anonymousId": fields.get("device_id"),
             "context": library_context(),  # its own: plugins may change it
