@@ -293,3 +293,48 @@ def test_the_compat_script_classes_the_suite_and_counts(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "  public         1 of   1 passed\n" in done.stdout
     assert "  internals      0 of   1 passed (1 not run (import failed))\n" in done.stdout
+
+
+def _value_for(sdk: Any, name: str) -> Any:
+    """A value of the type the reference's field ``name`` takes."""
+    from analytics_sdk.amplitude.event_fields import FIELDS
+
+    wanted = FIELDS[name][1][0]
+    if wanted is dict:
+        return {"k": name}
+    if name == "plan":
+        return sdk.Plan(branch="b", source="s", version="1")
+    if name == "ingestion_metadata":
+        return sdk.IngestionMetadata(source_name="n", source_version="2")
+    return {str: f"v-{name}", int: 1714564800000 + len(name), float: 1.5 + len(name)}[wanted]
+
+
+def test_base_event_takes_every_argument_as_the_reference_does_by_keyword_and_by_position():
+    # BaseEvent stores the rare options only when one is given (a single tuple test):
+    # each argument, alone, by keyword and by position, must give the reference's body.
+    import inspect
+
+    names = [p for p in inspect.signature(theirs.BaseEvent.__init__).parameters if p not in ("self", "callback")]
+    assert len(names) > 40
+    for index, name in enumerate(names):
+        if name == "event_type":
+            continue
+        bodies = []
+        for sdk in (theirs, ours):
+            value = _value_for(sdk, name)
+            by_keyword = sdk.BaseEvent("Every Arg", **{name: value})
+            positional = [None] * index
+            positional[0] = "Every Arg"
+            by_position = sdk.BaseEvent(*positional, value)
+            bodies.append((by_keyword.get_event_body(), by_position.get_event_body()))
+        (their_kw, their_pos), (our_kw, our_pos) = bodies
+        assert our_kw == their_kw and our_pos == their_pos, name
+        assert len(our_kw) == 2, (name, our_kw)  # event_type and the one argument
+
+
+def test_base_event_callback_argument_is_called_as_the_reference_calls_it():
+    seen: List[Tuple[str, int]] = []
+    for sdk in (theirs, ours):
+        event = sdk.BaseEvent("Called", user_id="user-1", callback=lambda e, code, msg: seen.append((e.event_type, code)))
+        event.callback(200, "ok")
+    assert seen == [("Called", 200), ("Called", 200)]

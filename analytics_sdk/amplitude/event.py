@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Optional
 
 from ..payload_builders import CLEAR_ALL, OPERATIONS, Identify as _Identify, Revenue as _Revenue
 from .constants import LOGGER_NAME
-from .event_fields import FIELDS, OPTION_NAMES, WIRE_TO_ATTRIBUTE, IngestionMetadata, Plan, type_ok
+from .event_fields import FIELDS, OPTION_NAMES, IngestionMetadata, Plan, type_ok
 from .property_values import invalid_object, invalid_value, is_validate_object, is_validate_properties, properties_ok
 from .utils import truncate
 
@@ -36,7 +36,6 @@ __all__ = [
     "Identify",
     "Revenue",
     "FIELDS",
-    "event_from_wire",
     "is_validate_properties",
     "is_validate_object",
 ]
@@ -50,6 +49,16 @@ REVENUE_EVENT = "revenue_amount"
 
 # Fields whose value goes out as it is when its type is exactly the one wanted: name -> (wire name, type).
 _PLAIN_FIELDS = {name: (wire, wanted[0]) for name, (wire, wanted) in FIELDS.items() if wanted[0] in (str, int, float)}
+
+
+def _store_ids(values: Dict[str, Any], user_id: Optional[str], device_id: Optional[str], time: Optional[int]) -> None:
+    """The fields nearly every event sets (only what is given is stored)."""
+    if user_id is not None:
+        values["user_id"] = user_id
+    if device_id is not None:
+        values["device_id"] = device_id
+    if time is not None:
+        values["time"] = time
 
 
 class EventOptions:
@@ -89,12 +98,7 @@ class EventOptions:
         # the event into its wire dict touches only the fields in use. Explicit
         # tests, not a loop: this runs in request handlers.
         values = self.__dict__
-        if user_id is not None:
-            values["user_id"] = user_id
-        if device_id is not None:
-            values["device_id"] = device_id
-        if time is not None:
-            values["time"] = time
+        _store_ids(values, user_id, device_id, time)
         if app_version is not None:
             values["app_version"] = app_version
         if platform is not None:
@@ -242,6 +246,9 @@ for _name in FIELDS:  # None defaults on the class for every field not declared 
         setattr(EventOptions, _name, None)
 
 
+_NO_OPTIONS = (None,) * 34  # BaseEvent's options other than user_id, device_id, time and callback, all unset
+
+
 class BaseEvent(EventOptions):
     """An event: ``event_type`` plus its properties and the options above."""
 
@@ -263,14 +270,21 @@ class BaseEvent(EventOptions):
                  ingestion_metadata: Optional[IngestionMetadata] = None, partner_id: Optional[str] = None,
                  user_agent: Optional[str] = None, callback: Optional[Callable[..., Any]] = None,
                  version_name: Optional[str] = None) -> None:
-        # Positional: the cheapest call (same order as EventOptions' parameters).
-        EventOptions.__init__(
-            self, user_id, device_id, time, app_version, platform, os_name, os_version, device_brand,
-            device_manufacturer, device_model, carrier, country, region, city, dma, language, price, quantity,
-            revenue, product_id, revenue_type, currency, location_lat, location_lng, ip, idfa, idfv, adid,
-            android_id, event_id, session_id, insert_id, plan, ingestion_metadata, partner_id, version_name,
-            user_agent, callback)
         values = self.__dict__
+        _store_ids(values, user_id, device_id, time)
+        if callback is not None:
+            values["event_callback"] = callback
+        # The other options are rare: one C-level tuple comparison says whether any was given.
+        if (app_version, platform, os_name, os_version, device_brand, device_manufacturer, device_model, carrier,
+                country, region, city, dma, language, price, quantity, revenue, product_id, revenue_type, currency,
+                location_lat, location_lng, ip, idfa, idfv, adid, android_id, event_id, session_id, insert_id, plan,
+                ingestion_metadata, partner_id, version_name, user_agent) != _NO_OPTIONS:
+            EventOptions.__init__(  # positional: the cheapest call (same order as its parameters)
+                self, user_id, device_id, time, app_version, platform, os_name, os_version, device_brand,
+                device_manufacturer, device_model, carrier, country, region, city, dma, language, price, quantity,
+                revenue, product_id, revenue_type, currency, location_lat, location_lng, ip, idfa, idfv, adid,
+                android_id, event_id, session_id, insert_id, plan, ingestion_metadata, partner_id, version_name,
+                user_agent, callback)
         values["event_type"] = event_type
         # Checked as the reference checks them (a bad dict is left out, with an error log).
         if event_properties is not None:
@@ -374,24 +388,3 @@ class Revenue(_Revenue):
 
     def to_revenue_event(self) -> RevenueEvent:
         return RevenueEvent(event_properties=self.amplitude_properties())
-
-
-_CLASSES = {IDENTIFY_EVENT: IdentifyEvent, GROUP_IDENTIFY_EVENT: GroupIdentifyEvent, REVENUE_EVENT: RevenueEvent}
-
-
-def event_from_wire(body: Dict[str, Any]) -> BaseEvent:
-    """An event object for a wire dict (for callbacks and destination plugins)."""
-    kind = body.get("event_type")
-    cls = _CLASSES.get(kind) if isinstance(kind, str) else None
-    event = cls() if cls is not None else BaseEvent(kind if isinstance(kind, str) else "")
-    values = event.__dict__
-    for wire, value in body.items():
-        name = WIRE_TO_ATTRIBUTE.get(wire)
-        if name is None or name == "event_type":
-            continue
-        if name == "plan" and isinstance(value, dict):
-            value = Plan(value.get("branch"), value.get("source"), value.get("version"), value.get("versionId"))
-        elif name == "ingestion_metadata" and isinstance(value, dict):
-            value = IngestionMetadata(value.get("source_name"), value.get("source_version"))
-        values[name] = value
-    return event

@@ -16,7 +16,9 @@ import logging
 from typing import Any, Dict, List, Optional
 
 from ..plugins import Plugin as _SdkPlugin, PluginType
-from .event import BaseEvent, GroupIdentifyEvent, IdentifyEvent, RevenueEvent, event_from_wire
+from .event import (GROUP_IDENTIFY_EVENT, IDENTIFY_EVENT, REVENUE_EVENT, BaseEvent, GroupIdentifyEvent, IdentifyEvent,
+                    RevenueEvent)
+from .event_fields import WIRE_TO_ATTRIBUTE, IngestionMetadata, Plan
 
 __all__ = ["PluginType", "Plugin", "EventPlugin", "DestinationPlugin", "Timeline", "PluginBridge"]
 
@@ -170,3 +172,24 @@ def event_from_canonical(message: Dict[str, Any], library: str) -> BaseEvent:
     fields["insert_id"] = message.get("messageId")
     fields["library"] = library
     return event_from_wire(fields)
+
+
+_CLASSES = {IDENTIFY_EVENT: IdentifyEvent, GROUP_IDENTIFY_EVENT: GroupIdentifyEvent, REVENUE_EVENT: RevenueEvent}
+
+
+def event_from_wire(body: Dict[str, Any]) -> BaseEvent:
+    """An event object for a wire dict (for callbacks and destination plugins)."""
+    kind = body.get("event_type")
+    cls = _CLASSES.get(kind) if isinstance(kind, str) else None
+    event = cls() if cls is not None else BaseEvent(kind if isinstance(kind, str) else "")
+    values = event.__dict__
+    for wire, value in body.items():
+        name = WIRE_TO_ATTRIBUTE.get(wire)
+        if name is None or name == "event_type":
+            continue
+        if name == "plan" and isinstance(value, dict):
+            value = Plan(value.get("branch"), value.get("source"), value.get("version"), value.get("versionId"))
+        elif name == "ingestion_metadata" and isinstance(value, dict):
+            value = IngestionMetadata(value.get("source_name"), value.get("source_version"))
+        values[name] = value
+    return event
