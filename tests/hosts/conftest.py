@@ -100,6 +100,30 @@ def processes() -> Iterator[List[subprocess.Popen]]:
             proc.wait(10)
 
 
+# The start of the ASGI test apps' module (see docs/hosts/uvicorn.md): the SDK configured
+# at import time, its drops written to ERRORS_FILE (``reported_errors``).
+SDK_SETUP = '''
+import os
+import analytics_sdk
+
+analytics_sdk.write_key = "k"
+analytics_sdk.host = os.environ["COLLECTOR_URL"]
+if os.environ.get("HOLD_UPLOADS"):  # nothing is sent while serving (< 1,000 events, < 60 s): only the end delivers
+    analytics_sdk.upload_size, analytics_sdk.upload_interval = 1000, 60
+if os.environ.get("EXIT_TIMEOUT"):
+    analytics_sdk.exit_timeout = float(os.environ["EXIT_TIMEOUT"])
+    analytics_sdk.timeout = 30  # the exit deadline, not the request timeout, must end it
+
+
+def report(error, messages):
+    with open(os.environ["ERRORS_FILE"], "a") as f:
+        f.write(f"{error.reason} {len(messages)}\\n")
+
+
+analytics_sdk.on_error = report
+'''
+
+
 class Server:
     """A web server subprocess on 127.0.0.1; stderr is read on a thread until a line
     matches ``ready``, whose first group is the port it listens on (it may bind port 0)."""
@@ -192,3 +216,30 @@ def collector_env(collector: Collector, tmp_path: Path, **extra: str) -> Dict[st
     """Environment for a server whose app (the hosts' test apps) sends to ``collector``
     and writes what it reports to ``tmp_path/errors.txt`` (``reported_errors``)."""
     return dict(os.environ, COLLECTOR_URL=collector.url, ERRORS_FILE=str(tmp_path / "errors.txt"), **extra)
+
+
+class SigtermOutcome:
+    """What ``sigterm_after_load`` measured: events accepted while serving, stored before
+    and after SIGTERM, what the app reported, the server's status and how long it took to end."""
+
+    def __init__(self, server: Server, collector: Collector, tmp_path: Path, path: str, count: int,
+                 group: bool = False) -> None:
+        self.server = server
+        self.accepted = server.drive(path, count)
+        self.stored_before = collector.summary()["stored"]
+        self.status, self.took, self.out = server.terminate(group=group)
+        collector.wait_for(self.accepted, timeout=2)
+        self.summary = collector.summary()
+        self.reported = reported_errors(tmp_path)
+        self.count = count
+
+    def __str__(self) -> str:
+        return (f"accepted {self.accepted}, stored before SIGTERM {self.stored_before}, after {self.summary['stored']}, "
+                f"duplicates {self.summary['duplicates']}, reported {self.reported}, status {self.status}, "
+                f"ended in {self.took:.2f}s")
+
+    def assert_every_event_delivered_once(self) -> None:
+        # All still queued at SIGTERM (the test means something), then each delivered once.
+        assert self.accepted == self.count and self.stored_before == 0, (self.accepted, self.stored_before)
+        assert self.summary["stored"] == self.accepted and self.summary["duplicates"] == 0, (
+            self.summary, self.reported, "".join(self.server.lines))

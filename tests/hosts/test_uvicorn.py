@@ -23,7 +23,7 @@ import pytest
 
 from analytics_sdk.devserver import Collector, Faults
 
-from .conftest import StartServer, collector_env, free_port, reported_errors
+from .conftest import SDK_SETUP, SigtermOutcome, StartServer, collector_env, free_port, reported_errors
 
 pytest.importorskip("uvicorn")
 pytest.importorskip("fastapi")
@@ -31,26 +31,9 @@ pytest.importorskip("fastapi")
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
 # The docs' recipe: configure at import time of the app module, track in handlers.
-APP = '''
-import os
-import analytics_sdk
+APP = SDK_SETUP + '''
 from fastapi import FastAPI
 
-analytics_sdk.write_key = "k"
-analytics_sdk.host = os.environ["COLLECTOR_URL"]
-if os.environ.get("HOLD_UPLOADS"):  # nothing is sent while serving (< 1,000 events, < 60 s): only the end delivers
-    analytics_sdk.upload_size, analytics_sdk.upload_interval = 1000, 60
-if os.environ.get("EXIT_TIMEOUT"):
-    analytics_sdk.exit_timeout = float(os.environ["EXIT_TIMEOUT"])
-    analytics_sdk.timeout = 30  # the exit deadline, not the request timeout, must end it
-
-
-def report(error, messages):
-    with open(os.environ["ERRORS_FILE"], "a") as f:
-        f.write(f"{error.reason} {len(messages)}\\n")
-
-
-analytics_sdk.on_error = report
 app = FastAPI()
 
 
@@ -113,19 +96,12 @@ def test_sigterm_delivers_every_accepted_event(loop: str, endpoint: str, workers
     # and delivering takes a while (0.3 s per request) while uvicorn's re-raise waits.
     with Collector(faults=Faults(latency=0.3)) as collector:
         server = start_server(_uvicorn(loop, workers), tmp_path, collector_env(collector, tmp_path, HOLD_UPLOADS="1"), UVICORN_READY)
-        accepted = server.drive(f"/{endpoint}", REQUESTS)
-        stored_before = collector.summary()["stored"]
-        status, took, _ = server.terminate()
-        collector.wait_for(accepted, timeout=2)
-        summary = collector.summary()
-        print(f"{loop}/{endpoint}/workers={workers}: accepted {accepted}, stored before SIGTERM {stored_before}, "
-              f"after {summary['stored']}, duplicates {summary['duplicates']}, reported {reported_errors(tmp_path)}, "
-              f"ended in {took:.2f}s")
-        assert accepted == REQUESTS and stored_before == 0, (accepted, stored_before)  # the test means something
+        outcome = SigtermOutcome(server, collector, tmp_path, f"/{endpoint}", REQUESTS)
+        print(f"{loop}/{endpoint}/workers={workers}: {outcome}")
+        outcome.assert_every_event_delivered_once()
         # uvicorn's own ending, kept: the server re-raises SIGTERM; the process manager exits 0
-        assert status == (-signal.SIGTERM if workers == 1 else 0), (status, "".join(server.lines))
-        assert summary["stored"] == accepted and summary["duplicates"] == 0, (summary, reported_errors(tmp_path))
-        assert took < 5 + 3  # within exit_timeout (5 s), plus a margin
+        assert outcome.status == (-signal.SIGTERM if workers == 1 else 0), (outcome.status, "".join(server.lines))
+        assert outcome.took < 5 + 3  # within exit_timeout (5 s), plus a margin
 
 
 def test_sigterm_with_a_dead_collector_reports_every_event_and_ends_within_the_deadline(tmp_path: Path, start_server: StartServer) -> None:
