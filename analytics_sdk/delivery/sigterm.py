@@ -7,6 +7,8 @@ would be lost. When the disposition is still the default, the first client
 SIGTERM into ``SystemExit(143)``, so the normal exit path (``exit_delivery``)
 delivers within the exit deadline (or leaves it in the spool), and a watchdog
 terminates the process as SIGTERM would if the application swallows that exit.
+A second SIGTERM ends the process at once, except in a multiprocessing child,
+whose parent sends the later ones as part of its own shutdown (``_on_repeated_sigterm``).
 SIG_IGN is never replaced. A handler the application (a server: uvicorn,
 gunicorn's workers, billiard's pool workers) installed keeps its policy, but gets
 ours chained in front of it (``_SigtermChain``): some servers (uvicorn) shut down
