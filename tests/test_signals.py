@@ -141,11 +141,52 @@ def test_pool_terminate_delivers_every_workers_events():
         assert summary["stored"] == 2000 and summary["duplicates"] == 0, summary
 
 
-def test_sigterm_after_a_multiprocessing_child_began_its_normal_exit_still_delivers():
+def test_a_multiprocessing_child_that_swallows_its_exit_still_ends_at_the_deadline():
+    # Its later SIGTERMs are absorbed (its parent's machinery sends them), so the
+    # watchdog, not a second SIGTERM, is what ends a child that swallows the exit.
+    code = """
+    import sys, time, multiprocessing, analytics_sdk
+
+    def child(ready, host):
+        global client
+        client = analytics_sdk.Client("k", host=host, exit_timeout=0.5)
+        client.track("u", "Before")
+        while True:
+            try:
+                ready.set()
+                time.sleep(60)
+            except BaseException:  # an application that swallows everything
+                pass
+
+    if __name__ == "__main__":
+        multiprocessing.set_start_method("fork")
+        ready = multiprocessing.Event()
+        proc = multiprocessing.Process(target=child, args=(ready, sys.argv[1]))
+        proc.start()
+        ready.wait(30)
+        start = time.monotonic()
+        for _ in range(3):  # hypercorn's parent, then multiprocessing's exit, then more
+            proc.terminate()
+            time.sleep(0.1)
+        proc.join(30)
+        print("exitcode", proc.exitcode, round(time.monotonic() - start, 1), flush=True)
+    """
+    with Collector() as collector:
+        proc = _start(code, collector.url)
+        out, err = proc.communicate(timeout=60)
+    exitcode, took = out.split()[1:3]
+    assert exitcode == str(128 + signal.SIGTERM), (out, err)  # the watchdog's end, the status the handler's exit has
+    assert float(took) < 0.5 + 2 + 3, out  # exit_timeout + the watchdog's 2 s, plus a margin
+
+
+@pytest.mark.parametrize("sigterms", [1, 2])
+def test_sigterm_after_a_multiprocessing_child_began_its_normal_exit_still_delivers(sigterms):
     # The race behind the Pool test's rare losses: a worker gets its sentinel, returns
     # and enters multiprocessing's exit function, and terminate()'s SIGTERM lands there
     # before the SDK's exit finalizer has run. A finalizer of higher priority that
     # signals the process itself puts the SIGTERM exactly there, every time.
+    # Two: hypercorn's parent terminates a worker that is exiting, then multiprocessing's
+    # exit terminates it again (it is daemonic); the second used to kill it.
     with Collector() as collector:
         code = """
         import os, signal, sys, multiprocessing, multiprocessing.util, analytics_sdk
@@ -158,7 +199,8 @@ def test_sigterm_after_a_multiprocessing_child_began_its_normal_exit_still_deliv
             client = analytics_sdk.Client("k", host=host, upload_size=1000, upload_interval=60, exit_timeout=20)
             for i in range(300):
                 client.track("u", "Queued", {"i": i})
-            multiprocessing.util.Finalize(None, os.kill, (os.getpid(), signal.SIGTERM), exitpriority=100)
+            for n in range(int(sys.argv[2])):
+                multiprocessing.util.Finalize(None, os.kill, (os.getpid(), signal.SIGTERM), exitpriority=100 - n)
 
         if __name__ == "__main__":
             multiprocessing.set_start_method("fork")
@@ -167,7 +209,7 @@ def test_sigterm_after_a_multiprocessing_child_began_its_normal_exit_still_deliv
             proc.join()
             print("exitcode", proc.exitcode, flush=True)
         """
-        proc = _start(code, collector.url)
+        proc = _start(code, collector.url, str(sigterms))
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0 and "exitcode" in out, err
         summary = collector.summary()

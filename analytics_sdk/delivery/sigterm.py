@@ -7,6 +7,8 @@ would be lost. When the disposition is still the default, the first client
 SIGTERM into ``SystemExit(143)``, so the normal exit path (``exit_delivery``)
 delivers within the exit deadline (or leaves it in the spool), and a watchdog
 terminates the process as SIGTERM would if the application swallows that exit.
+A second SIGTERM ends the process at once, except in a multiprocessing child,
+whose parent sends the later ones as part of its own shutdown (``_on_repeated_sigterm``).
 SIG_IGN is never replaced. A handler the application (a server: uvicorn,
 gunicorn's workers, billiard's pool workers) installed keeps its policy, but gets
 ours chained in front of it (``_SigtermChain``): some servers (uvicorn) shut down
@@ -180,8 +182,9 @@ _sigterm_handled = False  # our handler ran (set in the handler: no lock there)
 def _on_sigterm(signum: int, frame: Any) -> None:
     global _sigterm_handled
     _sigterm_handled = True
-    # A second SIGTERM terminates at once, as it would have without us.
-    signal.signal(signum, signal.SIG_DFL)
+    # A second SIGTERM terminates at once, as it would have without us; except in a
+    # multiprocessing child, where it is its parent's machinery, not an operator's.
+    signal.signal(signum, _on_repeated_sigterm if _multiprocessing_child() else signal.SIG_DFL)
     _start_watchdog(signum)
     if exit_delivery_started():
         return  # the main thread is delivering at exit already: let it finish
@@ -198,7 +201,24 @@ def _start_watchdog(signum: int) -> None:
 
 def _terminate_later(signum: int) -> None:
     time.sleep(longest_exit_timeout() + 2.0)
+    if signal.getsignal(signum) is _on_repeated_sigterm:
+        os._exit(128 + signum)  # (only the main thread may restore the default)
     os.kill(os.getpid(), signum)  # the disposition is the default again: this ends the process
+
+
+def _multiprocessing_child() -> bool:
+    mp = sys.modules.get("multiprocessing")
+    return mp is not None and mp.parent_process() is not None
+
+
+def _on_repeated_sigterm(signum: int, frame: Any) -> None:
+    """A multiprocessing child's SIGTERMs after the first: the exit they ask for is
+    underway, bounded by the exit deadline (and the watchdog). Its parent sends them
+    as part of its own shutdown, not to cut ours short: hypercorn's parent terminates
+    every worker still running once one of them has exited, and multiprocessing's
+    exit function terminates daemonic children again; after a SIGTERM to the whole
+    process group, a worker gets three within a few milliseconds. Ending at the
+    second would lose what that worker was delivering, unreported."""
 
 
 def _after_sigterm(signum: int) -> None:

@@ -11,25 +11,19 @@ asserts every accepted event was delivered, or reported through ``on_error``.
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import re
 import signal
-import socket
-import subprocess
 import sys
 import textwrap
-import threading
-import time
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Tuple
+from typing import List
 
 import pytest
 
 from analytics_sdk.devserver import Collector, Faults
 
-from .conftest import reported_errors
+from .conftest import SDK_SETUP, SigtermOutcome, StartServer, collector_env, free_port, reported_errors
 
 pytest.importorskip("uvicorn")
 pytest.importorskip("fastapi")
@@ -37,26 +31,9 @@ pytest.importorskip("fastapi")
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
 # The docs' recipe: configure at import time of the app module, track in handlers.
-APP = '''
-import os
-import analytics_sdk
+APP = SDK_SETUP + '''
 from fastapi import FastAPI
 
-analytics_sdk.write_key = "k"
-analytics_sdk.host = os.environ["COLLECTOR_URL"]
-if os.environ.get("HOLD_UPLOADS"):  # nothing is sent while serving (< 1,000 events, < 60 s): only the end delivers
-    analytics_sdk.upload_size, analytics_sdk.upload_interval = 1000, 60
-if os.environ.get("EXIT_TIMEOUT"):
-    analytics_sdk.exit_timeout = float(os.environ["EXIT_TIMEOUT"])
-    analytics_sdk.timeout = 30  # the exit deadline, not the request timeout, must end it
-
-
-def report(error, messages):
-    with open(os.environ["ERRORS_FILE"], "a") as f:
-        f.write(f"{error.reason} {len(messages)}\\n")
-
-
-analytics_sdk.on_error = report
 app = FastAPI()
 
 
@@ -86,94 +63,7 @@ print("not ended", flush=True)
 '''
 
 
-class Server:
-    """A uvicorn subprocess on 127.0.0.1 (port 0); stderr is read on a thread."""
-
-    def __init__(self, args: List[str], cwd: Path, env: Dict[str, str]) -> None:
-        # A session of its own: whatever happens in the test, the server and its
-        # workers are ended (close()).
-        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     start_new_session=True)
-        self.lines: List[str] = []
-        self._port: List[int] = []
-        self._ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self._ready.wait(20) or not self._port:
-            self.close()
-            raise AssertionError("uvicorn did not start:\n" + "".join(self.lines))
-        self.port = self._port[0]
-
-    def close(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # the group this test started, by its id
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait(10)
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            found = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", line)
-            if found:
-                self._port.append(int(found.group(1)))
-                self._ready.set()
-        self._ready.set()
-
-    def drive(self, path: str, count: int) -> int:
-        """``count`` requests on one keep-alive connection; returns how many events were accepted."""
-        deadline = time.monotonic() + 20
-        while True:  # a process manager's workers listen only once they have started
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-            try:
-                conn.connect()
-                break
-            except ConnectionRefusedError:
-                conn.close()
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        accepted = 0
-        for i in range(count):
-            conn.request("GET", f"{path}/{i}")
-            response = conn.getresponse()
-            accepted += json.loads(response.read())["ok"]
-        conn.close()
-        return accepted
-
-    def terminate(self, timeout: float = 30) -> Tuple[int, float, str]:
-        """SIGTERM; returns the exit status, how long the process took to end, and its stdout."""
-        start = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        out, _ = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, time.monotonic() - start, out
-
-
-StartServer = Callable[[List[str], Path, Dict[str, str]], Server]
-
-
-@pytest.fixture
-def start_server() -> Iterator[StartServer]:
-    """Starts servers; ends each one (and its workers) after the test, whatever happened."""
-    started: List[Server] = []
-
-    def start(args: List[str], cwd: Path, env: Dict[str, str]) -> Server:
-        started.append(Server(args, cwd, env))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.close()
-
-
-def _env(collector: Collector, tmp_path: Path, **extra: str) -> Dict[str, str]:
-    return dict(os.environ, COLLECTOR_URL=collector.url, ERRORS_FILE=str(tmp_path / "errors.txt"), **extra)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+UVICORN_READY = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
 def _uvicorn(loop: str, workers: int = 1) -> List[str]:
@@ -181,7 +71,7 @@ def _uvicorn(loop: str, workers: int = 1) -> List[str]:
         pytest.importorskip("uvloop")
     # One server binds port 0 itself (and logs the real one); the process manager logs
     # the port it was given, so it gets a free one (a short race, for that case only).
-    port = 0 if workers == 1 else _free_port()
+    port = 0 if workers == 1 else free_port()
     return [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port),
             "--loop", loop, "--no-access-log", "--workers", str(workers)]
 
@@ -205,26 +95,19 @@ def test_sigterm_delivers_every_accepted_event(loop: str, endpoint: str, workers
     # Every event is still queued at SIGTERM, whatever the machine's speed (HOLD_UPLOADS),
     # and delivering takes a while (0.3 s per request) while uvicorn's re-raise waits.
     with Collector(faults=Faults(latency=0.3)) as collector:
-        server = start_server(_uvicorn(loop, workers), tmp_path, _env(collector, tmp_path, HOLD_UPLOADS="1"))
-        accepted = server.drive(f"/{endpoint}", REQUESTS)
-        stored_before = collector.summary()["stored"]
-        status, took, _ = server.terminate()
-        collector.wait_for(accepted, timeout=2)
-        summary = collector.summary()
-        print(f"{loop}/{endpoint}/workers={workers}: accepted {accepted}, stored before SIGTERM {stored_before}, "
-              f"after {summary['stored']}, duplicates {summary['duplicates']}, reported {reported_errors(tmp_path)}, "
-              f"ended in {took:.2f}s")
-        assert accepted == REQUESTS and stored_before == 0, (accepted, stored_before)  # the test means something
+        server = start_server(_uvicorn(loop, workers), tmp_path, collector_env(collector, tmp_path, HOLD_UPLOADS="1"), UVICORN_READY)
+        outcome = SigtermOutcome(server, collector, tmp_path, f"/{endpoint}", REQUESTS)
+        print(f"{loop}/{endpoint}/workers={workers}: {outcome}")
+        outcome.assert_every_event_delivered_once()
         # uvicorn's own ending, kept: the server re-raises SIGTERM; the process manager exits 0
-        assert status == (-signal.SIGTERM if workers == 1 else 0), (status, "".join(server.lines))
-        assert summary["stored"] == accepted and summary["duplicates"] == 0, (summary, reported_errors(tmp_path))
-        assert took < 5 + 3  # within exit_timeout (5 s), plus a margin
+        assert outcome.status == (-signal.SIGTERM if workers == 1 else 0), (outcome.status, "".join(server.lines))
+        assert outcome.took < 5 + 3  # within exit_timeout (5 s), plus a margin
 
 
 def test_sigterm_with_a_dead_collector_reports_every_event_and_ends_within_the_deadline(tmp_path: Path, start_server: StartServer) -> None:
     (tmp_path / "app.py").write_text(APP)
     with Collector(faults=Faults(stall=True)) as collector:
-        server = start_server(_uvicorn("asyncio"), tmp_path, _env(collector, tmp_path, EXIT_TIMEOUT="1"))
+        server = start_server(_uvicorn("asyncio"), tmp_path, collector_env(collector, tmp_path, EXIT_TIMEOUT="1"), UVICORN_READY)
         accepted = server.drive("/async", 300)
         status, took, _ = server.terminate()
         reported = reported_errors(tmp_path)
@@ -242,7 +125,7 @@ def test_a_script_that_goes_on_after_uvicorn_run_is_delivered_for_and_ended(tmp_
     (tmp_path / "app.py").write_text(APP)
     (tmp_path / "serve.py").write_text(textwrap.dedent(SCRIPT))
     with Collector(faults=Faults(latency=0.3)) as collector:
-        server = start_server([sys.executable, "serve.py"], tmp_path, _env(collector, tmp_path, HOLD_UPLOADS="1"))
+        server = start_server([sys.executable, "serve.py"], tmp_path, collector_env(collector, tmp_path, HOLD_UPLOADS="1"), UVICORN_READY)
         accepted = server.drive("/async", REQUESTS)
         assert collector.summary()["stored"] == 0  # all still queued
         status, took, out = server.terminate()
