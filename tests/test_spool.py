@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -153,7 +154,7 @@ def test_graceful_exit_with_the_collector_down_keeps_everything_for_the_next_run
 
 def _dump_state(client: Client, path: Path) -> None:
     """(a fork child whose flush timed out) Its stats and every thread's stack, for the
-    assertion message: this failed once in about fifty runs, cause not yet found."""
+    assertion message."""
     import faulthandler
 
     with open(path, "w") as out:
@@ -166,7 +167,17 @@ def test_fork_with_a_spool(tmp_path, collector):
     path = str(tmp_path / "spool.db")
     client = Client("k", host=collector.url, spool_path=path, upload_interval=5)
     parent_ids = [client.track("parent", "Before Fork", {"i": i})[1]["messageId"] for i in range(300)]
-    pid = os.fork()
+    # Seen twice in ~100 runs of the suite: the child's first sqlite3.connect() hung (its
+    # stack is below), on a SQLite mutex another thread of this pytest process held at the
+    # fork. The suspect is the garbage collector closing an earlier test's connection on a
+    # background thread; no collection runs across this fork. (The SDK's own bound on that
+    # wait is not built yet: see docs/spool.md, "Fork".)
+    gc.collect()
+    gc.disable()
+    try:
+        pid = os.fork()
+    finally:
+        gc.enable()
     if pid == 0:
         code = 1
         try:
