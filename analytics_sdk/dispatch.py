@@ -61,14 +61,8 @@ def queue_prebuilt(route: Route, event: Dict[str, Any], insert_id: str, wait: fl
         return None
     if data is None:
         return None
-    if len(data) > route.destination.max_event_bytes:
-        check_size(route, data)  # reports it
-        return False
-    refused = route.consumer.put(data, wait)  # queue_one's steps, inline: the drop-in's every event
-    if refused is not None:
-        route.outcomes.drop(refused, [data], REFUSAL_DETAIL[refused])
-        return False
-    return True
+    data = check_size(route, data)
+    return data is not None and queue_one(route, data, False, wait)
 
 
 def queue_one(route: Route, data: bytes, sync_mode: bool, wait: float) -> bool:
