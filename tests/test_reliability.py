@@ -24,6 +24,8 @@ from typing import Any, Dict, List, Tuple
 from analytics_sdk import Client
 from analytics_sdk.devserver import Collector
 
+from .forking import wait_child
+
 
 class ErrorLog:
     """An on_error hook that records (reason, status, attempts, messageIds)."""
@@ -258,18 +260,6 @@ def test_exit_with_the_collector_down_is_bounded_by_the_deadline():
     assert reported == 5000  # every message accounted for, none silently lost
 
 
-def _wait_child(pid: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.02)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    raise AssertionError("child process hung")
-
-
 def _fork_child(work) -> int:
     pid = os.fork()
     if pid == 0:  # child
@@ -291,7 +281,7 @@ def test_fork_child_gets_its_own_queue_and_uploader(collector):
         return client.flush(timeout=10) and client.stats()["delivered"] == 300 and len(ids) == 300
 
     pid = _fork_child(child)
-    assert _wait_child(pid, 30) == 0
+    assert wait_child(pid, 30) == 0
     assert client.flush(timeout=10)
     counts = stored_ids(collector)
     assert all(counts[mid] == 1 for mid in parent_ids)
@@ -322,7 +312,7 @@ def test_fork_while_the_lock_is_held_does_not_hang_the_child(collector):
     finally:
         release.set()
         holder.join()
-    assert _wait_child(pid, 20) == 0
+    assert wait_child(pid, 20) == 0
     assert client.flush(timeout=5)
     assert sorted(e["userId"] for e in collector.events()) == ["child", "parent"]
     client.shutdown(timeout=2)

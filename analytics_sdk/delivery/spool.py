@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from ..process import around_os_fork, on_fork_child
+from .clock import monotonic
 
 __all__ = ["Spool", "SpoolError", "SpoolBusy", "owner_id"]
 
@@ -37,6 +38,11 @@ T = TypeVar("T")
 # threads that use the spool retry with backoff, and a caller's write must not
 # wait behind a long lock wait of theirs (see spool_backlog.py).
 BUSY_TIMEOUT = 2.0
+
+# How long a fork child's first open of the spool may take before the spool counts
+# as down (its events are then sent from memory). SQLite is not fork-safe: a SQLite
+# mutex another parent thread held at the fork is never released in the child.
+REOPEN_LIMIT = 5.0
 
 
 # One statement per group of rows, not one per row (hot-path.md, "The spool").
@@ -111,7 +117,7 @@ class Spool:
         self._lock = threading.Lock()
         self._db: Optional[sqlite3.Connection] = None
         self._inherited_connections: List[Optional[sqlite3.Connection]] = []
-        self.broken = ""
+        self._opening: Optional[_Opening] = None
         self._open()
         _spools.add(self)
 
@@ -119,6 +125,10 @@ class Spool:
 
     def _open(self) -> None:
         self.owner = owner_id()
+        self._db, self._count = self._connect()
+
+    def _connect(self) -> Tuple[sqlite3.Connection, int]:
+        """A new connection to the file, set up, and the file's row count."""
         try:
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
@@ -133,10 +143,23 @@ class Spool:
                        body BLOB NOT NULL)"""
             )
             db.execute("CREATE INDEX IF NOT EXISTS spool_owner ON spool (owner, claimed, id)")
-            self._count = db.execute("SELECT COUNT(*) FROM spool").fetchone()[0]
+            return db, db.execute("SELECT COUNT(*) FROM spool").fetchone()[0]
         except sqlite3.Error as exc:
             raise SpoolError(f"cannot use spool file {self.path!r}: {exc}") from exc
-        self._db = db
+
+    def _reopen(self, wait: Optional[float]) -> None:
+        """(our lock held; a fork child's first use) Open our own connection on a thread
+        of its own, waiting at most until REOPEN_LIMIT after the open began (and at most
+        ``wait``). Past that, every use raises SpoolError at once (the caller sends from
+        memory and retries later) until the open completes, if it ever does."""
+        if self._opening is None:
+            self._opening = _Opening(self._connect, self.path)
+        opening = self._opening
+        opening.wait(wait)
+        self._opening = None
+        if opening.error is not None:
+            raise opening.error
+        self._db, self._count = opening.result  # type: ignore[misc]
 
     def _after_fork_in_child(self) -> None:
         # A child must neither use nor close its parent's connection (closing it
@@ -147,6 +170,7 @@ class Spool:
         self._inherited_connections.append(self._db)
         self._lock = threading.Lock()
         self._db = None
+        self._opening = None  # (a parent's open in progress has no thread here)
         self.owner = owner_id()
 
     @contextmanager
@@ -156,8 +180,8 @@ class Spool:
         if not self._lock.acquire(timeout=-1 if wait is None else wait):
             raise SpoolBusy("the spool is busy")
         try:
-            if self._db is None:  # first use after fork (or the file could not be opened then)
-                self._open()
+            if self._db is None:  # first use after fork
+                self._reopen(wait)
             db = self._db
             assert db is not None
             if wait is None:
@@ -279,6 +303,42 @@ class Spool:
 
     def __repr__(self) -> str:
         return f"Spool({self.path!r}, rows={self._count})"
+
+
+class _Opening:
+    """A connection being opened on a daemon thread, so that no thread of ours waits
+    for ever on a SQLite mutex that was held when the process forked."""
+
+    def __init__(self, connect: Callable[[], Tuple[sqlite3.Connection, int]], path: str) -> None:
+        self.path = path
+        self.started = monotonic()
+        self.done = threading.Event()
+        self.result: Optional[Tuple[sqlite3.Connection, int]] = None
+        self.error: Optional[BaseException] = None
+        thread = threading.Thread(target=self._run, args=(connect,), name="analytics_sdk-spool-open", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError as exc:  # interpreter shutting down: the caller sends from memory
+            self.error = SpoolError(f"cannot open spool file {path!r} in this process: {exc}")
+            self.done.set()
+
+    def _run(self, connect: Callable[[], Tuple[sqlite3.Connection, int]]) -> None:
+        try:
+            self.result = connect()
+        except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def wait(self, wait: Optional[float]) -> None:
+        """Wait for the open (bounded); raise SpoolError while it is still running."""
+        left = max(0.0, self.started + REOPEN_LIMIT - monotonic())
+        if not self.done.wait(left if wait is None else min(wait, left)):
+            raise SpoolError(
+                f"SQLite has not opened the spool file {self.path!r} in this fork child after "
+                f"{monotonic() - self.started:.1f} s (another thread may have been inside SQLite "
+                "when the process forked)"
+            )
 
 
 # -- fork: no SQLite operation may be in progress while the process forks -----------------
