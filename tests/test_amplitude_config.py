@@ -24,6 +24,7 @@ import pytest
 import analytics_sdk.amplitude as ours
 
 from .amplitude_sink import Sink
+from .waiting import wait_until
 
 theirs = pytest.importorskip("amplitude")
 
@@ -40,15 +41,6 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", guarded)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def flush(sdk: Any, client: Any, timeout: float = 10.0) -> None:

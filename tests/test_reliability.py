@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Tuple
 from analytics_sdk import Client
 from analytics_sdk.devserver import Collector
 
-from .forking import wait_child
+from .waiting import wait_child
 
 
 class ErrorLog:

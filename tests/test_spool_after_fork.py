@@ -9,12 +9,16 @@ for it for ever. These tests hold a real SQLite mutex, in the very library the
 
 from __future__ import annotations
 
-import ctypes
+import json
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
 from collections import Counter
-from contextlib import contextmanager
-from typing import Callable, Iterator
+from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -22,48 +26,10 @@ from analytics_sdk import Client
 from analytics_sdk.delivery import spool as spool_module
 from analytics_sdk.delivery.spool import Spool, SpoolError
 
-from .forking import wait_child
+from .sqlite_mutex import sqlite_mutex_held_by_another_thread
+from .waiting import wait_child, wait_until
 
-SQLITE_MUTEX_STATIC_VFS1 = 11  # the one unix VFS calls take, e.g. when a connection closes
-
-
-def _loaded_sqlite() -> ctypes.CDLL:
-    """The libsqlite3 this process's sqlite3 module is linked with (the same handle)."""
-    import sqlite3  # noqa: F401 - loads the library
-
-    with open("/proc/self/maps") as maps:
-        paths = [line.split()[-1] for line in maps if "libsqlite3" in line]
-    if not paths:
-        pytest.fail("the sqlite3 module is not linked with a shared libsqlite3: cannot hold its mutex")
-    lib = ctypes.CDLL(paths[0])
-    lib.sqlite3_mutex_alloc.restype = ctypes.c_void_p
-    lib.sqlite3_mutex_enter.argtypes = [ctypes.c_void_p]
-    lib.sqlite3_mutex_leave.argtypes = [ctypes.c_void_p]
-    return lib
-
-
-@contextmanager
-def sqlite_mutex_held_by_another_thread() -> Iterator[None]:
-    """While inside, another thread holds SQLite's VFS mutex: fork now, and the child's
-    copy of it stays locked for ever."""
-    lib = _loaded_sqlite()
-    mutex = lib.sqlite3_mutex_alloc(SQLITE_MUTEX_STATIC_VFS1)
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        lib.sqlite3_mutex_enter(mutex)
-        held.set()
-        release.wait()
-        lib.sqlite3_mutex_leave(mutex)
-
-    holder = threading.Thread(target=hold, daemon=True)
-    holder.start()
-    assert held.wait(10)
-    try:
-        yield
-    finally:
-        release.set()
-        holder.join(10)
+REPO = Path(__file__).resolve().parents[1]
 
 
 def fork_child(body: Callable[[], int], timeout: float = 60) -> int:
@@ -107,19 +73,23 @@ def test_a_slow_open_is_used_once_it_completes(tmp_path, monkeypatch):
     gate = threading.Event()
     connect = spool._connect
 
+    calls = []
+
     def slow_connect():
+        calls.append(1)
         gate.wait(30)
         return connect()
 
     monkeypatch.setattr(spool, "_connect", slow_connect)
     with pytest.raises(SpoolError, match="has not opened"):
         spool.append([b"a"])
-    with pytest.raises(SpoolError, match="has not opened"):  # the same open, still running: no second thread
-        spool.unclaimed()
-    assert sum(t.name == "analytics_sdk-spool-open" for t in threading.enumerate()) == 1
-    gate.set()
     opening = spool._opening
-    assert opening is not None and opening.done.wait(30)
+    assert opening is not None and wait_until(lambda: len(calls) == 1, 30)
+    with pytest.raises(SpoolError, match="has not opened"):  # the same open, still running
+        spool.unclaimed()
+    assert spool._opening is opening and len(calls) == 1  # no second open
+    gate.set()
+    assert wait_until(lambda: opening.done, 30)
     assert spool.append([b"b"]) == 1
     assert [body for _, body in spool.claim(10)] == [b"b"]
 
@@ -166,3 +136,80 @@ def test_a_fork_child_sends_from_memory_when_sqlite_was_locked_at_the_fork(tmp_p
     client.track("parent", "After Fork")  # the parent's spool still works
     assert client.flush(timeout=30)
     client.shutdown(timeout=2)
+
+
+# gunicorn --preload -k gevent, in short: the master (not patched) made the client and
+# forked while SQLite's mutex was held; the worker patches, then tracks. A greenlet
+# ticks every 10 ms meanwhile: the spool's open must not stop the hub.
+GREEN_CHILD = """
+import json, logging, os, sys, time
+import analytics_sdk
+from analytics_sdk.delivery import spool as spool_module
+from tests.sqlite_mutex import sqlite_mutex_held_by_another_thread
+
+kind, url, path = sys.argv[1:4]
+logging.basicConfig(level=logging.ERROR)
+spool_module.REOPEN_LIMIT = 1.0
+client = analytics_sdk.Client("k", host=url, spool_path=path, upload_interval=0.2)
+for i in range(50):
+    client.track("parent", "Before Fork", {"i": i})
+assert client.flush(timeout=30)
+with sqlite_mutex_held_by_another_thread():
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            if kind == "gevent":
+                from gevent import monkey
+                monkey.patch_all()
+                import gevent
+                spawn = gevent.spawn
+            else:
+                import eventlet
+                eventlet.monkey_patch()
+                spawn = eventlet.spawn
+            lags = []
+
+            def tick():
+                last = time.monotonic()
+                while True:
+                    time.sleep(0.01)
+                    now = time.monotonic()
+                    lags.append(now - last)
+                    last = now
+
+            spawn(tick)
+            accepted = sum(client.track("child", "In Child", {"i": i})[0] for i in range(200))
+            flushed = client.flush(timeout=30)
+            stats = client.stats()
+            print(json.dumps({"accepted": accepted, "flushed": flushed, "ticks": len(lags),
+                              "max_lag": max(lags, default=None), "dropped": stats["dropped_total"]}), flush=True)
+            code = 0
+        finally:
+            os._exit(code)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.parametrize("kind", ["gevent", "eventlet"])
+def test_a_green_fork_child_keeps_running_while_its_spool_cannot_open(tmp_path, collector, kind):
+    pytest.importorskip(kind)
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONWARNINGS="ignore")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(GREEN_CHILD), kind, collector.url, str(tmp_path / "spool.db")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=90)
+    except subprocess.TimeoutExpired:  # the old code: the child's hub stopped in sqlite3.connect()
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"the {kind} fork child hung: {err[-2000:]}")
+    assert proc.returncode == 0, err[-3000:]
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["accepted"] == 200 and report["flushed"] and report["dropped"] == 0, report
+    assert report["ticks"] > 0 and report["max_lag"] < 0.5, report  # blocked: the whole REOPEN_LIMIT or for ever
+    counts = Counter(e["messageId"] for e in collector.events() if e["userId"] == "child")
+    assert len(counts) == 200 and set(counts.values()) == {1}
+    assert "has not opened the spool file" in err

@@ -28,9 +28,11 @@ Not patched by either, so bound once for speed: ``time.monotonic``, ``time.time`
 
 from __future__ import annotations
 
+import _thread
 import sys
+from typing import Any, Callable
 
-__all__ = ["green_threads"]
+__all__ = ["green_threads", "start_os_thread"]
 
 
 def green_threads() -> bool:
@@ -40,3 +42,18 @@ def green_threads() -> bool:
         return True
     patcher = sys.modules.get("eventlet.patcher")
     return patcher is not None and bool(patcher.is_monkey_patched("thread"))
+
+
+def start_os_thread(target: Callable[..., Any], *args: Any) -> None:
+    """Run ``target(*args)`` on a real thread of the operating system, even once gevent or
+    eventlet patched threading: for a call into C that may never return (spool.py's open
+    after fork), which in a greenlet would stop every greenlet of the process. The
+    thread must touch nothing green. RuntimeError at interpreter shutdown."""
+    start = _thread.start_new_thread
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("_thread"):
+        start = monkey.get_original("_thread", "start_new_thread")
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is not None and patcher.is_monkey_patched("thread"):
+        start = patcher.original("_thread").start_new_thread
+    start(target, args)

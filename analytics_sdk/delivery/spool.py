@@ -23,12 +23,14 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 import weakref
 from contextlib import contextmanager
 from typing import Callable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from ..process import around_os_fork, on_fork_child
 from .clock import monotonic
+from .green import start_os_thread
 
 __all__ = ["Spool", "SpoolError", "SpoolBusy", "owner_id"]
 
@@ -148,18 +150,30 @@ class Spool:
             raise SpoolError(f"cannot use spool file {self.path!r}: {exc}") from exc
 
     def _reopen(self, wait: Optional[float]) -> None:
-        """(our lock held; a fork child's first use) Open our own connection on a thread
-        of its own, waiting at most until REOPEN_LIMIT after the open began (and at most
-        ``wait``). Past that, every use raises SpoolError at once (the caller sends from
-        memory and retries later) until the open completes, if it ever does."""
-        if self._opening is None:
-            self._opening = _Opening(self._connect, self.path)
-        opening = self._opening
+        """(a fork child's first use; our lock not held) Open our own connection on a
+        thread of its own, waiting at most until REOPEN_LIMIT after the open began (and
+        at most ``wait``). Past that, every use raises SpoolError at once (the caller
+        sends from memory and retries later) until the open completes, if it ever does.
+        Waits without our lock: under gevent the wait lets other greenlets run, and one
+        of them must not then block the whole process on a lock made before the patch."""
+        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+            raise SpoolBusy("the spool is busy")
+        try:
+            if self._db is not None:
+                return
+            if self._opening is None:
+                self._opening = _Opening(self._connect, self.path)
+            opening = self._opening
+        finally:
+            self._lock.release()
         opening.wait(wait)
-        self._opening = None
+        with self._lock:
+            if self._opening is opening:  # the first thread back takes the result over
+                self._opening = None
+                if opening.error is None:
+                    self._db, self._count = opening.result  # type: ignore[misc]
         if opening.error is not None:
             raise opening.error
-        self._db, self._count = opening.result  # type: ignore[misc]
 
     def _after_fork_in_child(self) -> None:
         # A child must neither use nor close its parent's connection (closing it
@@ -177,11 +191,14 @@ class Spool:
     def _using(self, wait: Optional[float] = None) -> Iterator[sqlite3.Connection]:
         """The connection, under our lock. ``wait`` bounds both the wait for our lock
         and SQLite's wait for another connection's (for a caller's thread)."""
+        if self._db is None:  # first use after fork
+            started = monotonic()
+            self._reopen(wait)
+            if wait is not None:
+                wait = max(0.0, wait - (monotonic() - started))
         if not self._lock.acquire(timeout=-1 if wait is None else wait):
             raise SpoolBusy("the spool is busy")
         try:
-            if self._db is None:  # first use after fork
-                self._reopen(wait)
             db = self._db
             assert db is not None
             if wait is None:
@@ -306,21 +323,21 @@ class Spool:
 
 
 class _Opening:
-    """A connection being opened on a daemon thread, so that no thread of ours waits
-    for ever on a SQLite mutex that was held when the process forked."""
+    """A connection being opened on a thread of its own (a real one, even under gevent or
+    eventlet), so that nothing of ours waits for ever on a SQLite mutex that was held
+    when the process forked."""
 
     def __init__(self, connect: Callable[[], Tuple[sqlite3.Connection, int]], path: str) -> None:
         self.path = path
         self.started = monotonic()
-        self.done = threading.Event()
+        self.done = False  # set by the opening thread, last
         self.result: Optional[Tuple[sqlite3.Connection, int]] = None
         self.error: Optional[BaseException] = None
-        thread = threading.Thread(target=self._run, args=(connect,), name="analytics_sdk-spool-open", daemon=True)
         try:
-            thread.start()
+            start_os_thread(self._run, connect)
         except RuntimeError as exc:  # interpreter shutting down: the caller sends from memory
             self.error = SpoolError(f"cannot open spool file {path!r} in this process: {exc}")
-            self.done.set()
+            self.done = True
 
     def _run(self, connect: Callable[[], Tuple[sqlite3.Connection, int]]) -> None:
         try:
@@ -328,17 +345,26 @@ class _Opening:
         except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits
             self.error = exc
         finally:
-            self.done.set()
+            self.done = True
 
     def wait(self, wait: Optional[float]) -> None:
-        """Wait for the open (bounded); raise SpoolError while it is still running."""
-        left = max(0.0, self.started + REOPEN_LIMIT - monotonic())
-        if not self.done.wait(left if wait is None else min(wait, left)):
-            raise SpoolError(
-                f"SQLite has not opened the spool file {self.path!r} in this fork child after "
-                f"{monotonic() - self.started:.1f} s (another thread may have been inside SQLite "
-                "when the process forked)"
-            )
+        """Wait for the open (bounded); raise SpoolError while it is still running.
+        Polls with time.sleep, looked up at each use: gevent's and eventlet's let the
+        other greenlets run, and no event object works across a real thread and them."""
+        until = self.started + REOPEN_LIMIT
+        if wait is not None:
+            until = min(until, monotonic() + wait)
+        pause = 0.001
+        while not self.done:
+            left = until - monotonic()
+            if left <= 0:
+                raise SpoolError(
+                    f"SQLite has not opened the spool file {self.path!r} in this fork child after "
+                    f"{monotonic() - self.started:.1f} s (another thread may have been inside SQLite "
+                    "when the process forked)"
+                )
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.05)
 
 
 # -- fork: no SQLite operation may be in progress while the process forks -----------------
