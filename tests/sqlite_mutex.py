@@ -1,21 +1,28 @@
-"""Holding one of SQLite's own mutexes from another thread, as the garbage collector
-closing a connection does, to reproduce a fork made while SQLite was busy.
+"""Holding one of SQLite's own mutexes on another thread at the moment of a fork, as
+the garbage collector closing a connection (or an application thread opening one)
+may: the child's copy of the mutex then stays locked for ever.
 
-Plain module (no pytest): the gevent/eventlet scripts in test_spool_after_fork.py
-import it too. Linux: the library is found in /proc/self/maps.
+Plain module (no pytest), imported by the scripts of test_spool_after_fork.py
+*before* analytics_sdk: ``os.register_at_fork`` runs "before" hooks in reverse
+order of registration, so ours runs after the SDK's, which hold its spool locks.
+Taken any earlier, a thread of the SDK could block inside SQLite on our mutex while
+holding a spool lock that the SDK's hook waits for, and the fork would never happen.
+Linux: the library is found in /proc/self/maps.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
-from contextlib import contextmanager
-from typing import Iterator
+from typing import Any
+
+__all__ = ["hold_sqlite_mutex_at_next_fork"]
 
 SQLITE_MUTEX_STATIC_VFS1 = 11  # the one unix VFS calls take, e.g. when a connection closes
 
 
-def _loaded_sqlite() -> ctypes.CDLL:
+def _loaded_sqlite() -> Any:
     """The libsqlite3 this process's sqlite3 module is linked with (the same handle)."""
     import sqlite3  # noqa: F401 - loads the library
 
@@ -30,26 +37,38 @@ def _loaded_sqlite() -> ctypes.CDLL:
     return lib
 
 
-@contextmanager
-def sqlite_mutex_held_by_another_thread() -> Iterator[None]:
-    """While inside, another thread holds SQLite's VFS mutex: fork now, and the child's
-    copy of it stays locked for ever."""
-    lib = _loaded_sqlite()
-    mutex = lib.sqlite3_mutex_alloc(SQLITE_MUTEX_STATIC_VFS1)
-    held, release = threading.Event(), threading.Event()
+class _Holder:
+    def __init__(self) -> None:
+        self.armed = False
+        self.release = threading.Event()
 
-    def hold() -> None:
-        lib.sqlite3_mutex_enter(mutex)
-        held.set()
-        release.wait()
-        lib.sqlite3_mutex_leave(mutex)
+    def before(self) -> None:
+        if not self.armed:
+            return
+        self.armed = False
+        lib = _loaded_sqlite()
+        mutex = lib.sqlite3_mutex_alloc(SQLITE_MUTEX_STATIC_VFS1)
+        held = threading.Event()
 
-    holder = threading.Thread(target=hold, daemon=True)
-    holder.start()
-    if not held.wait(10):
-        raise RuntimeError("the holding thread did not get SQLite's mutex")
-    try:
-        yield
-    finally:
-        release.set()
-        holder.join(10)
+        def hold() -> None:
+            lib.sqlite3_mutex_enter(mutex)
+            held.set()
+            self.release.wait()
+            lib.sqlite3_mutex_leave(mutex)
+
+        threading.Thread(target=hold, daemon=True).start()
+        if not held.wait(10):
+            raise RuntimeError("the holding thread did not get SQLite's mutex")
+
+    def after_in_parent(self) -> None:
+        self.release.set()
+        self.release = threading.Event()
+
+
+_holder = _Holder()
+os.register_at_fork(before=_holder.before, after_in_parent=_holder.after_in_parent)
+
+
+def hold_sqlite_mutex_at_next_fork() -> None:
+    """At the next os.fork() of this process, another thread holds SQLite's VFS mutex."""
+    _holder.armed = True
