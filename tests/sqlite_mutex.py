@@ -49,11 +49,12 @@ class _Holder:
         lib = _loaded_sqlite()
         mutex = lib.sqlite3_mutex_alloc(SQLITE_MUTEX_STATIC_VFS1)
         held = threading.Event()
+        release = self.release  # (after_in_parent replaces self.release, maybe before hold() reads it)
 
         def hold() -> None:
             lib.sqlite3_mutex_enter(mutex)
             held.set()
-            self.release.wait()
+            release.wait()
             lib.sqlite3_mutex_leave(mutex)
 
         threading.Thread(target=hold, daemon=True).start()

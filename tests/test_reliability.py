@@ -11,7 +11,6 @@ import logging
 import re
 import multiprocessing
 import os
-import signal
 import subprocess
 import sys
 import textwrap

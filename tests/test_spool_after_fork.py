@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
@@ -24,11 +25,12 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 from analytics_sdk.delivery import spool as spool_module
-from analytics_sdk.delivery.spool import Spool, SpoolError
+from analytics_sdk.delivery.spool import Spool, SpoolBusy, SpoolError
 
 from .waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
+REOPEN_LIMIT_DEFAULT = spool_module.REOPEN_LIMIT
 
 
 def run_script(body: str, *args: str, timeout: float = 90) -> Tuple[List[str], str]:
@@ -54,7 +56,7 @@ BARE_SPOOL = """
 import os, sys
 from tests.sqlite_mutex import hold_sqlite_mutex_at_next_fork  # (first: see its docstring)
 from analytics_sdk.delivery import spool as spool_module
-from analytics_sdk.delivery.spool import Spool, SpoolError
+from analytics_sdk.delivery.spool import Spool, SpoolBusy, SpoolError
 
 spool_module.REOPEN_LIMIT = 0.5
 spool = Spool(sys.argv[1])
@@ -134,6 +136,132 @@ def test_an_open_that_fails_is_tried_again(tmp_path, monkeypatch):
     assert spool.append([b"b"]) == 1 and len(calls) == 2
 
 
+def _after_fork_with_a_slow_open(tmp_path: Path, monkeypatch: Any) -> Tuple[Spool, threading.Event, List[int]]:
+    """A spool as in a fork child, whose open waits for the returned gate (calls counted)."""
+    spool = Spool(str(tmp_path / "s.db"))
+    spool._after_fork_in_child()
+    gate, calls, connect = threading.Event(), [], spool._connect
+
+    def slow_connect() -> Any:
+        calls.append(1)
+        gate.wait(60)
+        return connect()
+
+    monkeypatch.setattr(spool, "_connect", slow_connect)
+    return spool, gate, calls
+
+
+def test_a_callers_wait_bounds_the_first_use_after_fork(tmp_path, monkeypatch):
+    spool, gate, _ = _after_fork_with_a_slow_open(tmp_path, monkeypatch)
+    started = time.monotonic()
+    with pytest.raises(SpoolBusy, match="still being opened"):  # a slow open, not (yet) a stuck one
+        spool.append([b"a"], wait=0.2)
+    assert time.monotonic() - started < REOPEN_LIMIT_DEFAULT / 2
+    opening = spool._opening
+    gate.set()
+    assert opening is not None and wait_until(lambda: opening.done, 30)
+    # The open is done, but another thread holds the spool for long: the caller's wait still bounds.
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with spool._lock:
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(30)
+        started = time.monotonic()
+        with pytest.raises(SpoolBusy):
+            spool.append([b"b"], wait=0.2)
+        assert time.monotonic() - started < REOPEN_LIMIT_DEFAULT / 2
+    finally:
+        release.set()
+        holder.join(30)
+    assert spool.append([b"c"], wait=0.2) == 1  # the finished open was taken over by a later use
+
+
+def test_threads_that_use_the_spool_first_share_one_open(tmp_path, monkeypatch):
+    spool, gate, calls = _after_fork_with_a_slow_open(tmp_path, monkeypatch)
+    results: List[int] = []
+    threads = [threading.Thread(target=lambda: results.append(spool.unclaimed())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    assert wait_until(lambda: len(calls) == 1, 30)
+    gate.set()
+    for thread in threads:
+        thread.join(30)
+    assert results == [0, 0, 0, 0] and len(calls) == 1
+
+
+def test_a_fork_waits_for_our_own_open_to_leave_sqlite(tmp_path, monkeypatch):
+    spool, gate, calls = _after_fork_with_a_slow_open(tmp_path, monkeypatch)
+    with pytest.raises(SpoolBusy):
+        spool.unclaimed(wait=0.0)  # starts the open
+    opening = spool._opening
+    assert opening is not None and wait_until(lambda: len(calls) == 1, 30)  # inside connect()
+    opener_done = threading.Timer(0.2, gate.set)  # (the open ends a little later, on its own)
+    opener_done.start()
+    spool_module._before_fork()  # what os.fork() runs first
+    try:
+        assert opening.done  # the fork waited for it: a child never inherits our open mid-way
+    finally:
+        spool_module._after_fork_in_parent()
+        opener_done.join(30)
+
+
+def test_a_fork_does_not_wait_for_an_open_that_is_stuck(tmp_path, monkeypatch):
+    monkeypatch.setattr(spool_module, "REOPEN_LIMIT", 0.2)
+    spool, gate, calls = _after_fork_with_a_slow_open(tmp_path, monkeypatch)
+    with pytest.raises(SpoolError, match="has not opened"):
+        spool.unclaimed()
+    opening = spool._opening
+    assert opening is not None and not opening.done
+    spool_module._before_fork()
+    try:
+        assert opening.guard not in spool_module._guards_held and not opening.done
+    finally:
+        spool_module._after_fork_in_parent()
+        gate.set()
+
+
+FORK_CHILD_BOUNDS = """
+import json, os, sys, time
+from tests.sqlite_mutex import hold_sqlite_mutex_at_next_fork  # (first: see its docstring)
+import analytics_sdk
+from analytics_sdk.delivery import spool as spool_module
+
+spool_module.REOPEN_LIMIT = 30.0  # a stuck open is not given up in this test's time
+client = analytics_sdk.Client("k", host=sys.argv[1], spool_path=sys.argv[2])
+hold_sqlite_mutex_at_next_fork()
+pid = os.fork()
+if pid == 0:
+    code = 1
+    try:
+        took = {}
+        for name, call in [("flush", lambda: client.flush(timeout=0.5)),
+                           ("track+flush", lambda: client.track("u", "E") and client.flush(timeout=0.5)),
+                           ("shutdown", lambda: client.shutdown(timeout=0.5))]:
+            started = time.monotonic()
+            call()
+            took[name] = time.monotonic() - started
+        print(json.dumps(took), flush=True)
+        code = 0
+    finally:
+        os._exit(code)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_flush_and_shutdown_timeouts_hold_while_a_fork_childs_spool_cannot_open(tmp_path, collector):
+    lines, _ = run_script(FORK_CHILD_BOUNDS, collector.url, str(tmp_path / "spool.db"))
+    took = json.loads(lines[-1])
+    # Each was given 0.5 s; the open they would wait for gives up only after 30 s.
+    assert max(took.values()) < 10, took
+
+
 # The client, forked while SQLite's mutex is held. With gevent or eventlet this is
 # gunicorn --preload -k gevent in short: the master (not patched) made the client
 # and forked; the worker patches, then tracks. A greenlet ticks every 10 ms meanwhile:
@@ -146,7 +274,7 @@ from analytics_sdk.delivery import spool as spool_module
 
 kind, url, path = sys.argv[1:4]
 logging.basicConfig(level=logging.ERROR)
-spool_module.REOPEN_LIMIT = 1.0
+spool_module.REOPEN_LIMIT = 3.0
 client = analytics_sdk.Client("k", host=url, spool_path=path, upload_interval=0.2)
 for i in range(50):
     client.track("parent", "Before Fork", {"i": i})
@@ -198,8 +326,8 @@ def test_a_fork_child_sends_from_memory_when_sqlite_was_locked_at_the_fork(tmp_p
     lines, err = run_script(CLIENT, kind, collector.url, str(tmp_path / "spool.db"))
     report: Dict[str, Any] = json.loads(lines[-1])
     assert report["accepted"] == 200 and report["flushed"] and report["dropped"] == 0, report
-    if kind != "threads":  # blocked, a greenlet would wait the whole REOPEN_LIMIT, or for ever
-        assert report["ticks"] > 0 and report["max_lag"] < 0.5, report
+    if kind != "threads":  # blocked, a greenlet would wait the whole REOPEN_LIMIT (3 s), or for ever
+        assert report["ticks"] > 0 and report["max_lag"] < 1.5, report
     events = collector.events()
     child = Counter(e["messageId"] for e in events if e["userId"] == "child")
     parent = Counter(e["messageId"] for e in events if e["userId"] == "parent")

@@ -7,12 +7,20 @@ looked up at each use instead, since they do patch it (green.py).
 from __future__ import annotations
 
 import time
+from typing import Optional
 
-__all__ = ["monotonic", "FOREVER", "MAX_WAIT", "hand_over_gil"]
+__all__ = ["monotonic", "FOREVER", "MAX_WAIT", "hand_over_gil", "time_left"]
 
 monotonic = time.monotonic
 FOREVER = float("inf")
 MAX_WAIT = 3600.0  # Condition.wait() refuses huge timeouts; longer waits loop
+
+
+def time_left(deadline: Optional[float]) -> Optional[float]:
+    """Seconds until ``deadline`` (0 once past it); None for no deadline (None or FOREVER)."""
+    if deadline is None or deadline == FOREVER:
+        return None
+    return max(0.0, deadline - monotonic())
 
 
 def hand_over_gil() -> None:

@@ -32,7 +32,7 @@ import _thread
 import sys
 from typing import Any, Callable
 
-__all__ = ["green_threads", "start_os_thread"]
+__all__ = ["green_threads", "start_os_thread", "os_lock"]
 
 
 def green_threads() -> bool:
@@ -44,16 +44,27 @@ def green_threads() -> bool:
     return patcher is not None and bool(patcher.is_monkey_patched("thread"))
 
 
+def _original_thread(name: str) -> Any:
+    """``_thread.<name>`` as it was before gevent or eventlet patched it."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("_thread"):
+        return monkey.get_original("_thread", name)
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is not None and patcher.is_monkey_patched("thread"):
+        return getattr(patcher.original("_thread"), name)
+    return getattr(_thread, name)
+
+
 def start_os_thread(target: Callable[..., Any], *args: Any) -> None:
     """Run ``target(*args)`` on a real thread of the operating system, even once gevent or
     eventlet patched threading: for a call into C that may never return (spool.py's open
     after fork), which in a greenlet would stop every greenlet of the process. The
-    thread must touch nothing green. RuntimeError at interpreter shutdown."""
-    start = _thread.start_new_thread
-    monkey = sys.modules.get("gevent.monkey")
-    if monkey is not None and monkey.is_module_patched("_thread"):
-        start = monkey.get_original("_thread", "start_new_thread")
-    patcher = sys.modules.get("eventlet.patcher")
-    if patcher is not None and patcher.is_monkey_patched("thread"):
-        start = patcher.original("_thread").start_new_thread
-    start(target, args)
+    thread must touch nothing green. RuntimeError when no thread can start (a limit on
+    threads, or an interpreter shutting down)."""
+    _original_thread("start_new_thread")(target, args)
+
+
+def os_lock() -> Any:
+    """A lock of the blocking kind, even once gevent or eventlet patched threading: for
+    a real thread of start_os_thread() to hold (a greenlet must never wait on it long)."""
+    return _original_thread("allocate_lock")()

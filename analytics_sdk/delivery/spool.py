@@ -23,14 +23,13 @@ import os
 import socket
 import sqlite3
 import threading
-import time
 import weakref
 from contextlib import contextmanager
-from typing import Callable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar
 
 from ..process import around_os_fork, on_fork_child
-from .clock import monotonic
-from .green import start_os_thread
+from .clock import monotonic, time_left
+from .spool_open import BoundedOpen
 
 __all__ = ["Spool", "SpoolError", "SpoolBusy", "owner_id"]
 
@@ -119,7 +118,7 @@ class Spool:
         self._lock = threading.Lock()
         self._db: Optional[sqlite3.Connection] = None
         self._inherited_connections: List[Optional[sqlite3.Connection]] = []
-        self._opening: Optional[_Opening] = None
+        self._opening: Optional[BoundedOpen] = None
         self._open()
         _spools.add(self)
 
@@ -149,31 +148,46 @@ class Spool:
         except sqlite3.Error as exc:
             raise SpoolError(f"cannot use spool file {self.path!r}: {exc}") from exc
 
-    def _reopen(self, wait: Optional[float]) -> None:
+    def _reopen(self, deadline: Optional[float]) -> None:
         """(a fork child's first use; our lock not held) Open our own connection on a
         thread of its own, waiting at most until REOPEN_LIMIT after the open began (and
-        at most ``wait``). Past that, every use raises SpoolError at once (the caller
-        sends from memory and retries later) until the open completes, if it ever does.
-        Waits without our lock: under gevent the wait lets other greenlets run, and one
-        of them must not then block the whole process on a lock made before the patch."""
-        if not self._lock.acquire(timeout=-1 if wait is None else wait):
-            raise SpoolBusy("the spool is busy")
-        try:
+        until ``deadline``). Past the limit, every use raises SpoolError at once (the
+        caller sends from memory and retries later) until the open completes, if it ever
+        does. Waits without our lock: under gevent the wait lets other greenlets run, and
+        one of them must not then block the whole process on a lock made before the patch."""
+        with self._locked(deadline):
             if self._db is not None:
                 return
             if self._opening is None:
-                self._opening = _Opening(self._connect, self.path)
+                self._opening = BoundedOpen(self._connect, REOPEN_LIMIT)
             opening = self._opening
-        finally:
-            self._lock.release()
-        opening.wait(wait)
-        with self._lock:
+        if not opening.wait(deadline):
+            if monotonic() < opening.gives_up_at:
+                raise SpoolBusy(f"the spool file {self.path!r} is still being opened")
+            raise SpoolError(
+                f"SQLite has not opened the spool file {self.path!r} in this fork child after "
+                f"{monotonic() - opening.started:.1f} s (another thread may have been inside SQLite "
+                "when the process forked)"
+            )
+        with self._locked(deadline):  # (SpoolBusy: _opening stays, the next use takes it over)
             if self._opening is opening:  # the first thread back takes the result over
                 self._opening = None
                 if opening.error is None:
                     self._db, self._count = opening.result  # type: ignore[misc]
-        if opening.error is not None:
+        if isinstance(opening.error, SpoolError):
             raise opening.error
+        if opening.error is not None:
+            raise SpoolError(f"cannot open spool file {self.path!r} in this process: {opening.error}") from opening.error
+
+    @contextmanager
+    def _locked(self, deadline: Optional[float]) -> Iterator[None]:
+        left = time_left(deadline)
+        if not self._lock.acquire(timeout=-1 if left is None else left):
+            raise SpoolBusy("the spool is busy")
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def _after_fork_in_child(self) -> None:
         # A child must neither use nor close its parent's connection (closing it
@@ -189,28 +203,24 @@ class Spool:
 
     @contextmanager
     def _using(self, wait: Optional[float] = None) -> Iterator[sqlite3.Connection]:
-        """The connection, under our lock. ``wait`` bounds both the wait for our lock
-        and SQLite's wait for another connection's (for a caller's thread)."""
+        """The connection, under our lock. ``wait`` bounds the whole wait: for the
+        first open after fork, for our lock and for another connection's (for a
+        caller's thread)."""
+        deadline = None if wait is None else monotonic() + wait
         if self._db is None:  # first use after fork
-            started = monotonic()
-            self._reopen(wait)
-            if wait is not None:
-                wait = max(0.0, wait - (monotonic() - started))
-        if not self._lock.acquire(timeout=-1 if wait is None else wait):
-            raise SpoolBusy("the spool is busy")
-        try:
+            self._reopen(deadline)
+        with self._locked(deadline):
             db = self._db
             assert db is not None
-            if wait is None:
+            left = time_left(deadline)
+            if left is None:
                 yield db
                 return
-            db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+            db.execute(f"PRAGMA busy_timeout = {int(left * 1000)}")
             try:
                 yield db
             finally:
                 db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-        finally:
-            self._lock.release()
 
     @staticmethod
     def _transaction(db: sqlite3.Connection, work: Callable[[], T]) -> T:
@@ -296,75 +306,33 @@ class Spool:
             chunk = list(rowids[start : start + _ROWS_PER_STATEMENT])
             db.execute(f"{statement} WHERE id IN ({','.join(['?'] * len(chunk))})", chunk)
 
-    def last_id(self) -> int:
-        with self._using() as db:
+    def last_id(self, wait: Optional[float] = None) -> int:
+        with self._using(wait) as db:
             return db.execute("SELECT COALESCE(MAX(id), 0) FROM spool WHERE owner = ?", (self.owner,)).fetchone()[0]
 
-    def pending_through(self, rowid: int, finished: Set[int] = frozenset()) -> bool:  # type: ignore[assignment]
+    def pending_through(
+        self, rowid: int, finished: Set[int] = frozenset(), wait: Optional[float] = None  # type: ignore[assignment]
+    ) -> bool:
         """Whether any of our rows up to ``rowid`` is still waiting for an outcome
         (``finished``: rows that reached one but could not be deleted yet)."""
-        with self._using() as db:
+        with self._using(wait) as db:
             rows = db.execute(
                 "SELECT id FROM spool WHERE owner = ? AND id <= ? ORDER BY id LIMIT ?", (self.owner, rowid, len(finished) + 1)
             ).fetchall()
         return any(row[0] not in finished for row in rows)
 
-    def unclaimed(self) -> int:
-        with self._using() as db:
+    def unclaimed(self, wait: Optional[float] = None) -> int:
+        with self._using(wait) as db:
             return db.execute("SELECT COUNT(*) FROM spool WHERE owner = ? AND claimed = 0", (self.owner,)).fetchone()[0]
 
     @property
     def count(self) -> int:
-        """Rows in the file as this process last saw it (all owners)."""
+        """Rows in the file as this process last saw it (all owners; in a fork child,
+        the parent's count until the child's own connection is open)."""
         return self._count
 
     def __repr__(self) -> str:
         return f"Spool({self.path!r}, rows={self._count})"
-
-
-class _Opening:
-    """A connection being opened on a thread of its own (a real one, even under gevent or
-    eventlet), so that nothing of ours waits for ever on a SQLite mutex that was held
-    when the process forked."""
-
-    def __init__(self, connect: Callable[[], Tuple[sqlite3.Connection, int]], path: str) -> None:
-        self.path = path
-        self.started = monotonic()
-        self.done = False  # set by the opening thread, last
-        self.result: Optional[Tuple[sqlite3.Connection, int]] = None
-        self.error: Optional[BaseException] = None
-        try:
-            start_os_thread(self._run, connect)
-        except RuntimeError as exc:  # interpreter shutting down: the caller sends from memory
-            self.error = SpoolError(f"cannot open spool file {path!r} in this process: {exc}")
-            self.done = True
-
-    def _run(self, connect: Callable[[], Tuple[sqlite3.Connection, int]]) -> None:
-        try:
-            self.result = connect()
-        except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits
-            self.error = exc
-        finally:
-            self.done = True
-
-    def wait(self, wait: Optional[float]) -> None:
-        """Wait for the open (bounded); raise SpoolError while it is still running.
-        Polls with time.sleep, looked up at each use: gevent's and eventlet's let the
-        other greenlets run, and no event object works across a real thread and them."""
-        until = self.started + REOPEN_LIMIT
-        if wait is not None:
-            until = min(until, monotonic() + wait)
-        pause = 0.001
-        while not self.done:
-            left = until - monotonic()
-            if left <= 0:
-                raise SpoolError(
-                    f"SQLite has not opened the spool file {self.path!r} in this fork child after "
-                    f"{monotonic() - self.started:.1f} s (another thread may have been inside SQLite "
-                    "when the process forked)"
-                )
-            time.sleep(min(pause, left))
-            pause = min(pause * 2, 0.05)
 
 
 # -- fork: no SQLite operation may be in progress while the process forks -----------------
@@ -372,12 +340,23 @@ class _Opening:
 _spools: "weakref.WeakSet[Spool]" = weakref.WeakSet()
 
 
+_guards_held: List[Any] = []  # opening threads' guards this fork waited for
+
+
 def _before_fork() -> None:
     for spool in list(_spools):
         spool._lock.acquire()
+    for spool in list(_spools):  # (no new open starts: each begins under its spool's lock)
+        opening = spool._opening
+        if opening is not None and not opening.done:
+            left = opening.gives_up_at - monotonic()  # past it, the open is stuck: nothing to wait for
+            if left > 0 and opening.guard.acquire(timeout=left):
+                _guards_held.append(opening.guard)
 
 
 def _after_fork_in_parent() -> None:
+    while _guards_held:
+        _guards_held.pop().release()
     for spool in list(_spools):
         spool._lock.release()
 
@@ -385,6 +364,7 @@ def _after_fork_in_parent() -> None:
 def _after_fork_in_child() -> None:
     global _token
     _token = os.urandom(6).hex()
+    _guards_held.clear()  # (the parent's opening threads do not exist here)
     for spool in list(_spools):
         spool._after_fork_in_child()
 

@@ -33,7 +33,7 @@ import logging
 from typing import List, Optional, Tuple
 
 from .batching import fits
-from .clock import hand_over_gil, monotonic
+from .clock import hand_over_gil, monotonic, time_left
 from .progress import ON_DISK, InFlight, Part
 from .spool_writer import CALLER_WAIT, DOWN_POLL, MAX_BACKOFF, SpoolWriter
 
@@ -58,9 +58,9 @@ class SpoolBacklog(SpoolWriter):
             with c.lock:
                 c.starter.start()  # (the lock was just made: never refused for a monkey-patch)
 
-    def _rows_waiting(self) -> bool:
+    def _rows_waiting(self, wait: Optional[float] = None) -> bool:
         try:
-            return self.spool.unclaimed() > 0
+            return self.spool.unclaimed(wait) > 0
         except Exception:  # noqa: BLE001 - cannot tell: let an uploader look
             return True
 
@@ -205,7 +205,8 @@ class SpoolBacklog(SpoolWriter):
     # -- flush and shutdown -------------------------------------------------------------
 
     def has_work(self) -> bool:
-        return bool(self.direct) or self._rows_waiting()
+        # (the consumer's lock held: no waiting for the spool; when it cannot tell, an uploader looks)
+        return bool(self.direct) or self._rows_waiting(wait=0.0)
 
     def wake(self) -> None:
         self.spooled.notify_all()
@@ -232,11 +233,12 @@ class SpoolBacklog(SpoolWriter):
         last: Optional[int] = None
         while True:
             try:
+                # (the caller's thread: every wait for the spool ends at the deadline)
                 if last is None:
-                    last = self.spool.last_id()
+                    last = self.spool.last_id(time_left(deadline))
                 with c.lock:
                     finished = set(self.finished)
-                if not self.spool.pending_through(last, finished):
+                if not self.spool.pending_through(last, finished, time_left(deadline)):
                     return True
             except Exception:  # noqa: BLE001 - a flush never raises
                 with c.lock:
@@ -269,7 +271,7 @@ class SpoolBacklog(SpoolWriter):
     def _store_inline(self) -> None:
         c = self.consumer
         record = self.take_buffer()
-        if record is None or self.store(record):
+        if record is None or self.store(record, time_left(c.deadline)):
             return
         with c.lock:
             tokens = list(self.direct)
