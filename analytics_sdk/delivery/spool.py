@@ -174,10 +174,9 @@ class Spool:
                 self._opening = None
                 if opening.error is None:
                     self._db, self._count = opening.result  # type: ignore[misc]
-        if isinstance(opening.error, SpoolError):
-            raise opening.error
-        if opening.error is not None:
-            raise SpoolError(f"cannot open spool file {self.path!r} in this process: {opening.error}") from opening.error
+        error = opening.error
+        if error is not None:  # (_connect raises SpoolError; a thread that could not start, RuntimeError)
+            raise error if isinstance(error, SpoolError) else SpoolError(f"cannot open spool file {self.path!r}: {error}")
 
     @contextmanager
     def _locked(self, deadline: Optional[float]) -> Iterator[None]:
@@ -209,18 +208,24 @@ class Spool:
         deadline = None if wait is None else monotonic() + wait
         if self._db is None:  # first use after fork
             self._reopen(deadline)
-        with self._locked(deadline):
+            wait = time_left(deadline)
+        # (no nested context manager here: with spool_sync this runs on every call's thread)
+        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+            raise SpoolBusy("the spool is busy")
+        try:
             db = self._db
             assert db is not None
-            left = time_left(deadline)
-            if left is None:
+            if deadline is None:
                 yield db
                 return
+            left = max(0.0, deadline - monotonic())
             db.execute(f"PRAGMA busy_timeout = {int(left * 1000)}")
             try:
                 yield db
             finally:
                 db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        finally:
+            self._lock.release()
 
     @staticmethod
     def _transaction(db: sqlite3.Connection, work: Callable[[], T]) -> T:
