@@ -108,13 +108,15 @@ globals().update(settings.DEFAULTS)
 __all__ += list(settings.DEFAULTS)
 
 default_client: Optional[Client] = None
-_client_lock = threading.Lock()
-_client_lock_type = threading.Lock  # gevent/eventlet replace it when they patch (see _create_default_client)
+# Reentrant: a signal handler's track() may interrupt the making of the default client on
+# its own thread (it then makes it, and the interrupted call keeps the handler's).
+_client_lock = threading.RLock()
+_client_lock_type = threading.RLock  # gevent/eventlet replace it when they patch (see _create_default_client)
 
 
 def _reset_lock_after_fork() -> None:
     global _client_lock, _client_lock_type
-    _client_lock, _client_lock_type = threading.Lock(), threading.Lock  # a parent thread may have held it at fork time
+    _client_lock, _client_lock_type = threading.RLock(), threading.RLock  # a parent thread may have held it at fork time
 
 
 process.on_fork_child(_reset_lock_after_fork)
@@ -130,15 +132,27 @@ def _client() -> Client:
 def _create_default_client() -> Client:
     global default_client, _client_lock, _client_lock_type
     process.check()  # in a child forked behind Python's back, the parent's lock may be held
-    if _client_lock_type is not threading.Lock and not _client_lock.locked():
+    if _client_lock_type is not threading.RLock and not _locked(_client_lock):
         # Imported before gevent/eventlet patched threading (gunicorn --preload): a lock of
         # the blocking kind, held while Client() switches greenlets, would stop the process.
-        _client_lock, _client_lock_type = threading.Lock(), threading.Lock
+        _client_lock, _client_lock_type = threading.RLock(), threading.RLock
     with _client_lock:
         if default_client is None:
             module = sys.modules[__name__]
-            default_client = Client(**{name: getattr(module, name) for name in settings.DEFAULTS})
+            client = Client(**{name: getattr(module, name) for name in settings.DEFAULTS})
+            if default_client is None:
+                default_client = client
+            else:  # a signal handler made one while Client() ran: it may hold the handler's events
+                client.shutdown(timeout=0)
         return default_client
+
+
+def _locked(lock: Any) -> bool:
+    """Whether some thread holds ``lock`` (an RLock has no ``locked()`` before Python 3.14)."""
+    if not lock.acquire(False):
+        return True
+    lock.release()
+    return False
 
 
 # RudderStack's SDK calls the host its data plane URL; accept its names too.

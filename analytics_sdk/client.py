@@ -18,6 +18,7 @@ from .delivery.fork_reinit import reset_after_fork
 from .delivery.sigterm import install_sigterm_handler
 from .delivery.outcomes import ErrorCallback, Outcomes
 from .delivery.plugin_worker import PluginTarget, PluginWorker
+from .delivery.reentry import cannot_wait
 from .wire.base import Destination
 from .wire.segment import Segment
 from .errors import ValidationError
@@ -314,7 +315,10 @@ class Client(SegmentCalls):
 
     def shutdown(self, timeout: Optional[float] = None) -> bool:
         """Deliver what is queued (within ``timeout``, default ``flush_timeout``; None
-        waits for every outcome), then stop. Later calls return ``(False, msg)``."""
+        waits for every outcome), then stop. Later calls return ``(False, msg)``.
+        (In a signal handler over the SDK's own code: False at once, the client stays open.)"""
+        if cannot_wait("shutdown"):
+            return False
         deadline = self._deadline(timeout)
         end = float("inf") if deadline is None else deadline
         workers = self._workers()
@@ -323,13 +327,7 @@ class Client(SegmentCalls):
         done = True
         for worker in workers:
             done = worker.finish_shutdown(end) and done
-        for plugin in self._event_plugins:
-            shutdown = getattr(plugin, "shutdown", None)
-            if callable(shutdown):
-                try:
-                    shutdown()
-                except Exception:  # noqa: BLE001 - user code
-                    log.exception("analytics_sdk: plugin shutdown() raised; ignoring")
+        _shut_down_plugins(self._event_plugins)
         return done
 
     def _deadline(self, timeout: Optional[float]) -> Optional[float]:
@@ -356,3 +354,13 @@ def _release_consumers(consumers: List[Consumer], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     for consumer in consumers:
         consumer.begin_shutdown(deadline)
+
+
+def _shut_down_plugins(plugins: Sequence[Any]) -> None:
+    for plugin in plugins:
+        shutdown = getattr(plugin, "shutdown", None)
+        if callable(shutdown):
+            try:
+                shutdown()
+            except Exception:  # noqa: BLE001 - user code
+                log.exception("analytics_sdk: plugin shutdown() raised; ignoring")

@@ -1,11 +1,16 @@
-"""reentry.in_signal_handler_over: our frame under foreign code on the main thread."""
+"""reentry: our frame under foreign code on the main thread (in_signal_handler_over,
+interrupts_the_sdk), and a Section that a signal handler may enter on its own thread."""
 
 from __future__ import annotations
 
 import threading
 from typing import Callable, List
 
-from analytics_sdk.delivery.reentry import in_signal_handler_over
+import signal
+
+import pytest
+
+from analytics_sdk.delivery.reentry import Section, in_signal_handler_over, interrupts_the_sdk
 
 
 class Owner:
@@ -97,3 +102,81 @@ def test_a_handler_over_an_engine_helper_that_holds_the_lock_does_not_wait_for_i
         if not fired:
             lock.release()
     assert consumer.shutdown(timeout=5)
+
+
+# -- interrupts_the_sdk ---------------------------------------------------------------------
+
+
+def test_a_call_from_application_code_does_not_interrupt_the_sdk():
+    assert interrupts_the_sdk() is False  # (pytest's frames are no code of ours)
+
+
+def test_application_code_run_on_top_of_sdk_code_on_the_main_thread_interrupts_it():
+    assert Section().update(lambda: interrupts_the_sdk()) is True  # a handler over Section.update
+
+
+def test_the_sdks_own_calls_on_top_of_the_asking_one_do_not_count():
+    assert Section().update(interrupts_the_sdk) is False  # the SDK asking from its own code
+    assert Section().read(lambda: Section().update(interrupts_the_sdk)) is True  # ... over the SDK
+    seen: List[bool] = []
+    worker = threading.Thread(target=lambda: seen.append(Section().update(lambda: interrupts_the_sdk())))
+    worker.start()
+    worker.join()
+    assert seen == [False]  # only the main thread runs signal handlers
+
+
+# -- Section, with a real signal ---------------------------------------------------------------
+
+
+@pytest.fixture
+def on_signal():
+    """Run a given function as the SIGUSR1 handler (restored afterwards)."""
+    handlers: List[Callable[[], None]] = []
+    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: handlers[-1]())
+    yield handlers.append
+    signal.signal(signal.SIGUSR1, previous)
+
+
+def test_an_update_from_a_handler_that_interrupted_one_waits_until_it_ends_and_counts(on_signal):
+    section, counts, order = Section(), {"n": 0}, []
+
+    def add(n: int) -> str:
+        before = counts["n"]  # read before the signal, written after: an RLock alone would lose 10
+        if n == 1:
+            signal.raise_signal(signal.SIGUSR1)
+        counts["n"] = before + n
+        order.append(n)
+        return "done"
+
+    queued: List[object] = []
+    on_signal(lambda: queued.append(section.update(add, 10)))
+    assert section.update(add, 1) == "done"
+    assert queued == [None]  # queued, not run inside the interrupted update
+    assert order == [1, 10] and counts["n"] == 11
+
+
+def test_a_handler_gets_its_deferred_function_and_a_read_runs_at_once(on_signal):
+    section, calls = Section(), []
+    on_signal(lambda: calls.append(("read", section.read(lambda: len(calls)))) or section.update(
+        calls.append, "now", deferred=lambda what: calls.append("later: " + what)))
+    section.update(lambda: signal.raise_signal(signal.SIGUSR1) or calls.append("outer"))
+    assert calls == [("read", 0), "outer", "later: now"]
+
+
+def test_another_thread_waits_for_the_section_rather_than_queueing():
+    section, entered, release, order = Section(), threading.Event(), threading.Event(), []
+
+    def hold() -> None:
+        entered.set()
+        release.wait(10)
+        order.append("holder")
+
+    holder = threading.Thread(target=section.update, args=(hold,))
+    holder.start()
+    assert entered.wait(10)
+    waiter = threading.Thread(target=section.update, args=(order.append, "waiter"))
+    waiter.start()
+    release.set()
+    holder.join(10)
+    waiter.join(10)
+    assert order == ["holder", "waiter"]

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,31 @@ def test_track_and_flush_from_a_signal_handler_never_deadlock_and_lose_nothing()
         assert summary["stored"] == int(calls) + int(fired) and summary["duplicates"] == 0
         numbers = [event["properties"]["n"] for event in collector.events(event="From Handler")]
         assert sorted(numbers) == list(range(1, int(fired) + 1))
+
+
+SCENARIOS = ["plain", "callback", "queue_full", "default_client", "spool", "spool_sync", "shutdown",
+             "amplitude", "mparticle"]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_a_signal_at_every_line_of_the_sdk_never_deadlocks_and_loses_nothing(scenario):
+    # A handler that interrupted the SDK on its own thread, at each line it runs (see
+    # signal_every_line.py): it must neither wait for the code it interrupted (a lock,
+    # an uploader that needs one, the spool, a connection mid-request) nor lose an event.
+    script = Path(__file__).with_name("signal_every_line.py")
+    with Collector() as collector:
+        result = subprocess.run([sys.executable, str(script), collector.url, scenario],
+                                capture_output=True, text=True, timeout=90, env=dict(os.environ))
+        assert result.returncode == 0, result.stderr[-3000:]
+        calls, handled, lines, flushed, outcomes, dropped = result.stdout.split()
+        assert int(lines) > 0 and handled == lines  # a handler ran at each line
+        assert flushed == "True"
+        total = int(calls) + int(handled)
+        summary = collector.summary()
+        if scenario == "queue_full":  # refused on the main thread, counted: none lost unreported
+            assert int(dropped) > 0 and summary["stored"] + int(dropped) == total
+        else:
+            assert dropped == "0" and summary["stored"] == total
+        assert summary["duplicates"] == 0 and collector.rejections() == []
+        if scenario == "callback":
+            assert int(outcomes) == total

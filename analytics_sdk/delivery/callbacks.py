@@ -62,7 +62,9 @@ class Callbacks:
 
     def __init__(self, callback: Optional[OutcomeCallback] = None) -> None:
         self.callback = callback
-        self._lock = threading.Lock()
+        # Reentrant: a signal handler's track(callback=...) may interrupt a register() on its
+        # thread. Each step is one call on a dict or list, so the nested one cannot undo it.
+        self._lock = threading.RLock()
         self._per_call: Dict[str, List[List[Any]]] = {}  # messageId -> [[callback, outcomes left], ...]
 
     @property
@@ -70,7 +72,7 @@ class Callbacks:
         return self.callback is not None or bool(self._per_call)
 
     def after_fork(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._per_call = {}  # the parent's messages are the parent's
 
     def register(self, message_id: str, callback: OutcomeCallback, destinations: int) -> None:

@@ -32,7 +32,7 @@ from .fork_reinit import track_worker
 from .linger import BACKLOG_LINGER, Batcher
 from .outcomes import Outcomes
 from .progress import InFlight, Part, Progress
-from .reentry import in_signal_handler_over
+from .reentry import cannot_wait, in_signal_handler_over
 from .retry import RetryPolicy
 from .shutdown import Shutdown
 from .threads import Starter
@@ -291,13 +291,8 @@ class Consumer:
         in time. ``timeout=None`` waits as long as that takes (the retry policy's time
         budget bounds it)."""
         deadline = FOREVER if timeout is None else monotonic() + timeout
-        if not self.lock.acquire(False):
-            if in_signal_handler_over(self):
-                # This thread holds the lock, or may: waiting would wait for itself.
-                log.warning("analytics_sdk: flush() in a signal handler that interrupted the SDK does not wait")
-                return not self.from_handlers and self.backlog.done_without_waiting(self.progress.enqueued)
-            self.lock.acquire()
-        self.lock.release()  # (the wait below takes it again: only reentry needed the try)
+        if cannot_wait("flush"):  # a signal handler over our code: what it waits for may wait for that code
+            return not self.from_handlers and self.backlog.done_without_waiting(self.progress.enqueued)
         with self.lock:
             if self.from_handlers:
                 self.take_in_from_handlers()

@@ -100,6 +100,7 @@ class Connection:
         self._buffer = bytearray()  # received, not yet consumed
         self._polled = ssl_context is None  # non-blocking socket, our own waits (see above)
         self.used = False  # at least one response came back on this socket
+        self.busy = False  # a request is under way (a signal handler on its thread must take another)
 
     def close(self) -> None:
         sock, self._sock = self._sock, None

@@ -55,7 +55,9 @@ class FlushWatch:
 
     def __init__(self, destination: str) -> None:
         self.destination = destination
-        self._lock = threading.Lock()
+        # Reentrant: a signal handler's flush() may interrupt waiting() on its thread. Its
+        # whole wait then nests inside, +1 and -1, so the interrupted count stays right.
+        self._lock = threading.RLock()
         self._waiting = 0
         self._warned = False
 

@@ -12,7 +12,6 @@ and swallowed.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
@@ -20,6 +19,7 @@ from ..errors import DeliveryError
 from ..json_codec import decode
 from .callbacks import DELIVERED_MESSAGE, Callbacks, user_code
 from .notices import FlushWatch
+from .reentry import Section
 
 if TYPE_CHECKING:
     from ..wire.base import Destination
@@ -66,7 +66,7 @@ class Outcomes:
         self.on_error = on_error
         self.destination = destination
         self.callbacks = callbacks or Callbacks()
-        self._lock = threading.Lock()
+        self._section = Section()  # a signal handler's drop may interrupt a drop on its thread
         self.flush_watch = FlushWatch(destination.name if destination is not None else "")
         self._reset_counters()
 
@@ -80,35 +80,40 @@ class Outcomes:
 
     def after_fork(self) -> None:
         """A child starts with its own counters (and a lock no thread holds)."""
-        self._lock = threading.Lock()
+        self._section = Section()
         self.flush_watch = FlushWatch(self.flush_watch.destination)  # no flush waits in the child yet
         self._reset_counters()
         self.callbacks.after_fork()
 
     def delivered(self, items: Sequence[bytes], status: Optional[int] = None, attempts: int = 0) -> None:
-        with self._lock:
-            self.delivered_count += len(items)
+        self._section.update(self._count_delivered, len(items))
         if self.callbacks.active:
             self.callbacks.fire(self._events(items), status or 200, DELIVERED_MESSAGE, attempts)
 
     def count_quiet(self, outcome: str, n: int = 1) -> None:
         """Count an outcome the user asked for (``filtered``, ``opted_out``): no report."""
-        with self._lock:
-            self.quiet[outcome] = self.quiet.get(outcome, 0) + n
+        self._section.update(_add, self.quiet, outcome, n)
 
     def count_retry(self, n: int = 1) -> None:
-        with self._lock:
-            self.retried_requests += n
+        self._section.update(self._count_retry, n)
+
+    def _count_delivered(self, n: int) -> None:
+        self.delivered_count += n
+
+    def _count_retry(self, n: int) -> None:
+        self.retried_requests += n
 
     def snapshot(self) -> Dict[str, Any]:
-        with self._lock:
-            return {
-                "delivered": self.delivered_count,
-                "retried_requests": self.retried_requests,
-                "dropped": dict(self.dropped),
-                "dropped_total": sum(self.dropped.values()),
-                **self.quiet,
-            }
+        return self._section.read(self._snapshot)
+
+    def _snapshot(self) -> Dict[str, Any]:
+        return {
+            "delivered": self.delivered_count,
+            "retried_requests": self.retried_requests,
+            "dropped": dict(self.dropped),
+            "dropped_total": sum(self.dropped.values()),
+            **self.quiet,
+        }
 
     def drop(
         self,
@@ -122,18 +127,11 @@ class Outcomes:
         count = len(messages)
         name = self.destination.name if self.destination is not None else None
         error = DeliveryError(reason, detail, status, attempts, destination=name)
-        now = time.monotonic()
-        with self._lock:
-            self.dropped[reason] = self.dropped.get(reason, 0) + count
-            last = self._last_warned.get(reason)
-            if last is None or now - last >= _WARN_EVERY:
-                self._last_warned[reason] = now
-                suppressed = self._unwarned.pop(reason, 0)
-                warn = True
-            else:
-                self._unwarned[reason] = self._unwarned.get(reason, 0) + count
-                warn = False
-        if warn:
+        # (A signal handler's drop that interrupted a drop on its thread is counted as that
+        # one ends, and told in the next warning.)
+        suppressed = self._section.update(self._count_drop, reason, count, time.monotonic(),
+                                          deferred=self._count_unwarned_drop)
+        if suppressed is not None:
             extra = f" (and {suppressed} more since the last warning)" if suppressed else ""
             where = f" for {name}" if name else ""
             log.warning("analytics_sdk dropped %d message(s)%s%s: %s", count, where, extra, error)
@@ -149,6 +147,20 @@ class Outcomes:
         if self.callbacks.active:
             self.callbacks.fire(self._events(messages), status or 0, str(error), attempts)
         return error
+
+    def _count_drop(self, reason: str, count: int, now: float) -> Optional[int]:
+        """Count it; if a warning is due, how many drops it has not told yet (else None)."""
+        _add(self.dropped, reason, count)
+        last = self._last_warned.get(reason)
+        if last is None or now - last >= _WARN_EVERY:
+            self._last_warned[reason] = now
+            return self._unwarned.pop(reason, 0)
+        _add(self._unwarned, reason, count)
+        return None
+
+    def _count_unwarned_drop(self, reason: str, count: int, _now: float) -> None:
+        _add(self.dropped, reason, count)
+        _add(self._unwarned, reason, count)
 
     def _events(self, messages: Sequence[Any]) -> List[Any]:
         """``(event dict, messageId)`` pairs for outcome callbacks."""
@@ -178,3 +190,7 @@ class Outcomes:
             except ValueError:
                 return {"raw": bytes(message).decode("utf-8", "replace")}
         return message
+
+
+def _add(counts: Dict[str, int], key: str, n: int) -> None:
+    counts[key] = counts.get(key, 0) + n

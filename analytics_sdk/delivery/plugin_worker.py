@@ -19,6 +19,7 @@ from .callbacks import in_user_code, user_code
 from .clock import FOREVER, MAX_WAIT, monotonic
 from .fork_reinit import track_worker
 from .outcomes import Outcomes
+from .reentry import cannot_wait
 from .threads import remake_lock_if_patched
 
 __all__ = ["PluginWorker"]
@@ -157,8 +158,9 @@ class PluginWorker:
         return True
 
     def flush(self, timeout: Optional[float] = None) -> bool:
-        if in_user_code():
-            return self._done >= self.enqueued  # called from a plugin or callback: waiting could wait for ourselves
+        if in_user_code() or cannot_wait("flush"):
+            # From a plugin, a callback, or a signal handler over our code: waiting could wait for ourselves.
+            return self._done >= self.enqueued
         deadline = FOREVER if timeout is None else monotonic() + timeout
         return self._wait(self.enqueued, deadline)
 

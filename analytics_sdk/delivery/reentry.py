@@ -8,16 +8,24 @@ call pays nothing: the answer is whether an object of ours is on this thread's
 stack below the caller's code (the frame that holds, or may hold, its lock). A
 consumer's helpers (its uploader, batcher, backlog: each has a ``consumer``
 attribute) take its lock in frames of their own, so their frames count as its.
+
+Smaller bookkeeping (counters, outcome callbacks) uses a :class:`Section`, which
+needs no stack walk: it knows when its own thread is already inside.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
+from collections import deque
 from types import FrameType
-from typing import Any, Optional
+from typing import Any, Callable, Deque, Optional, Set, Tuple, TypeVar
 
-__all__ = ["in_signal_handler_over"]
+__all__ = ["in_signal_handler_over", "interrupts_the_sdk", "cannot_wait", "Section"]
+
+T = TypeVar("T")
+log = logging.getLogger("analytics_sdk")
 
 
 def in_signal_handler_over(owner: Any) -> bool:
@@ -34,6 +42,46 @@ def in_signal_handler_over(owner: Any) -> bool:
     return False
 
 
+def interrupts_the_sdk() -> bool:
+    """Whether this call comes from code (a signal handler) that runs on top of the
+    SDK's own code on the main thread. Whatever it would wait for (an uploader, a lock,
+    the spool) may be waiting for the code it interrupted, so it must not wait. A
+    stack walk: asked once per flush or shutdown, not per event."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    frame: Optional[FrameType] = sys._getframe(1)
+    while frame is not None and _in_package(frame):
+        frame = frame.f_back  # the asking call and its callers in the package
+    while frame is not None:
+        if _in_package(frame):
+            return True
+        frame = frame.f_back
+    return False
+
+
+_NOT_WAITING = {
+    "flush": "does not wait",
+    "shutdown": "cannot wait: the client stays open, and what is queued is delivered at exit",
+}
+_warned: Set[str] = set()  # (one warning each: a handler may run a thousand times a second)
+
+
+def cannot_wait(call: str) -> bool:
+    """Whether ``call`` (``flush``, ``shutdown``) must return at once: see
+    :func:`interrupts_the_sdk`. Says so once per process."""
+    if not interrupts_the_sdk():
+        return False
+    if call not in _warned:
+        _warned.add(call)
+        log.warning("analytics_sdk: %s() in a signal handler that interrupted the SDK %s", call, _NOT_WAITING[call])
+    return True
+
+
+def _in_package(frame: FrameType) -> bool:
+    name = frame.f_globals.get("__name__") or ""
+    return name == _ROOT or name.startswith(_ROOT_PREFIX)
+
+
 def _of(owner: Any, frame: FrameType) -> bool:
     """Whether ``frame`` is a method of ``owner`` or of one of its helpers in this package."""
     me = frame.f_locals.get("self")
@@ -43,3 +91,50 @@ def _of(owner: Any, frame: FrameType) -> bool:
 
 
 _PACKAGE = __name__.rpartition(".")[0] + "."  # analytics_sdk.delivery.
+_ROOT = __name__.partition(".")[0]  # analytics_sdk
+_ROOT_PREFIX = _ROOT + "."
+
+
+class Section:
+    """A lock for short bookkeeping that a signal handler may need while its own
+    thread is inside.
+
+    A plain lock would make that handler wait for itself, for ever; an RLock alone
+    would run the handler's update in the middle of the one it interrupted (a
+    counter read before and written after would lose the handler's count).
+    ``update(fn, *args)`` runs ``fn`` under the lock or, when this thread is already
+    inside, queues it for the interrupted section to run as it leaves (``deferred``
+    instead of ``fn`` if given). ``read(fn)`` runs at once: a reader changes nothing.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()  # other threads wait; this thread's handlers get in
+        self._inside = False  # (read and written under the lock only)
+        self._later: Deque[Tuple[Callable[..., Any], Tuple[Any, ...]]] = deque()
+
+    def update(self, fn: Callable[..., Any], *args: Any, deferred: Optional[Callable[..., Any]] = None) -> Any:
+        """``fn(*args)``; None when queued behind the section this thread was interrupted in."""
+        with self._lock:
+            if self._inside:
+                self._later.append((deferred or fn, args))
+                return None
+            self._inside = True
+            try:
+                return fn(*args)
+            finally:
+                self._leave()
+
+    def _leave(self) -> None:
+        later = self._later
+        while True:
+            while later:
+                queued, args = later.popleft()
+                queued(*args)
+            self._inside = False
+            if not later:  # (a handler may have queued one just before the line above)
+                return
+            self._inside = True
+
+    def read(self, fn: Callable[[], T]) -> T:
+        with self._lock:
+            return fn()

@@ -116,6 +116,7 @@ class Spool:
         self.path = path
         self.max_messages = max_messages
         self._lock = threading.Lock()
+        self._users: Set[int] = set()  # threads using the spool, or waiting to (see _acquire)
         self._db: Optional[sqlite3.Connection] = None
         self._inherited_connections: List[Optional[sqlite3.Connection]] = []
         self._opening: Optional[BoundedOpen] = None
@@ -180,13 +181,28 @@ class Spool:
 
     @contextmanager
     def _locked(self, deadline: Optional[float]) -> Iterator[None]:
-        left = time_left(deadline)
-        if not self._lock.acquire(timeout=-1 if left is None else left):
-            raise SpoolBusy("the spool is busy")
+        self._acquire(time_left(deadline))
         try:
             yield
         finally:
-            self._lock.release()
+            self._release()
+
+    def _acquire(self, wait: Optional[float]) -> None:
+        me = threading.get_ident()
+        if me in self._users:  # a signal handler over this thread's own use: it would wait for itself
+            raise SpoolBusy("the spool is in use by the code this signal handler interrupted")
+        self._users.add(me)  # (before the lock: a handler that interrupts the wait sees it too)
+        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+            self._users.discard(me)
+            raise SpoolBusy("the spool is busy")
+
+    def _release(self) -> None:
+        self._lock.release()
+        self._users.discard(threading.get_ident())
+
+    def in_use_here(self) -> bool:
+        """Whether this thread is inside the spool (true in a signal handler that interrupted it there)."""
+        return threading.get_ident() in self._users
 
     def _after_fork_in_child(self) -> None:
         # A child must neither use nor close its parent's connection (closing it
@@ -196,6 +212,7 @@ class Spool:
         # time, and the fork must not hang the child's main thread on its mutex.
         self._inherited_connections.append(self._db)
         self._lock = threading.Lock()
+        self._users = set()
         self._db = None
         self._opening = None  # (a parent's open in progress has no thread here)
         self.owner = owner_id()
@@ -210,8 +227,7 @@ class Spool:
             self._reopen(deadline)
             wait = time_left(deadline)
         # (no nested context manager here: with spool_sync this runs on every call's thread)
-        if not self._lock.acquire(timeout=-1 if wait is None else wait):
-            raise SpoolBusy("the spool is busy")
+        self._acquire(wait)
         try:
             db = self._db
             assert db is not None
@@ -225,7 +241,7 @@ class Spool:
             finally:
                 db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
         finally:
-            self._lock.release()
+            self._release()
 
     @staticmethod
     def _transaction(db: sqlite3.Connection, work: Callable[[], T]) -> T:
@@ -243,7 +259,7 @@ class Spool:
             raise
 
     def close(self) -> None:
-        with self._lock:
+        with self._locked(None):
             if self._db is not None:
                 self._db.close()
 

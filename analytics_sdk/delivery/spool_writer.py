@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Sequence
 from .batching import take_batch
 from .clock import monotonic
 from .progress import InFlight, Part
+from .reentry import in_signal_handler_over
 from .spool import Spool
 
 if TYPE_CHECKING:
@@ -165,12 +166,22 @@ class SpoolWriter:
 
     def _put_sync(self, item: bytes) -> Optional[str]:
         c = self.consumer
-        with c.lock:
+        if self.spool.in_use_here():
+            # A signal handler that interrupted this thread inside the spool: it cannot
+            # write there (the interrupted write holds it); the writer stores it soon.
+            return self._enqueue(item, 0.0)
+        if not c.lock.acquire(False):
+            if in_signal_handler_over(c):
+                return self._enqueue(item, 0.0)  # kept for the interrupted code (consumer.put)
+            c.lock.acquire()
+        try:
             refused = "client_closed" if c.closed else self.refusal()
             if refused is not None:
                 return refused
             if not self.spool_due():
                 return "spool_unavailable"  # failed a moment ago: do not try again on every call
+        finally:
+            c.lock.release()
         try:
             stored = self.spool.append([item], CALLER_WAIT)
         except Exception as exc:  # noqa: BLE001 - nothing escapes into the application

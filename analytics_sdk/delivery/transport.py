@@ -244,6 +244,19 @@ class HttpTransport(_Transport):
         if self.gzip:
             parts = [gzip_module.compress(b"".join(parts), compresslevel=6)]
         conn = self._connection()
+        if conn.busy:  # a signal handler over this thread's own request: one connection for this one
+            conn = Connection(self._netloc, self._port or self._default_port, self._head, self._ssl_context)
+            try:
+                return self._post(conn, parts, timeout)
+            finally:
+                conn.close()
+        conn.busy = True
+        try:
+            return self._post(conn, parts, timeout)
+        finally:
+            conn.busy = False
+
+    def _post(self, conn: Connection, parts: Sequence[Buffer], timeout: Optional[float]) -> Attempt:
         limit = self.timeout if timeout is None else timeout
         resent = 0
         while True:

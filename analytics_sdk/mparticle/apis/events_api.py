@@ -40,7 +40,8 @@ class EventsApi:
         if not self.config.api_client:
             self.config.api_client = ApiClient(configuration=self.config)
         self.api_client = self.config.api_client
-        self._lock = threading.Lock()
+        # Reentrant: a signal handler's upload may interrupt one on its own thread here.
+        self._lock = threading.RLock()
         self._transports: Dict[Tuple[Any, ...], Any] = {}
         self._lane: Optional[BackgroundLane] = None
 
@@ -114,7 +115,11 @@ class EventsApi:
     def _background(self) -> BackgroundLane:
         with self._lock:
             if self._lane is None:
-                self._lane = BackgroundLane(self.config)
+                lane = BackgroundLane(self.config)
+                if self._lane is None:
+                    self._lane = lane
+                else:  # a signal handler made one meanwhile, and may have queued batches there
+                    lane.shutdown(0)
             return self._lane
 
     def _transport(self, path: str) -> Any:
@@ -139,9 +144,9 @@ class EventsApi:
                     config.logger["package_logger"].warning(
                         "mParticle drop-in: configuration.cert_file/key_file (a TLS client certificate) are not "
                         "supported; uploads go without one")
-                transport = make_transport(url, headers, timeout=config.timeout, proxies=config.proxies,
-                                           verify=config.verify)
-                self._transports[key] = transport
+                made = make_transport(url, headers, timeout=config.timeout, proxies=config.proxies,
+                                      verify=config.verify)
+                transport = self._transports.setdefault(key, made)  # (a signal handler's, if it made one meanwhile)
             return transport
 
     def _send(self, path: str, data: bytes) -> Attempt:

@@ -1,0 +1,133 @@
+"""Run as a script: a real signal at every line of the SDK the main thread runs.
+
+``python signal_every_line.py URL SCENARIO``. The main thread makes a few calls
+with a trace function that, at each line of this package it has not stopped at
+before, raises SIGUSR1; the handler makes the same kind of call (and a flush with
+no timeout) on top of it. A deadlock ends the process through faulthandler's
+timer, with every thread's stack on stderr. At the end it prints
+``main-calls handler-calls lines-interrupted flushed callbacks dropped``.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import signal
+import sys
+import tempfile
+import threading
+from typing import Any, Callable, Dict, List, Optional
+
+import analytics_sdk
+from analytics_sdk import Client
+
+faulthandler.dump_traceback_later(60, exit=True)
+URL, SCENARIO = sys.argv[1], sys.argv[2]
+PACKAGE = os.path.dirname(analytics_sdk.__file__) + os.sep
+outcomes: List[Any] = []
+
+
+def on_outcome(*args: Any) -> None:
+    outcomes.append(args)
+
+
+def segment_calls() -> Callable[[str, int], None]:
+    options: Dict[str, Any] = {"host": URL, "upload_interval": 0.05}
+    extra: Dict[str, Any] = {}
+    if SCENARIO == "queue_full":  # every call after the first is dropped on the main thread
+        options.update(max_queue_size=1, upload_interval=3600, upload_size=100)
+    if SCENARIO.startswith("spool"):
+        options.update(spool_path=os.path.join(tempfile.mkdtemp(), "spool.db"), spool_sync=SCENARIO == "spool_sync")
+    if SCENARIO == "callback":
+        extra["callback"] = on_outcome
+    if SCENARIO == "default_client":
+        analytics_sdk.write_key, analytics_sdk.host = "k", URL
+        return lambda who, n: (analytics_sdk.track(who, "From " + who, {"n": n}), analytics_sdk.flush())
+    client = Client("k", **options)
+    clients.append(client)
+    if SCENARIO == "shutdown":  # the handler's shutdown() must neither wait nor close the client
+        return lambda who, n: (client.track(who, "From " + who, {"n": n}),
+                               client.shutdown() if who == "Handler" else client.flush())
+    return lambda who, n: (client.track(who, "From " + who, {"n": n}, **extra), client.flush())
+
+
+def amplitude_calls() -> Callable[[str, int], None]:
+    from analytics_sdk import amplitude
+
+    client = amplitude.Amplitude("k", amplitude.Config(server_url=URL + "/2/httpapi", flush_interval_millis=50))
+    clients.append(client)
+
+    def call(who: str, n: int) -> None:
+        client.track(amplitude.BaseEvent("From " + who, user_id=who + "-user", event_properties={"n": n}))
+        client.flush()
+    return call
+
+
+def mparticle_calls() -> Callable[[str, int], None]:
+    from analytics_sdk import mparticle
+
+    config = mparticle.Configuration()
+    config.api_key, config.api_secret, config.host = "k", "s", URL + "/v2"
+    api = mparticle.EventsApi(config)
+    clients.append(api)
+
+    def call(who: str, n: int) -> None:
+        batch = mparticle.Batch(environment="production")
+        batch.user_identities = mparticle.UserIdentities(customerid=who)
+        batch.events = [mparticle.AppEvent("From " + who, custom_attributes={"n": str(n)})]
+        api.upload_events(batch)
+    return call
+
+
+clients: List[Any] = []
+call = {"amplitude": amplitude_calls, "mparticle": mparticle_calls}.get(SCENARIO, segment_calls)()
+handled: List[int] = []
+in_handler = [False]
+
+
+def handler(signum: int, frame: Any) -> None:
+    in_handler[0] = True
+    try:
+        handled.append(1)
+        call("Handler", len(handled))
+    finally:
+        in_handler[0] = False
+
+
+def making_the_default_client(frame: Optional[Any]) -> bool:
+    """Inside the Client() that analytics_sdk makes as its default (earlier, the handler makes it)."""
+    names = []
+    while frame is not None:
+        names.append(frame.f_code.co_name)
+        frame = frame.f_back
+    return (analytics_sdk.default_client is None and "__init__" in names
+            and "_create_default_client" in names[names.index("__init__"):])
+
+
+seen = set()
+
+
+def at_each_line(frame: Any, event: str, arg: Any) -> Any:
+    if event == "line" and not in_handler[0] and threading.current_thread() is threading.main_thread():
+        where = (frame.f_code.co_filename, frame.f_lineno)
+        if where not in seen and (SCENARIO != "default_client" or making_the_default_client(frame)):
+            seen.add(where)
+            signal.raise_signal(signal.SIGUSR1)  # the handler runs here, before this line
+    return at_each_line
+
+
+def tracer(frame: Any, event: str, arg: Any) -> Any:
+    return at_each_line if frame.f_code.co_filename.startswith(PACKAGE) else None
+
+
+signal.signal(signal.SIGUSR1, handler)
+calls = 0
+for _ in range(3):  # (later calls take paths the first does not: a started uploader, a full queue)
+    sys.settrace(tracer)
+    call("Main", calls)
+    sys.settrace(None)
+    calls += 1
+signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+flushed = all(client.shutdown(30) is not False for client in clients) if clients else analytics_sdk.shutdown(30)
+dropped = sum(getattr(client, "stats", dict)().get("dropped_total", 0) for client in clients if isinstance(client, Client))
+print(calls, len(handled), len(seen), flushed, len(outcomes), dropped, flush=True)
