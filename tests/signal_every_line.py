@@ -38,6 +38,8 @@ def segment_calls() -> Callable[[str, int], None]:
         options.update(max_queue_size=1, upload_interval=3600, upload_size=100)
     if SCENARIO.startswith("spool"):
         options.update(spool_path=os.path.join(tempfile.mkdtemp(), "spool.db"), spool_sync=SCENARIO == "spool_sync")
+    if SCENARIO == "sync_mode":  # each call sends on the caller's thread
+        options["sync_mode"] = True
     if SCENARIO == "callback":
         extra["callback"] = on_outcome
     if SCENARIO == "default_client":
@@ -68,6 +70,7 @@ def mparticle_calls() -> Callable[[str, int], None]:
 
     config = mparticle.Configuration()
     config.api_key, config.api_secret, config.host = "k", "s", URL + "/v2"
+    config.background = SCENARIO == "mparticle_background"
     api = mparticle.EventsApi(config)
     clients.append(api)
 
@@ -80,7 +83,8 @@ def mparticle_calls() -> Callable[[str, int], None]:
 
 
 clients: List[Any] = []
-call = {"amplitude": amplitude_calls, "mparticle": mparticle_calls}.get(SCENARIO, segment_calls)()
+call = {"amplitude": amplitude_calls, "mparticle": mparticle_calls,
+        "mparticle_background": mparticle_calls}.get(SCENARIO, segment_calls)()
 handled: List[int] = []
 in_handler = [False]
 

@@ -62,7 +62,7 @@ def test_track_and_flush_from_a_signal_handler_never_deadlock_and_lose_nothing()
 
 
 SCENARIOS = ["plain", "callback", "queue_full", "default_client", "spool", "spool_sync", "shutdown",
-             "amplitude", "mparticle"]
+             "sync_mode", "amplitude", "mparticle", "mparticle_background"]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -32,7 +32,7 @@ from .fork_reinit import track_worker
 from .linger import BACKLOG_LINGER, Batcher
 from .outcomes import Outcomes
 from .progress import InFlight, Part, Progress
-from .reentry import cannot_wait, in_signal_handler_over
+from .reentry import cannot_wait, in_signal_handler_over, interrupts_the_sdk
 from .retry import RetryPolicy
 from .shutdown import Shutdown
 from .threads import Starter
@@ -259,6 +259,8 @@ class Consumer:
     def send_now(self, item: bytes) -> bool:
         """sync_mode: deliver one event on the caller's thread, with the retry policy."""
         check_fork()
+        if interrupts_the_sdk():  # a signal handler over our code: sending here could wait for that code
+            return self.put(item) is None  # (the queue: an uploader sends it)
         with self.lock:
             self.progress.enqueued += 1
             self.progress.dequeued += 1
