@@ -26,6 +26,7 @@ from .payload_builders import Identify, Payload, Revenue
 from .client import Client, Result
 from .delivery.callbacks import OutcomeCallback
 from .delivery.outcomes import DROP_REASONS, ErrorCallback
+from .delivery.reentry import cannot_wait
 from .wire import Amplitude, CustomerIO, Destination, Hightouch, MParticle, RudderStack, Segment
 from .errors import DeliveryError, ValidationError
 from .messages import Id, Timestamp
@@ -111,12 +112,12 @@ default_client: Optional[Client] = None
 # Reentrant: a signal handler's track() may interrupt the making of the default client on
 # its own thread (it then makes it, and the interrupted call keeps the handler's).
 _client_lock = threading.RLock()
-_client_lock_type = threading.RLock  # gevent/eventlet replace it when they patch (see _create_default_client)
+_client_lock_type = threading.Lock  # gevent/eventlet replace it when they patch (see _create_default_client)
 
 
 def _reset_lock_after_fork() -> None:
     global _client_lock, _client_lock_type
-    _client_lock, _client_lock_type = threading.RLock(), threading.RLock  # a parent thread may have held it at fork time
+    _client_lock, _client_lock_type = threading.RLock(), threading.Lock  # a parent thread may have held it at fork time
 
 
 process.on_fork_child(_reset_lock_after_fork)
@@ -132,10 +133,11 @@ def _client() -> Client:
 def _create_default_client() -> Client:
     global default_client, _client_lock, _client_lock_type
     process.check()  # in a child forked behind Python's back, the parent's lock may be held
-    if _client_lock_type is not threading.RLock and not _locked(_client_lock):
+    # (threading.Lock is the sign of a patch: gevent replaces it, not the RLock function)
+    if _client_lock_type is not threading.Lock and not _locked(_client_lock):
         # Imported before gevent/eventlet patched threading (gunicorn --preload): a lock of
         # the blocking kind, held while Client() switches greenlets, would stop the process.
-        _client_lock, _client_lock_type = threading.RLock(), threading.RLock
+        _client_lock, _client_lock_type = threading.RLock(), threading.Lock
     with _client_lock:
         if default_client is None:
             module = sys.modules[__name__]
@@ -316,6 +318,8 @@ def shutdown(timeout: Optional[float] = None) -> bool:
     """
     global default_client
     process.check()  # in a child forked behind Python's back, the parent's lock may be held
+    if cannot_wait("shutdown"):  # a signal handler over the SDK: the client stays, open (Client.shutdown)
+        return False
     with _client_lock:
         client, default_client = default_client, None
     if client is None:

@@ -180,3 +180,15 @@ def test_another_thread_waits_for_the_section_rather_than_queueing():
     holder.join(10)
     waiter.join(10)
     assert order == ["holder", "waiter"]
+
+
+def test_an_update_that_raises_behind_the_interrupted_one_does_not_freeze_the_section(on_signal):
+    section = Section()
+
+    def fails() -> None:
+        raise ValueError("a queued update failed")
+
+    on_signal(lambda: section.update(fails))
+    with pytest.raises(ValueError):
+        section.update(lambda: signal.raise_signal(signal.SIGUSR1))  # the queued one raises as this one ends
+    assert section.update(lambda: "ran") == "ran"  # not queued for ever behind a section nobody is in

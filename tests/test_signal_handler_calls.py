@@ -61,8 +61,9 @@ def test_track_and_flush_from_a_signal_handler_never_deadlock_and_lose_nothing()
         assert sorted(numbers) == list(range(1, int(fired) + 1))
 
 
-SCENARIOS = ["plain", "callback", "queue_full", "default_client", "spool", "spool_sync", "shutdown",
-             "sync_mode", "amplitude", "mparticle", "mparticle_background"]
+SCENARIOS = ["plain", "callback", "plugin", "queue_full", "default_client", "module_shutdown", "spool",
+             "spool_sync", "shutdown", "sync_mode", "amplitude", "amplitude_apply", "mparticle",
+             "mparticle_background", "mparticle_proxy"]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -85,5 +86,36 @@ def test_a_signal_at_every_line_of_the_sdk_never_deadlocks_and_loses_nothing(sce
         else:
             assert dropped == "0" and summary["stored"] == total
         assert summary["duplicates"] == 0 and collector.rejections() == []
-        if scenario == "callback":
+        if scenario in ("callback", "plugin"):  # an outcome callback, a destination plugin: each event once
             assert int(outcomes) == total
+
+
+APPLICATION_SIGTERM = """
+    import os, signal, sys
+    import analytics_sdk
+
+    results = []
+
+    def on_term(signum, frame):  # the application's own "deliver what is queued at SIGTERM"
+        results.append(client.flush(timeout=30))
+        results.append(client.shutdown(timeout=30))
+
+    signal.signal(signal.SIGTERM, on_term)  # before the client: the SDK's handler chains in front of it
+    client = analytics_sdk.Client("k", host=sys.argv[1], upload_interval=3600, upload_size=1000)
+    assert signal.getsignal(signal.SIGTERM) is not on_term, "the SDK did not chain its handler"
+    for n in range(5):
+        client.track("user-1", "Before SIGTERM", {"n": n})
+    os.kill(os.getpid(), signal.SIGTERM)  # the handler runs here, over this script: not over the SDK
+    print(*results, flush=True)
+"""
+
+
+def test_an_application_sigterm_handler_chained_behind_ours_still_waits_and_delivers():
+    # The SDK's handler in front of the application's is no SDK code that the signal
+    # interrupted: the application's flush() and shutdown() there wait as anywhere else.
+    with Collector() as collector:
+        result = subprocess.run([sys.executable, "-c", textwrap.dedent(APPLICATION_SIGTERM), collector.url],
+                                capture_output=True, text=True, timeout=90, env=dict(os.environ))
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stdout.split() == ["True", "True"], result.stderr[-3000:]
+        assert collector.summary()["stored"] == 5

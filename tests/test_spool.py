@@ -231,3 +231,38 @@ def test_a_full_spool_refuses_and_counts(tmp_path):
     assert results.count(True) == 10 and results[10:] == [False] * 5
     assert client.stats()["dropped"]["spool_full"] == 5 and errors.count("spool_full") == 5
     client.shutdown(timeout=0.5)
+
+
+def test_an_exception_in_the_wait_for_the_spool_leaves_it_usable_on_that_thread(tmp_path):
+    # KeyboardInterrupt (or a signal handler's exception) raised while the main thread
+    # waits for the spool must not leave the thread marked as inside it: every later
+    # use there would be refused as "in use by the code this signal handler interrupted".
+    import threading
+
+    spool = Spool(str(tmp_path / "s.db"))
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with spool._locked(None):
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(KeyboardInterrupt):
+            spool.append([b"x"], 20)  # waits for the holder; the signal ends the wait
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        release.set()
+        holder.join(10)
+    assert not spool.in_use_here()
+    assert spool.append([b"y"], 5) == 1

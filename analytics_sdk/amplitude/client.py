@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 from ..payload_builders import Identify as _Identify, Revenue as _Revenue
 from ..client import Client
 from ..delivery.callbacks import outcome_attempts
+from ..delivery.reentry import cannot_wait
 from ..wire.amplitude import LIBRARY
 from ..errors import DeliveryError
 from ..stamps import library_context, new_message_id, utc_now_iso
@@ -87,8 +88,11 @@ class Amplitude:
         state = self._pipeline
         pipeline = state.client
         if config._version != state.applied or pipeline is None:
-            state.apply(config, build=True)
+            applied = state.apply(config, build=True)
             pipeline = state.client
+            if pipeline is None and not applied:  # a signal handler over the first build: send it after
+                state.when_applied(lambda: self.track(event))
+                return
         if pipeline is None:  # it could not be built (logged): the event is reported, not raised
             if config.callback is not None or event.event_callback is not None:
                 self._reporter(event)({}, 0, "the Config could not be applied (see the log)")
@@ -246,7 +250,10 @@ class Amplitude:
 
     def shutdown(self, timeout: Optional[float] = None) -> bool:
         """Deliver what is queued (bounded by ``timeout`` or ``Config.flush_timeout``), then stop.
-        Later events are skipped, as after Amplitude's ``shutdown()``."""
+        Later events are skipped, as after Amplitude's ``shutdown()``. (In a signal handler
+        over the SDK's own code: False at once, the client stays open.)"""
+        if cannot_wait("shutdown"):
+            return False
         config = self.configuration
         if config._version != self._pipeline.applied:
             self._pipeline.apply(config, build=False)

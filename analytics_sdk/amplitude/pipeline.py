@@ -33,7 +33,11 @@ class Pipeline:
 
     def __init__(self, on_drop: Callable[[Exception, List[Dict[str, Any]]], None]) -> None:
         self._on_drop = on_drop
-        self._lock = threading.Lock()  # building, applying the Config, the destination plugins
+        # Building, applying the Config, the destination plugins. Reentrant: a signal handler's
+        # track() may interrupt an apply on its own thread (see apply).
+        self._lock = threading.RLock()
+        self._applying = False
+        self._after_apply: List[Callable[[], None]] = []
         self.client: Optional[Client] = None
         self._destination: Optional[AmplitudeDestination] = None
         self._sender: Optional[Sender] = None
@@ -41,30 +45,49 @@ class Pipeline:
         self.problem: Optional[str] = None
         self._bridges: Dict[Any, PluginBridge] = {}
 
-    def apply(self, config: Config, build: bool) -> None:
-        """Bring the pipeline to ``config``'s current settings (building it if ``build``)."""
+    def apply(self, config: Config, build: bool) -> bool:
+        """Bring the pipeline to ``config``'s current settings (building it if ``build``).
+
+        False, doing nothing, in a signal handler that interrupted an apply on this
+        thread: the interrupted one finishes it (``when_applied`` runs code after it)."""
         with self._lock:
-            version = config._version  # read first: an assignment from here on is applied next time
-            if version == self.applied and (self.client is not None or not build):
-                return
-            if self.client is None and not build:
-                return  # nothing queued: the first event builds it with the Config as it is then
-            settings, problems = read_settings(config)
-            if version != self.applied:
-                for problem in problems:
-                    config.logger.error(problem)
+            if self._applying:
+                return False
             try:
-                if self.client is None:
-                    self._build(config, settings)
-                else:
-                    self._reconfigure(settings)
-            except Exception:  # noqa: BLE001 - a drop-in logs where the reference would not raise
-                config.logger.exception("The Amplitude client could not apply its Config")
-                if self.client is None:
-                    return  # track() reports its events as not sent
-                settings = dataclasses.replace(settings, problem="the Config could not be applied (see the log)")
-            self.problem = settings.problem
-            self.applied = version
+                self._applying = True
+                self._apply(config, build)
+            finally:
+                self._applying = False
+                while self._after_apply:  # (a handler's, queued while the lock was ours)
+                    self._after_apply.pop(0)()
+            return True
+
+    def when_applied(self, call: Callable[[], None]) -> None:
+        """(a signal handler over ``apply`` on this thread) Run ``call`` once that apply ends."""
+        self._after_apply.append(call)
+
+    def _apply(self, config: Config, build: bool) -> None:
+        version = config._version  # read first: an assignment from here on is applied next time
+        if version == self.applied and (self.client is not None or not build):
+            return
+        if self.client is None and not build:
+            return  # nothing queued: the first event builds it with the Config as it is then
+        settings, problems = read_settings(config)
+        if version != self.applied:
+            for problem in problems:
+                config.logger.error(problem)
+        try:
+            if self.client is None:
+                self._build(config, settings)
+            else:
+                self._reconfigure(settings)
+        except Exception:  # noqa: BLE001 - a drop-in logs where the reference would not raise
+            config.logger.exception("The Amplitude client could not apply its Config")
+            if self.client is None:
+                return  # track() reports its events as not sent
+            settings = dataclasses.replace(settings, problem="the Config could not be applied (see the log)")
+        self.problem = settings.problem
+        self.applied = version
 
     def _build(self, config: Config, settings: PipelineSettings) -> None:
         destination = AmplitudeDestination(

@@ -32,7 +32,7 @@ from .fork_reinit import track_worker
 from .linger import BACKLOG_LINGER, Batcher
 from .outcomes import Outcomes
 from .progress import InFlight, Part, Progress
-from .reentry import cannot_wait, in_signal_handler_over, interrupts_the_sdk
+from .reentry import cannot_wait, interrupts_the_sdk, wait_unless_reentered
 from .retry import RetryPolicy
 from .shutdown import Shutdown
 from .threads import Starter
@@ -193,13 +193,12 @@ class Consumer:
             check_fork()
         too_late = False
         lock = self.lock
-        if not lock.acquire(False):  # (uncontended: no more than ``with lock``)
-            if in_signal_handler_over(self):
-                if self._closed:
-                    return "client_closed"
-                self.from_handlers.append(item)  # taken in when the interrupted code lets go of the lock
-                return None
-            lock.acquire()
+        # (uncontended: no more than ``with lock``)
+        if not lock.acquire(False) and not wait_unless_reentered(lock, self):
+            if self._closed:
+                return "client_closed"
+            self.from_handlers.append(item)  # taken in when the interrupted code lets go of the lock
+            return None
         try:
             if self._closed:
                 return "client_closed"
@@ -337,6 +336,8 @@ class Consumer:
         return self.stopper.finish(deadline)
 
     def shutdown(self, timeout: Optional[float] = None) -> bool:
+        if cannot_wait("shutdown"):  # (as Client.shutdown; the mParticle drop-in's background lane)
+            return False
         deadline = FOREVER if timeout is None else monotonic() + timeout
         self.begin_shutdown(deadline)
         return self.finish_shutdown(deadline)

@@ -19,7 +19,7 @@ from .callbacks import in_user_code, user_code
 from .clock import FOREVER, MAX_WAIT, monotonic
 from .fork_reinit import track_worker
 from .outcomes import Outcomes
-from .reentry import cannot_wait
+from .reentry import cannot_wait, wait_unless_reentered
 from .threads import remake_lock_if_patched
 
 __all__ = ["PluginWorker"]
@@ -49,6 +49,7 @@ class PluginWorker:
     def _init_state(self) -> None:
         self.make_locks()
         self._queue: Deque[bytes] = collections.deque()
+        self._from_handlers: Deque[bytes] = collections.deque()  # put() by a signal handler over put()
         self.enqueued = 0
         self._done = 0
         self._thread: Optional[threading.Thread] = None
@@ -83,7 +84,13 @@ class PluginWorker:
     def put(self, item: bytes) -> Optional[str]:
         """Queue one message (canonical JSON bytes); the refusal reason, or None."""
         check_fork()  # forked behind Python's back: the lock and thread are the parent's
-        with self.lock:
+        lock = self.lock
+        if not lock.acquire(False) and not wait_unless_reentered(lock, self):  # (see reentry.py)
+            if self._closed:
+                return "client_closed"
+            self._from_handlers.append(item)  # taken in when the interrupted code lets go of the lock
+            return None
+        try:
             if self._closed:
                 return "client_closed"
             if len(self._queue) >= self.max_queue_size:
@@ -94,6 +101,11 @@ class PluginWorker:
             if self._thread is None and not patched:
                 self._start()
             self._changed.notify_all()
+        finally:
+            while self._from_handlers:
+                self._queue.append(self._from_handlers.popleft())
+                self.enqueued += 1
+            lock.release()
         if patched:
             self._start_after_monkey_patch()
         return None

@@ -22,9 +22,10 @@ from collections import deque
 from types import FrameType
 from typing import Any, Callable, Deque, Optional, Set, Tuple, TypeVar
 
-__all__ = ["in_signal_handler_over", "interrupts_the_sdk", "cannot_wait", "Section"]
+__all__ = ["in_signal_handler_over", "wait_unless_reentered", "interrupts_the_sdk", "cannot_wait", "calls_the_application", "Section"]
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("analytics_sdk")
 
 
@@ -40,6 +41,15 @@ def in_signal_handler_over(owner: Any) -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+def wait_unless_reentered(lock: Any, owner: Any) -> bool:
+    """(``lock`` was busy) Take it, and True; or False, not waiting, in a signal handler
+    over a method of ``owner``: the caller leaves its work to the interrupted code."""
+    if in_signal_handler_over(owner):
+        return False
+    lock.acquire()
+    return True
 
 
 def interrupts_the_sdk() -> bool:
@@ -77,7 +87,20 @@ def cannot_wait(call: str) -> bool:
     return True
 
 
+def calls_the_application(function: F) -> F:
+    """Mark ``function`` as a way in for application code, not code it can interrupt:
+    the SDK's SIGTERM handler in front of the application's own, which runs
+    whatever the main thread was doing (its ``flush()`` there must wait as usual)."""
+    _WAYS_IN.add(function.__code__)
+    return function
+
+
+_WAYS_IN: Set[Any] = set()
+
+
 def _in_package(frame: FrameType) -> bool:
+    if frame.f_code in _WAYS_IN:
+        return False
     name = frame.f_globals.get("__name__") or ""
     return name == _ROOT or name.startswith(_ROOT_PREFIX)
 
@@ -118,22 +141,25 @@ class Section:
             if self._inside:
                 self._later.append((deferred or fn, args))
                 return None
-            self._inside = True
             try:
+                self._inside = True
                 return fn(*args)
             finally:
                 self._leave()
 
     def _leave(self) -> None:
         later = self._later
-        while True:
-            while later:
-                queued, args = later.popleft()
-                queued(*args)
-            self._inside = False
-            if not later:  # (a handler may have queued one just before the line above)
-                return
-            self._inside = True
+        try:
+            while True:
+                while later:
+                    queued, args = later.popleft()
+                    queued(*args)
+                self._inside = False
+                if not later:  # (a handler may have queued one just before the line above)
+                    return
+                self._inside = True
+        finally:
+            self._inside = False  # (an exception above: the next update must not be queued for ever)
 
     def read(self, fn: Callable[[], T]) -> T:
         with self._lock:

@@ -35,6 +35,7 @@ from typing import Any
 
 from ..process import on_fork_child
 from . import reraise, signal_watch
+from .reentry import calls_the_application
 from .exit_delivery import (deliver_pending_now, exit_delivery_started, longest_exit_timeout, main_thread_delivering,
                             multiprocessing_exit_underway, when_multiprocessing_child_starts)
 
@@ -132,6 +133,7 @@ class _SigtermChain:
     def __init__(self, previous: Any) -> None:
         self.previous = previous
 
+    @calls_the_application
     def __call__(self, signum: int, frame: Any) -> Any:
         if main_thread_delivering():
             return None  # the main thread is delivering at exit: let it finish, as ours does

@@ -192,7 +192,12 @@ class Spool:
         if me in self._users:  # a signal handler over this thread's own use: it would wait for itself
             raise SpoolBusy("the spool is in use by the code this signal handler interrupted")
         self._users.add(me)  # (before the lock: a handler that interrupts the wait sees it too)
-        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+        try:
+            acquired = self._lock.acquire(timeout=-1 if wait is None else wait)
+        except BaseException:  # KeyboardInterrupt, or a handler's exception, in the wait
+            self._users.discard(me)
+            raise
+        if not acquired:
             self._users.discard(me)
             raise SpoolBusy("the spool is busy")
 

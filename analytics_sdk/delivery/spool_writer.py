@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Sequence
 from .batching import take_batch
 from .clock import monotonic
 from .progress import InFlight, Part
-from .reentry import in_signal_handler_over
+from .reentry import wait_unless_reentered
 from .spool import Spool
 
 if TYPE_CHECKING:
@@ -170,10 +170,8 @@ class SpoolWriter:
             # A signal handler that interrupted this thread inside the spool: it cannot
             # write there (the interrupted write holds it); the writer stores it soon.
             return self._enqueue(item, 0.0)
-        if not c.lock.acquire(False):
-            if in_signal_handler_over(c):
-                return self._enqueue(item, 0.0)  # kept for the interrupted code (consumer.put)
-            c.lock.acquire()
+        if not c.lock.acquire(False) and not wait_unless_reentered(c.lock, c):
+            return self._enqueue(item, 0.0)  # kept for the interrupted code (consumer.put)
         try:
             refused = "client_closed" if c.closed else self.refusal()
             if refused is not None:

@@ -28,7 +28,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import urlsplit
 
 from certifi import where as default_ca_bundle  # the CA bundle requests uses (a requests dependency)
@@ -299,6 +299,7 @@ class RequestsTransport(_Transport):
         super().__init__(url, headers, gzip, timeout, verify)
         self.proxies = proxies
         self._session: Optional[requests.Session] = None
+        self._busy: Set[int] = set()  # threads with a request under way (a signal handler takes its own session)
 
     def reset(self) -> None:
         """(in a fork child) Close the parent's pooled sockets here (its own stay open), and start afresh."""
@@ -312,14 +313,23 @@ class RequestsTransport(_Transport):
             session.close()
 
     def send(self, body: bytes, timeout: Optional[float] = None) -> Attempt:
-        session = self._session
-        if session is None:
-            import requests
+        me = threading.get_ident()
+        if me in self._busy:  # a signal handler over this thread's own request: urllib3's pool would wait for it
+            session = _new_session()
+            try:
+                return self._post(session, body, timeout)
+            finally:
+                session.close()
+        self._busy.add(me)
+        try:
+            shared = self._session
+            if shared is None:
+                shared = self._session = _new_session()
+            return self._post(shared, body, timeout)
+        finally:
+            self._busy.discard(me)
 
-            session = self._session = requests.Session()
-            # Proxies and CA bundle were read from the environment once, at
-            # construction; requests would otherwise re-read them per request.
-            session.trust_env = False
+    def _post(self, session: "requests.Session", body: bytes, timeout: Optional[float]) -> Attempt:
         data = gzip_module.compress(body, compresslevel=6) if self.gzip else body
         try:
             response = session.post(
@@ -345,3 +355,13 @@ class RequestsTransport(_Transport):
             return Attempt(response.status_code, response.headers.get("Retry-After"), body=response.content)
         finally:
             response.close()
+
+
+def _new_session() -> "requests.Session":
+    import requests
+
+    session = requests.Session()
+    # Proxies and CA bundle were read from the environment once, at construction;
+    # requests would otherwise re-read them per request.
+    session.trust_env = False
+    return session

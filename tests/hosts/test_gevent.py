@@ -343,3 +343,37 @@ def test_gunicorn_worker_answers_while_the_collector_stalls(tmp_path, processes,
         assert proc.returncode == 0, err[-3000:]
         summary = collector.summary()
         assert summary["stored"] == EVENTS + 50 and summary["duplicates"] == 0, summary
+
+
+DEFAULT_CLIENT_LOCK = """
+    import sys
+    import analytics_sdk  # before the patch, as gunicorn --preload imports the application
+    from gevent import monkey
+    monkey.patch_all()
+    import gevent
+
+    analytics_sdk.write_key, analytics_sdk.host = "k", sys.argv[1]
+    analytics_sdk.track("user-1", "First")  # makes the default client
+    order = []
+
+    def hold(n):
+        with analytics_sdk._client_lock:  # (what two greenlets' first calls would take at once)
+            order.append(n)
+            gevent.sleep(0.01)
+            order.append(-n)
+
+    gevent.joinall([gevent.spawn(hold, 1), gevent.spawn(hold, 2)])
+    print(order, analytics_sdk.flush(10))
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gevent") is None, reason="gevent is not installed")
+def test_the_default_client_lock_made_before_patch_all_excludes_greenlets_after_it(tmp_path):
+    # A lock of the thread kind made before the patch lets every greenlet in (they share
+    # one thread): the default client must be made under one gevent replaces.
+    with Collector() as collector:
+        result = subprocess.run([sys.executable, "-c", textwrap.dedent(DEFAULT_CLIENT_LOCK), collector.url],
+                                capture_output=True, text=True, timeout=60, env=_env(tmp_path))
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stdout.split() == ["[1,", "-1,", "2,", "-2]", "True"]
+        assert collector.summary()["stored"] == 1
