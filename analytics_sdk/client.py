@@ -18,7 +18,7 @@ from .delivery.fork_reinit import reset_after_fork
 from .delivery.sigterm import install_sigterm_handler
 from .delivery.outcomes import ErrorCallback, Outcomes
 from .delivery.plugin_worker import PluginTarget, PluginWorker
-from .delivery.reentry import cannot_wait
+from .delivery.reentry import cannot_wait, hands_to_the_application
 from .wire.base import Destination
 from .wire.segment import Segment
 from .errors import ValidationError
@@ -172,6 +172,7 @@ class Client(SegmentCalls):
 
     # -- plugins ------------------------------------------------------------------
 
+    @hands_to_the_application  # (setup)
     def add(self, plugin: Any) -> "Client":
         """Add a plugin (see ``analytics_sdk.plugins``); its ``setup(client)`` runs now."""
         kind = getattr(plugin, "plugin_type", None)

@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 from .delivery.callbacks import Callbacks, OutcomeCallback
 from .delivery.outcomes import Outcomes
+from .delivery.reentry import hands_to_the_application
 from .wire.base import Unsendable
 from .errors import ValidationError
 from .logs import log
@@ -124,6 +125,7 @@ def fan_out(
     return ok
 
 
+@hands_to_the_application
 def run_event_plugins(plugins: Sequence[Any], msg: Dict[str, Any], outcomes: Outcomes) -> Optional[Dict[str, Any]]:
     """Before and enrichment plugins, in order, on a copy the caller's objects never see."""
     event: Optional[Dict[str, Any]] = {k: dict(v) if isinstance(v, dict) else v for k, v in msg.items()}

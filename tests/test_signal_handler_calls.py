@@ -62,7 +62,7 @@ def test_track_and_flush_from_a_signal_handler_never_deadlock_and_lose_nothing()
 
 
 SCENARIOS = ["plain", "callback", "plugin", "queue_full", "default_client", "module_shutdown", "spool",
-             "spool_sync", "shutdown", "sync_mode", "amplitude", "amplitude_apply", "mparticle",
+             "spool_sync", "shutdown", "sync_mode", "sync_mode_exit", "amplitude", "amplitude_apply", "mparticle",
              "mparticle_background", "mparticle_proxy"]
 
 
@@ -119,3 +119,88 @@ def test_an_application_sigterm_handler_chained_behind_ours_still_waits_and_deli
         assert result.returncode == 0, result.stderr[-3000:]
         assert result.stdout.split() == ["True", "True"], result.stderr[-3000:]
         assert collector.summary()["stored"] == 5
+
+
+CALLED_ON_PURPOSE = """
+    import sys
+    import analytics_sdk
+    from analytics_sdk.plugins import Plugin, PluginType
+
+    url = sys.argv[1]
+    audit = analytics_sdk.Client("k2", host=url, sync_mode=True)
+    side = analytics_sdk.Client("k3", host=url, upload_interval=3600)
+    said = []
+
+    class Audit(Plugin):  # application code the SDK calls on purpose, on the caller's thread
+        plugin_type = PluginType.ENRICHMENT
+
+        def execute(self, event):
+            said.append(audit.track("user-1", "Audited")[0])  # sync_mode: sent before it returns
+            side.track("user-1", "Side")
+            said.append(side.flush(timeout=30))  # waits: nothing of ours is held below
+            return event
+
+    def receipt(event, code, message):  # sync_mode: outcome callbacks run on the caller's thread
+        said.append(audit.track("user-1", "Receipt")[0])
+
+    main = analytics_sdk.Client("k1", host=url, sync_mode=True)
+    main.add(Audit())
+    main.track("user-1", "Outer", callback=receipt)
+    print(*said, audit.stats()["queue_depth"], flush=True)
+    # (no flush, no shutdown: a sync_mode client's events are out when track() returns)
+"""
+
+
+def test_code_the_sdk_calls_on_purpose_is_no_interruption():
+    # A plugin or an outcome callback runs application code on top of the SDK's own
+    # frames, on purpose and holding no lock: its track() in sync_mode sends at once
+    # and its flush() waits, as they did before handlers were told apart.
+    with Collector() as collector:
+        result = subprocess.run([sys.executable, "-c", textwrap.dedent(CALLED_ON_PURPOSE), collector.url],
+                                capture_output=True, text=True, timeout=90, env=dict(os.environ))
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stdout.split() == ["True", "True", "True", "0"], result.stderr[-3000:]
+        assert sorted(e["event"] for e in collector.events()) == ["Audited", "Outer", "Receipt", "Side"]
+
+
+LANDS_IN_A_PLUGIN_WAIT = """
+    import os, signal, sys, time
+    import analytics_sdk
+    from analytics_sdk.plugins import Plugin, PluginType
+
+    seen, fired = [], []
+
+    class Destination(Plugin):
+        plugin_type = PluginType.DESTINATION
+
+        def execute(self, event):
+            time.sleep(0.05)
+            seen.append(event["event"])
+
+    client = analytics_sdk.Client("k", host=sys.argv[1])
+    client.add(Destination())
+    worker = next(iter(client._plugin_workers.values()))
+    changed, real_wait = worker._changed, worker._changed.wait
+
+    def wait(timeout=None):  # the signal lands while flush() holds the plugin worker's lock
+        woke = real_wait(timeout)
+        if not fired:
+            fired.append(os.kill(os.getpid(), signal.SIGUSR1))
+        return woke
+
+    changed.wait = wait
+    signal.signal(signal.SIGUSR1, lambda signum, frame: client.track("user-1", "From Handler"))
+    client.track("user-1", "Main")
+    print(client.flush(timeout=30), client.shutdown(timeout=30), *sorted(seen), flush=True)
+"""
+
+
+def test_a_handlers_event_for_a_destination_plugin_is_never_left_behind():
+    # Queued behind the plugin worker's lock, which flush() held: it must reach the
+    # plugin (taken in when that code lets go of the lock), not stay aside for ever.
+    with Collector() as collector:
+        result = subprocess.run([sys.executable, "-c", textwrap.dedent(LANDS_IN_A_PLUGIN_WAIT), collector.url],
+                                capture_output=True, text=True, timeout=90, env=dict(os.environ))
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert result.stdout.split() == ["True", "True", "From", "Handler", "Main"], result.stderr[-3000:]
+        assert collector.summary()["stored"] == 2

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 from ..payload_builders import Identify as _Identify, Revenue as _Revenue
 from ..client import Client
 from ..delivery.callbacks import outcome_attempts
-from ..delivery.reentry import cannot_wait
+from ..delivery.reentry import cannot_wait, hands_to_the_application
 from ..wire.amplitude import LIBRARY
 from ..errors import DeliveryError
 from ..stamps import library_context, new_message_id, utc_now_iso
@@ -148,6 +148,7 @@ class Amplitude:
             callback(message, 0, detail)
 
     def _reporter(self, event: BaseEvent) -> Callable[[Dict[str, Any], int, str], None]:
+        @hands_to_the_application
         def report(_wire: Dict[str, Any], code: int, message: str) -> None:
             # Amplitude's order: the client's callback, then the event's own; both read now.
             event.retry = max(0, outcome_attempts() - 1)  # resends before this outcome
@@ -203,6 +204,7 @@ class Amplitude:
 
     # -- plugins ------------------------------------------------------------------------
 
+    @hands_to_the_application  # (setup)
     def add(self, plugin: Any) -> "Amplitude":
         """Add a plugin: BEFORE/ENRICHMENT run on the caller's thread, DESTINATION on its own."""
         kind = getattr(plugin, "plugin_type", None)

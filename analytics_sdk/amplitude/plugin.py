@@ -16,6 +16,7 @@ import logging
 from typing import Any, Dict, List, Optional
 
 from ..plugins import Plugin as _SdkPlugin, PluginType
+from ..delivery.reentry import hands_to_the_application
 from .event import (GROUP_IDENTIFY_EVENT, IDENTIFY_EVENT, REVENUE_EVENT, BaseEvent, GroupIdentifyEvent, IdentifyEvent,
                     RevenueEvent)
 from .event_fields import WIRE_TO_ATTRIBUTE, IngestionMetadata, Plan
@@ -102,6 +103,7 @@ class Timeline:
                 shutdown()
 
 
+@hands_to_the_application
 def apply(plugins: List[Any], event: Optional[BaseEvent], logger: logging.Logger = log) -> Optional[BaseEvent]:
     """Run event plugins in order; a plugin that raises is logged (on ``logger``: the
     Config's) and skipped (Amplitude's rule)."""

@@ -13,6 +13,8 @@ import logging
 import threading
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+from .reentry import hands_to_the_application
+
 __all__ = ["Callbacks", "OutcomeCallback", "DELIVERED_MESSAGE", "user_code", "in_user_code", "outcome_attempts"]
 
 log = logging.getLogger("analytics_sdk")
@@ -95,6 +97,7 @@ class Callbacks:
                     del self._per_call[message_id]
             return entry[0]
 
+    @hands_to_the_application
     def fire(self, events: List[Tuple[Dict[str, Any], Optional[str]]], code: int, message: str, attempts: int = 0) -> None:
         """Report an outcome for ``(event, message_id)`` pairs; callbacks that raise are logged.
         ``attempts`` (requests that carried them) is readable there: ``outcome_attempts()``."""

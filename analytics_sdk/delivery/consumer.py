@@ -27,7 +27,7 @@ from .backlog import Backlog, MemoryBacklog
 from .callbacks import in_user_code
 from .clock import FOREVER, MAX_WAIT, hand_over_gil, monotonic
 from .holds import Holds
-from .exit_delivery import exit_delivery_started, exit_timeout_of
+from .exit_delivery import exit_delivery_started, exit_timeout_of, register_exit_timeout
 from .fork_reinit import track_worker
 from .linger import BACKLOG_LINGER, Batcher
 from .outcomes import Outcomes
@@ -259,7 +259,8 @@ class Consumer:
         """sync_mode: deliver one event on the caller's thread, with the retry policy."""
         check_fork()
         if interrupts_the_sdk():  # a signal handler over our code: sending here could wait for that code
-            return self.put(item) is None  # (the queue: an uploader sends it)
+            register_exit_timeout(self, exit_timeout_of(self))  # (the queue: an uploader sends it, or the exit)
+            return self.put(item) is None
         with self.lock:
             self.progress.enqueued += 1
             self.progress.dequeued += 1

@@ -19,7 +19,7 @@ from ..errors import DeliveryError
 from ..json_codec import decode
 from .callbacks import DELIVERED_MESSAGE, Callbacks, user_code
 from .notices import FlushWatch
-from .reentry import Section
+from .reentry import Section, hands_to_the_application
 
 if TYPE_CHECKING:
     from ..wire.base import Destination
@@ -115,6 +115,7 @@ class Outcomes:
             **self.quiet,
         }
 
+    @hands_to_the_application  # (on_error)
     def drop(
         self,
         reason: str,

@@ -102,9 +102,7 @@ class PluginWorker:
                 self._start()
             self._changed.notify_all()
         finally:
-            while self._from_handlers:
-                self._queue.append(self._from_handlers.popleft())
-                self.enqueued += 1
+            self._take_in_from_handlers()
             lock.release()
         if patched:
             self._start_after_monkey_patch()
@@ -127,9 +125,18 @@ class PluginWorker:
             return
         self._thread = thread
 
+    def _take_in_from_handlers(self) -> None:
+        """(lock held) Queue what signal handlers put while this thread held the lock."""
+        if self._from_handlers:
+            while self._from_handlers:
+                self._queue.append(self._from_handlers.popleft())
+                self.enqueued += 1
+            self._changed.notify_all()
+
     def _run(self) -> None:
         while True:
             with self.lock:
+                self._take_in_from_handlers()
                 while not self._queue:
                     if self._closed:
                         self._thread = None
@@ -159,15 +166,19 @@ class PluginWorker:
         with self.lock:
             self._done += 1
             self._changed.notify_all()
+            self._take_in_from_handlers()
 
     def _wait(self, target: int, deadline: float) -> bool:
         with self.lock:
-            while self._done < target:
-                remaining = deadline - monotonic()
-                if remaining <= 0:
-                    return False
-                self._changed.wait(min(remaining, MAX_WAIT))
-        return True
+            try:
+                while self._done < target:
+                    remaining = deadline - monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._changed.wait(min(remaining, MAX_WAIT))
+                return True
+            finally:
+                self._take_in_from_handlers()
 
     def flush(self, timeout: Optional[float] = None) -> bool:
         if in_user_code() or cannot_wait("flush"):
@@ -178,6 +189,7 @@ class PluginWorker:
 
     def begin_shutdown(self, deadline: float) -> None:
         with self.lock:
+            self._take_in_from_handlers()
             self._closed = True
             self._deadline = deadline
             self._changed.notify_all()

@@ -22,7 +22,8 @@ from collections import deque
 from types import FrameType
 from typing import Any, Callable, Deque, Optional, Set, Tuple, TypeVar
 
-__all__ = ["in_signal_handler_over", "wait_unless_reentered", "interrupts_the_sdk", "cannot_wait", "calls_the_application", "Section"]
+__all__ = ["in_signal_handler_over", "wait_unless_reentered", "interrupts_the_sdk", "cannot_wait",
+           "calls_the_application", "hands_to_the_application", "Section"]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,13 +61,15 @@ def interrupts_the_sdk() -> bool:
     if threading.current_thread() is not threading.main_thread():
         return False
     frame: Optional[FrameType] = sys._getframe(1)
-    while frame is not None and _in_package(frame):
-        frame = frame.f_back  # the asking call and its callers in the package
-    while frame is not None:
-        if _in_package(frame):
-            return True
-        frame = frame.f_back
-    return False
+    while True:
+        while frame is not None and _in_package(frame):
+            frame = frame.f_back  # the asking call (or code of ours that called the application on purpose)
+        while frame is not None and not _in_package(frame):
+            frame = frame.f_back  # application code
+        if frame is None:
+            return False
+        if frame.f_code not in _HANDS_OVER:
+            return True  # code of ours under application code it did not call: interrupted
 
 
 _NOT_WAITING = {
@@ -95,7 +98,15 @@ def calls_the_application(function: F) -> F:
     return function
 
 
+def hands_to_the_application(function: F) -> F:
+    """Mark ``function`` as code of ours that calls application code on purpose, holding
+    no lock (a plugin, a callback, ``on_error``): what that code calls is no interruption."""
+    _HANDS_OVER.add(function.__code__)
+    return function
+
+
 _WAYS_IN: Set[Any] = set()
+_HANDS_OVER: Set[Any] = set()
 
 
 def _in_package(frame: FrameType) -> bool:

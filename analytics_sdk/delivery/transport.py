@@ -303,6 +303,7 @@ class RequestsTransport(_Transport):
 
     def reset(self) -> None:
         """(in a fork child) Close the parent's pooled sockets here (its own stay open), and start afresh."""
+        self._busy = set()  # (the parent's threads: a child thread may get the same ident)
         session, self._session = self._session, None
         if session is not None:
             session.close()

@@ -16,6 +16,7 @@ from ..delivery.callbacks import DELIVERED_MESSAGE, Callbacks
 from ..delivery.consumer import Consumer
 from ..delivery.exit_delivery import register_exit_timeout
 from ..delivery.outcomes import Outcomes
+from ..delivery.reentry import hands_to_the_application
 from ..delivery.retry import RetryPolicy
 from ..delivery.transport import make_transport
 from ..wire.mparticle import MParticleBatches
@@ -40,6 +41,7 @@ class _CallOutcome:
         self._status = 202
         self._lock = threading.Lock()
 
+    @hands_to_the_application
     def __call__(self, event: Dict[str, Any], code: int, message: str) -> None:
         with self._lock:
             if message == DELIVERED_MESSAGE:
