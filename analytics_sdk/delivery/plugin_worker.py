@@ -102,7 +102,8 @@ class PluginWorker:
                 self._start()
             self._changed.notify_all()
         finally:
-            self._take_in_from_handlers()
+            if self._from_handlers:  # (checked here: no call per event for the rare case)
+                self._take_in_from_handlers()
             lock.release()
         if patched:
             self._start_after_monkey_patch()
@@ -127,11 +128,12 @@ class PluginWorker:
 
     def _take_in_from_handlers(self) -> None:
         """(lock held) Queue what signal handlers put while this thread held the lock."""
-        if self._from_handlers:
-            while self._from_handlers:
-                self._queue.append(self._from_handlers.popleft())
-                self.enqueued += 1
-            self._changed.notify_all()
+        if not self._from_handlers:
+            return
+        while self._from_handlers:
+            self._queue.append(self._from_handlers.popleft())
+            self.enqueued += 1
+        self._changed.notify_all()
 
     def _run(self) -> None:
         while True:
