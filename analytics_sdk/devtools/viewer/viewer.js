@@ -11,7 +11,9 @@ const NARROW = '(max-width: 700px)' // viewer.css: below this the filters start 
 const typeClass = (type) => `t-${COLOURED.includes(type) ? type : 'other'}`
 const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone
 
-const state = { rows: [], afterSeq: 0, afterRejection: 0, paused: false, selected: null, generation: 0 }
+// refiltering: a filter changed and its re-query has not started yet (the debounce); polls then
+// leave the rows alone, or they would show rows under the new filters that restart() then clears.
+const state = { rows: [], afterSeq: 0, afterRejection: 0, paused: false, selected: null, generation: 0, refiltering: false }
 const $ = (id) => document.getElementById(id)
 
 function api (path, params) {
@@ -288,7 +290,8 @@ function setStatus (ok, text) {
 
 function poll () {
   if (state.paused) { setTimeout(poll, POLL_MS); return }
-  Promise.all([fetchRows(false), api('/stats', { minutes: 30 }).then(renderStats)])
+  const rows = state.refiltering ? Promise.resolve() : fetchRows(false)
+  Promise.all([rows, api('/stats', { minutes: 30 }).then(renderStats)])
     .then(() => setStatus(true, '● live'))
     .catch((error) => setStatus(false, `● ${error.message}`))
     .finally(() => setTimeout(poll, POLL_MS))
@@ -307,6 +310,7 @@ function closeDetail () {
 
 function restart () {
   showActiveFilters()
+  state.refiltering = false
   state.generation += 1
   state.rows = []
   state.afterSeq = 0
@@ -323,7 +327,9 @@ function debounce (fn, ms) {
 
 function start () {
   $('time-head').textContent = `received (${ZONE})`
-  const refilter = debounce(restart, 250)
+  const restartSoon = debounce(restart, 250)
+  // A poll already on its way used the old filters: its answer is dropped (a new generation).
+  const refilter = () => { state.refiltering = true; state.generation += 1; restartSoon() }
   for (const id of ['f-type', 'f-format', 'f-since', 'f-until', 'f-rejected']) $(id).addEventListener('change', refilter)
   for (const id of ['f-user', 'f-event', 'f-q']) $(id).addEventListener('input', refilter)
   $('filters').addEventListener('submit', (event) => event.preventDefault())
