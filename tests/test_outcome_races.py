@@ -67,7 +67,7 @@ class Outcomes:
         self.by_id: Dict[str, List[str]] = {}
         self.slow_reason = slow_reason
         self.in_slow_code = threading.Event()  # the uploader is inside the slow on_error
-        self.shutting_down = threading.Event()  # the test is calling shutdown()
+        self.shutdown_began: Callable[[], bool] = lambda: True
 
     def on_error(self, error: Exception, messages: List[Dict[str, Any]]) -> None:
         for message in messages:
@@ -76,7 +76,7 @@ class Outcomes:
             self.in_slow_code.set()
             # User code that takes a while: it ends 0.8 s into the shutdown, which gives up
             # at 0.3 s and waits REPORT_GRACE (1 s) more for this report, however slow the machine.
-            self.shutting_down.wait(30)
+            wait_until(self.shutdown_began, 30)
             time.sleep(0.8)
 
 
@@ -85,9 +85,10 @@ def test_a_shutdown_that_gives_up_during_on_error_still_reports_the_retries():
     reply = lambda status, items: Reply(Action.RETRY, 503, drops={0: ("invalid", "bad event")})
     client = Client(destinations=[Scripted(reply, ScriptedTransport())], on_error=outcomes.on_error,
                     upload_size=3, upload_interval=0.01, handle_sigterm=False)
+    consumer = client._routes[0].consumer
+    outcomes.shutdown_began = lambda: consumer.closed
     ids = [client.track(f"u{i}", "E")[1]["messageId"] for i in range(3)]
     assert outcomes.in_slow_code.wait(30)
-    outcomes.shutting_down.set()
     assert client.shutdown(0.3) is False
     assert wait_until(lambda: all(mid in outcomes.by_id for mid in ids), 30)
     assert [outcomes.by_id.get(mid) for mid in ids] == [["invalid"], ["shutdown_timeout"], ["shutdown_timeout"]]
