@@ -228,10 +228,10 @@ def test_batching_settings_changed_after_the_first_event_apply():
         for i in range(3):
             client.track(ours.BaseEvent("Full", user_id="user-0001", event_properties={"i": i}))
         # No flush(): three events now fill a request (200 and a minute's wait before).
-        assert wait_until(lambda: len(sink.ingested) == 4, 5), len(sink.ingested)
+        assert wait_until(lambda: len(sink.ingested) == 4, 30), len(sink.ingested)
         client.configuration.flush_interval_millis = 100
         client.track(ours.BaseEvent("Alone", user_id="user-0001"))
-        assert wait_until(lambda: len(sink.ingested) == 5, 5), len(sink.ingested)
+        assert wait_until(lambda: len(sink.ingested) == 5, 30), len(sink.ingested)
         client.shutdown(timeout=5)
 
 

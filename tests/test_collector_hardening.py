@@ -17,6 +17,8 @@ import requests
 
 from analytics_sdk.devserver import Collector
 
+from .waiting import wait_until
+
 AUTH = "Basic " + base64.b64encode(b"k:").decode()
 
 
@@ -124,19 +126,19 @@ def test_past_the_connection_limit_new_connections_get_503():
     with Collector(max_connections=3, idle_timeout=10) as server:
         idle = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(3)]
         try:
-            time.sleep(0.1)  # let the server take them
-            answer = raw_request(server.port, b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert answer.startswith(b"HTTP/1.1 503"), answer[:60]
+            answers = []
+
+            def refused() -> bool:  # once the server took the three (till then a slot is free)
+                answers.append(raw_request(server.port, b"GET /stats HTTP/1.1\r\nHost: x\r\n\r\n"))
+                return answers[-1].startswith(b"HTTP/1.1 503")
+
+            assert wait_until(refused, 30), answers[-1][:60]
         finally:
             for conn in idle:
                 conn.close()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:  # slots come back when connections end
-            if requests.get(server.url + "/stats", timeout=5).status_code == 200:
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("slots were not released")
+        # Slots come back when connections end.
+        assert wait_until(lambda: requests.get(server.url + "/stats", timeout=5).status_code == 200, 30), (
+            "slots were not released")
 
 
 # -- 12: malformed requests get an answer -------------------------------------------------------

@@ -16,6 +16,8 @@ from analytics_sdk.delivery import consumer
 from analytics_sdk.delivery.batching import MAX_MESSAGE_BYTES
 from analytics_sdk.delivery.transport import USER_AGENT, Attempt
 
+from .waiting import wait_until
+
 
 def all_six(client: Client) -> list:
     return [
@@ -83,7 +85,7 @@ def test_light_traffic_sends_a_batch_as_soon_as_it_fills(collector, make_client)
     for round_ in range(3):
         for i in range(10):
             client.track("u", "E", {"round": round_, "i": i})
-        assert collector.wait_for(10 * (round_ + 1), timeout=3), round_
+        assert collector.wait_for(10 * (round_ + 1), timeout=30), round_  # (well under the 60 s interval)
     assert [r.messages for r in collector.requests] == [10, 10, 10]
 
 
@@ -121,12 +123,13 @@ def test_a_backlog_that_stops_short_is_sent_after_a_brief_wait(faulty_collector,
     client = make_client(host=server.url, upload_size=10, upload_interval=60)  # backlog_upload_size: 1000
     for i in range(10):
         client.track("u", "First", {"i": i})
-    time.sleep(0.1)  # the first request is out
+    # The first request is out: the uploader took the 10 off the queue and waits 0.3 s for the answer.
+    assert wait_until(lambda: client.stats()["queue_depth"] == 0, 30)
     for i in range(15):  # more than upload_size gathers meanwhile: heavy traffic, then nothing
         client.track("u", "Then", {"i": i})
     started = time.monotonic()
-    assert server.wait_for(25, timeout=5)  # no flush: without the bound this waits 60 s
-    assert time.monotonic() - started < 2.0
+    assert server.wait_for(25, timeout=30)  # no flush: without the bound this waits 60 s
+    assert time.monotonic() - started < 10  # ~0.35 s (the answer, BACKLOG_LINGER, the second answer)
     assert [r.messages for r in server.requests] == [10, 15]
 
 
@@ -179,7 +182,7 @@ def test_batches_are_bounded_by_bytes(collector, make_client):
 def test_upload_interval_sends_without_flush(collector, make_client):
     client = make_client(upload_interval=0.05)
     client.track("u", "E")
-    assert collector.wait_for(1, timeout=5)
+    assert collector.wait_for(1, timeout=30)
 
 
 def test_message_over_32kb_is_refused_at_the_call_and_reported(collector, make_client):
@@ -204,7 +207,7 @@ def test_queue_full_returns_false_and_counts(collector, make_client):
 
         def send(self, body, timeout=None):
             sending.set()
-            gate.wait(5)
+            gate.wait(30)
             return Attempt(200)
 
         def reset(self):
@@ -214,7 +217,7 @@ def test_queue_full_returns_false_and_counts(collector, make_client):
         max_queue_size=3, upload_size=1, transport=BlockedTransport(), on_error=lambda e, m: errors.append(e)
     )
     assert client.track("u", "E", {"i": 0})[0]
-    assert sending.wait(5)  # the uploader now holds message 0 and is blocked
+    assert sending.wait(30)  # the uploader now holds message 0 and is blocked
     results = [client.track("u", "E", {"i": i})[0] for i in range(1, 10)]
     assert results == [True] * 3 + [False] * 6
     assert client.stats()["dropped"] == {"queue_full": 6}
@@ -229,7 +232,7 @@ def test_send_false_builds_but_sends_nothing(collector, make_client):
     client = make_client(send=False)
     ok, msg = client.track("u", "E")
     assert ok and msg["event"] == "E"
-    assert client.flush(timeout=1)
+    assert client.flush(timeout=10)
     assert collector.requests == []
 
 
@@ -300,7 +303,7 @@ def test_a_dropped_client_still_delivers_and_its_uploader_exits(collector):
     thread = client._consumer.threads[0]
     del client
     gc.collect()
-    thread.join(5)
+    thread.join(30)
     assert not thread.is_alive()
     assert collector.summary()["stored"] == 1
 

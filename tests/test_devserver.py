@@ -7,7 +7,6 @@ import gzip
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -116,6 +115,5 @@ def test_command_line_collector(tmp_path):
         proc.terminate()
         proc.wait(10)
         proc.stdout.close()  # (python -X dev: no pipe left to the garbage collector)
-    time.sleep(0.1)
     with Collector(db=str(db)) as reopened:  # the SQLite file keeps what was stored
         assert [e["messageId"] for e in reopened.events()] == ["m1"]

@@ -94,7 +94,7 @@ def test_shutdown_then_track_uses_a_new_client(module_settings, collector):
 def test_client_refuses_after_shutdown_and_reports(make_client):
     errors = []
     client = make_client(on_error=lambda e, m: errors.append(e.reason))
-    assert client.shutdown(timeout=2)
+    assert client.shutdown(timeout=30)
     ok, _ = client.track("u", "late")
     assert not ok and errors == ["client_closed"]
     assert client.stats()["dropped"] == {"client_closed": 1}

@@ -170,7 +170,7 @@ def test_without_source_request_id_the_body_is_the_references() -> None:
     assert sent(ours, batch, add_source_request_id=False) == sent(reference, batch)
 
 
-def received(collector: Collector, count: int, timeout: float = 10.0) -> Dict[str, Any]:
+def received(collector: Collector, count: int, timeout: float = 30.0) -> Dict[str, Any]:
     deadline = time.monotonic() + timeout
     while collector.summary()["received"] < count and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -179,9 +179,10 @@ def received(collector: Collector, count: int, timeout: float = 10.0) -> Dict[st
 
 @pytest.mark.parametrize("add_id", [True, False])
 def test_a_retry_after_a_lost_answer_is_deduplicated(add_id: bool) -> None:
-    # The collector stores each request 0.3 s after it arrives; the client gives up after
-    # 0.1 s and sends again. With the id, mParticle (here the collector) keeps one copy.
-    with Collector(faults=Faults(latency=0.3)) as collector:
+    # The collector stores each request 1 s after it arrives (an answer the client, however
+    # slow the machine, has given up on: after 0.1 s) and the client sends again. With the id,
+    # mParticle (here the collector) keeps one copy.
+    with Collector(faults=Faults(latency=1.0)) as collector:
         api = configure(ours, collector.url, timeout=0.1, max_retries=2, add_source_request_id=add_id)
         with pytest.raises(ours.rest.ApiException) as info:
             api.upload_events(batch(ours))

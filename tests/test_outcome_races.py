@@ -16,6 +16,8 @@ from analytics_sdk.delivery.transport import Attempt
 from analytics_sdk.wire.base import Action, Destination, Reply, reply_from_status
 from analytics_sdk.json_codec import encode
 
+from .waiting import wait_until
+
 
 class ScriptedTransport:
     timeout = 5.0
@@ -64,12 +66,18 @@ class Outcomes:
     def __init__(self, slow_reason: str = "") -> None:
         self.by_id: Dict[str, List[str]] = {}
         self.slow_reason = slow_reason
+        self.in_slow_code = threading.Event()  # the uploader is inside the slow on_error
+        self.shutdown_began: Callable[[], bool] = lambda: True
 
     def on_error(self, error: Exception, messages: List[Dict[str, Any]]) -> None:
         for message in messages:
             self.by_id.setdefault(message["messageId"], []).append(error.reason)
         if error.reason == self.slow_reason:
-            time.sleep(1.0)  # user code that takes a while: a shutdown gives up meanwhile
+            self.in_slow_code.set()
+            # User code that takes a while: it ends 0.8 s into the shutdown, which gives up
+            # at 0.3 s and waits REPORT_GRACE (1 s) more for this report, however slow the machine.
+            wait_until(self.shutdown_began, 30)
+            time.sleep(0.8)
 
 
 def test_a_shutdown_that_gives_up_during_on_error_still_reports_the_retries():
@@ -77,10 +85,12 @@ def test_a_shutdown_that_gives_up_during_on_error_still_reports_the_retries():
     reply = lambda status, items: Reply(Action.RETRY, 503, drops={0: ("invalid", "bad event")})
     client = Client(destinations=[Scripted(reply, ScriptedTransport())], on_error=outcomes.on_error,
                     upload_size=3, upload_interval=0.01, handle_sigterm=False)
+    consumer = client._routes[0].consumer
+    outcomes.shutdown_began = lambda: consumer.closed
     ids = [client.track(f"u{i}", "E")[1]["messageId"] for i in range(3)]
-    time.sleep(0.2)
+    assert outcomes.in_slow_code.wait(30)
     assert client.shutdown(0.3) is False
-    time.sleep(1.5)
+    assert wait_until(lambda: all(mid in outcomes.by_id for mid in ids), 30)
     assert [outcomes.by_id.get(mid) for mid in ids] == [["invalid"], ["shutdown_timeout"], ["shutdown_timeout"]]
 
 
@@ -90,7 +100,8 @@ def test_flush_after_a_shutdown_that_reported_held_events_returns():
     transport = ScriptedTransport()
     client = Client(destinations=[Scripted(reply, transport)], on_error=outcomes.on_error, upload_interval=0.01, handle_sigterm=False)
     client.track("u1", "E")
-    time.sleep(0.3)
+    consumer = client._routes[0].consumer
+    assert wait_until(lambda: bool(consumer.holds), 30)  # sent once, answered: held for 3 s
     assert client.shutdown(0.5) is False
     assert list(outcomes.by_id.values()) == [["shutdown_timeout"]]
     result: List[bool] = []
@@ -105,9 +116,13 @@ def test_flush_after_a_shutdown_that_reported_held_events_returns():
 def test_flush_from_on_error_with_two_destinations_does_not_deadlock():
     results: List[bool] = []
     client: Optional[Client] = None
+    both_inside = threading.Barrier(2, timeout=10)
 
     def on_error(error: Exception, messages: Any) -> None:
-        time.sleep(0.2)  # both uploaders are inside on_error now
+        try:
+            both_inside.wait()  # both uploaders are inside on_error now
+        except threading.BrokenBarrierError:
+            pass  # one at a time after all: each flush must still return
         results.append(client.flush())
 
     reply = lambda status, items: Reply(Action.DROP, 401, reason="unauthorized", detail="bad key")
@@ -116,11 +131,8 @@ def test_flush_from_on_error_with_two_destinations_does_not_deadlock():
         on_error=on_error, upload_interval=0.01, handle_sigterm=False,
     )
     client.track("u1", "E")
-    deadline = time.monotonic() + 5
-    while len(results) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(results) == 2  # both returned (False: not done yet, as they cannot wait)
-    assert client.flush(2.0) is True
+    assert wait_until(lambda: len(results) == 2, 30)  # both returned (False: not done yet, as they cannot wait)
+    assert client.flush(30) is True
 
 
 def test_groups_from_one_response_keep_separate_retry_budgets():
@@ -159,16 +171,20 @@ def test_the_clients_own_counters_start_at_zero_in_a_fork_child():
 
 
 _DROPPED_CLIENT = """
-    import gc, sys, time
+    import gc, sys, threading
     sys.path.insert(0, sys.argv[1])
     from tests.test_outcome_races import Scripted, ScriptedTransport
     from analytics_sdk import Client
     from analytics_sdk.wire.base import Action, reply_from_status
 
+    failed = threading.Event()
+
     def reply(status, items):
         answer = reply_from_status(status)
         if answer.action is Action.DELIVERED:
             print("DELIVERED", len(items), flush=True)
+        else:
+            failed.set()
         return answer
 
     def job():
@@ -176,7 +192,7 @@ _DROPPED_CLIENT = """
         client = Client(destinations=[Scripted(reply, transport)], upload_interval=0.01,
                         on_error=lambda e, m: print("REPORTED", e.reason, flush=True), handle_sigterm=False)
         client.track("u1", "E")
-        time.sleep(0.1)  # the first attempt failed: in backoff now
+        assert failed.wait(30)  # the first attempt failed: in backoff now
 
     job()
     gc.collect()  # the dropped client's finalizer closed its consumer

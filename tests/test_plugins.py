@@ -169,7 +169,7 @@ def test_removing_a_destination_plugin_stops_it_after_what_it_was_given(make_cli
     client.add(recorder)
     first = client.track("u", "Before")[1]["messageId"]
     client.remove(recorder)
-    assert recorder.shut.wait(5)
+    assert recorder.shut.wait(30)
     client.track("u", "After")
     assert client.flush()
     assert recorder.seen == [first]

@@ -100,12 +100,12 @@ def test_401_is_reported_once_per_message_and_not_retried():
         client = Client("wrong-key", host=server.url, on_error=errors, upload_size=10, backlog_upload_size=10)
         sent = [client.track("u", "E", {"i": i})[1]["messageId"] for i in range(25)]
         started = time.monotonic()
-        assert client.flush(timeout=1)
+        assert client.flush(timeout=30)
         elapsed = time.monotonic() - started
         assert sorted(errors.message_ids) == sorted(sent)
         assert {(reason, status, attempts) for reason, status, attempts, _ in errors.calls} == {("unauthorized", 401, 1)}
         assert len(server.requests) == 3  # one request per batch: no retries
-        assert elapsed < 1.0
+        assert elapsed < 5  # no backoff either (~0.1 s)
         assert server.summary()["stored"] == 0
         client.shutdown(timeout=1)
 
@@ -117,10 +117,10 @@ def test_server_that_never_answers_flush_and_shutdown_are_bounded(faulty_collect
     ids = [client.track("u", "E", {"i": i})[1]["messageId"] for i in range(10)]
     started = time.monotonic()
     assert client.flush(timeout=1) is False
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 4  # 1 s; not the request's own timeout (15 s), nor for ever
     started = time.monotonic()
     assert client.shutdown(timeout=1) is False
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 4
     # nothing vanished silently: all 10 are reported once each, as outcome_unknown (the
     # stalling server read the whole request: it may have stored them)
     assert sorted(errors.message_ids) == sorted(ids)
@@ -152,13 +152,13 @@ def test_flush_inside_on_error_does_not_deadlock(faulty_collector):
     holder: Dict[str, Client] = {}
 
     def on_error(error, messages):
-        results.append(holder["client"].flush(timeout=3))
+        results.append(holder["client"].flush(timeout=20))
 
     client = holder["client"] = Client("k", host=server.url, on_error=on_error, upload_size=1)
     client.track("u", "E", {"m": "BAD"})
     started = time.monotonic()
-    assert client.flush(timeout=5)
-    assert time.monotonic() - started < 2.0 and len(results) == 1
+    assert client.flush(timeout=30)
+    assert time.monotonic() - started < 10 and len(results) == 1  # the inner flush returned at once, not at 20 s
     client.shutdown(timeout=2)
 
 
@@ -253,7 +253,7 @@ def test_exit_with_the_collector_down_is_bounded_by_the_deadline():
     )
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
-    assert elapsed < 1.0 + 4.0  # the deadline plus interpreter start-up
+    assert elapsed < 1.0 + 14.0  # the deadline plus interpreter start-up on a loaded machine (retries: 300 s)
     # Count every "dropped <reason> <n>" line.
     reported = sum(int(n) for n in re.findall(r"dropped \w+ (\d+)", result.stdout))
     assert reported == 5000  # every message accounted for, none silently lost
@@ -301,11 +301,11 @@ def test_fork_while_the_lock_is_held_does_not_hang_the_child(collector):
     def hold_lock():
         with client._consumer.lock:  # as an uploader does while taking a batch
             holding.set()
-            release.wait(10)
+            release.wait(30)
 
     holder = threading.Thread(target=hold_lock)
     holder.start()
-    assert holding.wait(5)
+    assert holding.wait(30)
     try:
         pid = _fork_child(lambda: client.track("child", "E")[0] and client.flush(timeout=5))
     finally:
