@@ -181,27 +181,34 @@ def test_rows_are_shown_once_when_a_requery_and_a_poll_overlap(browser):
         assert client.flush(timeout=10)
         client.shutdown(timeout=5)
         wait(browser, lambda: len(rows(browser)) == 4)
-        # Hold back the re-query a filter change makes while polls go on as usual.
-        browser.execute_script(COUNT_REQUERIES.replace("HOLD_MS", "2500"))
+        # Hold back the re-query a filter change makes until a poll's answers were taken in.
+        browser.execute_script(COUNT_ANSWERS.replace("HOLD", "true"))
         Select(browser.find_element(By.ID, "f-type")).select_by_visible_text("track")
-        # Both held answers (events, rejections) landed, after at least one poll had run meanwhile.
-        wait(browser, lambda: browser.execute_script("return window.requeried") == 2)
+        # Both held answers (events, rejections) taken in, after a poll's had been.
+        wait(browser, lambda: browser.execute_script("return window.taken.desc") == 2)
         keys = browser.execute_script("return [...document.querySelectorAll('#events tbody tr')].map(tr => tr.dataset.key)")
         assert sorted(keys) == sorted(set(keys)) and len(keys) == 3, keys
 
 
-# Wraps the page's fetch: counts polls (each asks for /stats) in window.polls, delays the re-query a
-# filter change makes (order=desc) by HOLD_MS, and counts its answers in window.requeried once the
-# page has taken them in (a task after the promise chain that draws them).
-COUNT_REQUERIES = (
-    "window.polls = 0; window.requeried = 0; const real = window.fetch;"
+# Wraps the page's fetch: counts polls (each asks for /stats) in window.polls and the answers the
+# page has taken in (a task after the promise chain that draws them) in window.taken, by order:
+# asc for polls, desc for the re-query a filter change makes. With HOLD, that re-query is sent
+# once a poll's two answers (events, rejections) were taken in.
+COUNT_ANSWERS = (
+    "window.polls = 0; window.taken = {asc: 0, desc: 0}; const real = window.fetch;"
+    "const counted = (kind, answer) => answer.then((response) => {"
+    "  const json = response.json.bind(response);"
+    "  response.json = () => json().then((body) => { setTimeout(() => { window.taken[kind] += 1 }); return body });"
+    "  return response });"
     "window.fetch = (url, options) => {"
-    "  if (String(url).includes('/stats')) window.polls += 1;"
-    "  if (!String(url).includes('order=desc')) return real(url, options);"
-    "  return new Promise((done) => setTimeout(() => done(real(url, options)), HOLD_MS)).then((response) => {"
-    "    const json = response.json.bind(response);"
-    "    response.json = () => json().then((body) => { setTimeout(() => { window.requeried += 1 }); return body });"
-    "    return response })"
+    "  const text = String(url);"
+    "  if (text.includes('/stats')) window.polls += 1;"
+    "  const kind = text.includes('order=desc') ? 'desc' : text.includes('order=asc') ? 'asc' : null;"
+    "  if (!kind) return real(url, options);"
+    "  if (kind === 'asc' || !HOLD) return counted(kind, real(url, options));"
+    "  const seen = window.taken.asc;"
+    "  return new Promise((done) => { const check = () => window.taken.asc >= seen + 2 ? done() : setTimeout(check, 20); check() })"
+    "    .then(() => counted(kind, real(url, options)))"
     "}"
 )
 
@@ -222,7 +229,7 @@ def test_a_filter_change_never_shows_rows_it_then_takes_back(browser):
         wait(browser, lambda: rows(browser) == [])
         # Record the row count at each change of the table.
         browser.execute_script(
-            COUNT_REQUERIES.replace("HOLD_MS", "0") + "; window.counts = [];"
+            COUNT_ANSWERS.replace("HOLD", "false") + "; window.counts = [];"
             "new MutationObserver(() => window.counts.push(document.querySelectorAll('#events tbody tr').length))"
             "  .observe(document.querySelector('#events tbody'), {childList: true})"
         )
@@ -230,7 +237,7 @@ def test_a_filter_change_never_shows_rows_it_then_takes_back(browser):
         # then ran, and ended, while the change was pending. Then the re-query runs.
         clear = "const f = document.getElementById('f-user'); f.value = ''; f.dispatchEvent(new Event('input'));"
         wait(browser, lambda: browser.execute_script(clear + "return window.polls") >= 2)
-        wait(browser, lambda: browser.execute_script("return window.requeried") == 2)
+        wait(browser, lambda: browser.execute_script("return window.taken.desc") == 2)
         assert len(rows(browser)) == 3
         counts = browser.execute_script("return window.counts")
         assert counts == [3], counts  # drawn once, by the re-query
